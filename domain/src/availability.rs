@@ -1,0 +1,214 @@
+//! Free slots: a stylist's weekly hours minus breaks, time off and busy time (reservations and,
+//! later, external calendars), for a service's duration plus buffers, on the salon's slot step,
+//! after the lead time and within the horizon, in the salon's time zone.
+//!
+//! Pure and deterministic (`now` is an argument), so the read side answering
+//! `GET /availability` and the write side checking a booking use the very same rule.
+//!
+//! Time zones: working hours are wall-clock times; each day's opening and closing are turned into
+//! instants with the day's own offset, and candidate starts step in absolute time from opening.
+//! On a DST day no slot vanishes or doubles: a slot is an instant, printed with the offset that
+//! holds at that instant.
+
+use crate::ids::StylistId;
+use crate::schedule::{BookingPolicy, TimeOff, WeeklyHours};
+use chrono::{
+    DateTime, Datelike, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc,
+};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+/// A half-open stretch of absolute time `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Interval {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl Interval {
+    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
+        Self { start, end }
+    }
+    pub fn overlaps(&self, other: &Interval) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+}
+
+/// How much time one appointment of a service takes: the appointment itself and the buffers
+/// before (preparation) and after (clean-up) that also keep the stylist busy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceSpan {
+    pub duration_minutes: u32,
+    pub buffer_before_minutes: u32,
+    pub buffer_after_minutes: u32,
+}
+
+impl ServiceSpan {
+    /// The appointment starting at `start`.
+    pub fn appointment(&self, start: DateTime<Utc>) -> Interval {
+        Interval::new(
+            start,
+            start + Duration::minutes(self.duration_minutes.into()),
+        )
+    }
+    /// The stylist's time the appointment blocks, buffers included.
+    pub fn blocked(&self, start: DateTime<Utc>) -> Interval {
+        Interval::new(
+            start - Duration::minutes(self.buffer_before_minutes.into()),
+            start + Duration::minutes((self.duration_minutes + self.buffer_after_minutes).into()),
+        )
+    }
+}
+
+/// What the salon says about every slot.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    pub time_zone: Tz,
+    pub policy: &'a BookingPolicy,
+    pub now: DateTime<Utc>,
+}
+
+/// One stylist's working time and busy time.
+#[derive(Debug, Clone, Copy)]
+pub struct StylistCalendar<'a> {
+    pub stylist: StylistId,
+    pub hours: &'a WeeklyHours,
+    pub time_off: &'a [TimeOff],
+    /// Blocked intervals already taken: reservations (buffers included) and external busy time.
+    pub busy: &'a [Interval],
+}
+
+/// A bookable appointment time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    pub start: DateTime<FixedOffset>,
+    pub end: DateTime<FixedOffset>,
+    pub stylist: StylistId,
+}
+
+/// The instant a wall-clock time in `tz` names. In a DST gap (a time that does not exist) the
+/// clock is moved forward by the gap; in an overlap (a time that happens twice) the earlier
+/// instant is taken.
+pub fn local_to_utc(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) => t.with_timezone(&Utc),
+        LocalResult::Ambiguous(a, _) => a.with_timezone(&Utc),
+        LocalResult::None => {
+            // Gaps are at most a few hours; walk forward a quarter-hour at a time.
+            let mut probe = local;
+            for _ in 0..16 {
+                probe += Duration::minutes(15);
+                if let Some(t) = tz.from_local_datetime(&probe).earliest() {
+                    return t.with_timezone(&Utc);
+                }
+            }
+            // No real zone has a gap longer than four hours; treat the wall time as UTC.
+            Utc.from_utc_datetime(&local)
+        }
+    }
+}
+
+/// The salon-local date of an instant.
+pub fn local_date(tz: Tz, instant: DateTime<Utc>) -> NaiveDate {
+    instant.with_timezone(&tz).date_naive()
+}
+
+/// An instant shown in the salon's zone with the offset that holds then.
+pub fn in_zone(tz: Tz, instant: DateTime<Utc>) -> DateTime<FixedOffset> {
+    instant.with_timezone(&tz).fixed_offset()
+}
+
+/// Free slots of one stylist on each local date from `from` to `to`, both inclusive.
+pub fn slots(
+    rules: &Rules<'_>,
+    span: ServiceSpan,
+    calendar: &StylistCalendar<'_>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Vec<Slot> {
+    let mut out = Vec::new();
+    let mut date = from;
+    while date <= to {
+        slots_on(rules, span, calendar, date, &mut out);
+        match date.succ_opt() {
+            Some(next) => date = next,
+            None => break,
+        }
+    }
+    out
+}
+
+/// Is `start` one of the free slots of its local date?
+pub fn is_free(
+    rules: &Rules<'_>,
+    span: ServiceSpan,
+    calendar: &StylistCalendar<'_>,
+    start: DateTime<Utc>,
+) -> bool {
+    let date = local_date(rules.time_zone, start);
+    let mut day = Vec::new();
+    slots_on(rules, span, calendar, date, &mut day);
+    day.iter().any(|s| s.start == start)
+}
+
+/// The last local date clients may book, counting today as day 0.
+pub fn horizon_end(rules: &Rules<'_>) -> NaiveDate {
+    let today = local_date(rules.time_zone, rules.now);
+    today + Duration::days(rules.policy.horizon_days.into())
+}
+
+fn slots_on(
+    rules: &Rules<'_>,
+    span: ServiceSpan,
+    calendar: &StylistCalendar<'_>,
+    date: NaiveDate,
+    out: &mut Vec<Slot>,
+) {
+    let tz = rules.time_zone;
+    if date > horizon_end(rules) {
+        return;
+    }
+    let Some(hours) = calendar.hours.day(date.weekday()) else {
+        return;
+    };
+    let open = local_to_utc(tz, date.and_time(hours.open));
+    let close = local_to_utc(tz, date.and_time(hours.close));
+    let breaks: Vec<Interval> = hours
+        .breaks
+        .iter()
+        .map(|b| {
+            Interval::new(
+                local_to_utc(tz, date.and_time(b.start)),
+                local_to_utc(tz, date.and_time(b.end)),
+            )
+        })
+        .collect();
+    let time_off: Vec<Interval> = calendar
+        .time_off
+        .iter()
+        .map(|t| Interval::new(local_to_utc(tz, t.start), local_to_utc(tz, t.end)))
+        .filter(|t| t.start < close && open < t.end)
+        .collect();
+    let earliest = rules.now + Duration::minutes(rules.policy.lead_time_minutes.into());
+    let step = Duration::minutes(rules.policy.slot_step_minutes.max(1).into());
+    let mut start = open;
+    while start + Duration::minutes(span.duration_minutes.into()) <= close {
+        let appointment = span.appointment(start);
+        let blocked = span.blocked(start);
+        let free = start >= earliest
+            && !breaks.iter().any(|b| b.overlaps(&appointment))
+            && !time_off.iter().any(|t| t.overlaps(&blocked))
+            && !calendar.busy.iter().any(|b| b.overlaps(&blocked));
+        if free {
+            out.push(Slot {
+                start: in_zone(tz, start),
+                end: in_zone(tz, appointment.end),
+                stylist: calendar.stylist,
+            });
+        }
+        start += step;
+    }
+}
+
+#[cfg(test)]
+mod tests;
