@@ -1,1 +1,17 @@
+//! The write side of salon. Map:
+//! - `store`: the event log on SQLite (our cqrs-es repository on sqlx) and PostgreSQL
+//!   (postgres-es), behind one `Store` with an atomic multi-aggregate append.
+//! - `bus`: the command executor (load, decide, append with audit metadata, retry on conflict).
+//! - `booking`: the booking path across `StylistDay` and `Booking`.
+//! - `tokens`, `demo`: API token creation and demo data.
+//!
+//! It never imports the read side; the two meet at the log.
 
+pub mod booking;
+pub mod bus;
+pub mod demo;
+pub mod store;
+pub mod tokens;
+
+pub use bus::{CommandBus, CommandError, Committed};
+pub use store::Store;

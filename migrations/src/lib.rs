@@ -1,1 +1,105 @@
+//! The schema both sides of salon meet at: the event log and the read models, for SQLite and
+//! PostgreSQL (SQL files in `sqlite/` and `postgres/`, embedded at compile time), and the
+//! position type that orders the log.
 
+use serde::{Deserialize, Serialize};
+use sqlx::migrate::Migrator;
+use tokio::sync::watch;
+
+/// Migrations for the embedded SQLite store.
+pub static SQLITE: Migrator = sqlx::migrate!("./sqlite");
+/// Migrations for PostgreSQL.
+pub static POSTGRES: Migrator = sqlx::migrate!("./postgres");
+
+/// Which store a `DATABASE_URL` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Where an event sits in the log, in the order projections read it.
+///
+/// On SQLite `txid` is always 0 and `position` alone orders the log. On PostgreSQL the order is
+/// `(txid, position)`: the writer's transaction id first, because identity values are handed out
+/// before commit and a reader must not pass a transaction that has not committed yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LogPosition {
+    pub txid: i64,
+    pub position: i64,
+}
+
+impl LogPosition {
+    pub const START: LogPosition = LogPosition { txid: 0, position: 0 };
+    pub fn new(txid: i64, position: i64) -> Self {
+        Self { txid, position }
+    }
+}
+
+/// Announces appends inside one process, so projections wake at once instead of waiting for
+/// their next poll. It is only a hint: projections also poll, which is what catches events
+/// written by another process.
+#[derive(Debug, Clone)]
+pub struct LogSignal {
+    tx: watch::Sender<LogPosition>,
+}
+
+impl Default for LogSignal {
+    fn default() -> Self {
+        Self { tx: watch::Sender::new(LogPosition::START) }
+    }
+}
+
+impl LogSignal {
+    pub fn appended(&self, at: LogPosition) {
+        self.tx.send_if_modified(|last| {
+            if at > *last {
+                *last = at;
+                true
+            } else {
+                false
+            }
+        });
+    }
+    pub fn subscribe(&self) -> watch::Receiver<LogPosition> {
+        self.tx.subscribe()
+    }
+    pub fn last(&self) -> LogPosition {
+        *self.tx.borrow()
+    }
+}
+
+/// Applies every pending migration to a SQLite store.
+pub async fn migrate_sqlite(pool: &sqlx::SqlitePool) -> Result<(), sqlx::migrate::MigrateError> {
+    SQLITE.run(pool).await
+}
+
+/// Applies every pending migration to a PostgreSQL store (sqlx holds an advisory lock, so two
+/// servers starting together do not both migrate).
+pub async fn migrate_postgres(pool: &sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    POSTGRES.run(pool).await
+}
+
+/// The read-model tables, in the order a full reset clears them.
+pub const READ_MODEL_TABLES: &[&str] = &[
+    "rm_salon",
+    "rm_services",
+    "rm_stylists",
+    "rm_bookings",
+    "rm_reservations",
+    "rm_audit_log",
+    "rm_api_tokens",
+    "projection_checkpoints",
+];

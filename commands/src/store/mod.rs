@@ -1,0 +1,118 @@
+//! The event store: one type above two backends. Both implement cqrs-es's
+//! `PersistedEventRepository` (PostgreSQL through postgres-es, SQLite through our own sqlx
+//! repository), and both add [`Store::append`]: an atomic append of events that may belong to
+//! several aggregates, returning where the last one landed in the log.
+//!
+//! Why our own append beside `persist`: a booking reserves time on the stylist's day and creates
+//! the booking in one commit, so there is never a reservation without its booking nor the
+//! reverse. postgres-es's `persist` writes every event under the single aggregate type it is
+//! called with, so it cannot carry such a commit; and neither `persist` reports the position,
+//! which read-your-writes needs.
+
+pub mod postgres;
+pub mod sqlite;
+
+use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEvent};
+use cqrs_es::Aggregate;
+use migrations::{Backend, LogPosition};
+
+/// The event store the application runs on.
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(sqlite::SqliteEventRepository),
+    Postgres(postgres::PgEventStore),
+}
+
+impl Store {
+    /// Connects to `DATABASE_URL`, creating the SQLite file when missing. Does not migrate.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        match Backend::of_url(url) {
+            Some(Backend::Sqlite) => Ok(Self::Sqlite(sqlite::SqliteEventRepository::connect(url).await?)),
+            Some(Backend::Postgres) => Ok(Self::Postgres(postgres::PgEventStore::connect(url).await?)),
+            None => Err(StoreError::UnknownUrl),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies pending migrations (event log and read models).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(s) => migrations::migrate_sqlite(s.pool()).await?,
+            Self::Postgres(p) => migrations::migrate_postgres(p.pool()).await?,
+        }
+        Ok(())
+    }
+
+    /// Appends `events` (any aggregates) in one transaction. Fails with
+    /// `PersistenceError::OptimisticLockError` when any (type, id, sequence) already exists,
+    /// in which case nothing is written.
+    pub async fn append(&self, events: &[SerializedEvent]) -> Result<LogPosition, PersistenceError> {
+        match self {
+            Self::Sqlite(s) => s.append(events).await,
+            Self::Postgres(p) => p.append(events).await,
+        }
+    }
+
+    /// The events of one aggregate, in sequence order.
+    pub async fn load<A: Aggregate>(&self, id: &str) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        match self {
+            Self::Sqlite(s) => s.get_events::<A>(id).await,
+            Self::Postgres(p) => p.repository().get_events::<A>(id).await,
+        }
+    }
+
+    /// Is the store reachable? (`/readyz`)
+    pub async fn ping(&self) -> bool {
+        match self {
+            Self::Sqlite(s) => sqlx::query("SELECT 1").execute(s.pool()).await.is_ok(),
+            Self::Postgres(p) => sqlx::query("SELECT 1").execute(p.pool()).await.is_ok(),
+        }
+    }
+
+    /// Closes the pool (graceful shutdown).
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(s) => s.pool().close().await,
+            Self::Postgres(p) => p.pool().close().await,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DATABASE_URL must start with sqlite: or postgres:")]
+    UnknownUrl,
+    #[error("cannot open the database: {0}")]
+    Connect(#[from] sqlx::Error),
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// SQLite's extended result codes for constraint violations on a key, and PostgreSQL's
+/// unique_violation.
+const SQLITE_CONSTRAINT_PRIMARYKEY: &str = "1555";
+const SQLITE_CONSTRAINT_UNIQUE: &str = "2067";
+const PG_UNIQUE_VIOLATION: &str = "23505";
+
+/// Maps a driver error to cqrs-es's persistence error: a duplicate key is an optimistic lock
+/// conflict (someone appended that sequence first); lost connections are connection errors.
+pub(crate) fn map_sqlx(err: sqlx::Error) -> PersistenceError {
+    match &err {
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some(SQLITE_CONSTRAINT_PRIMARYKEY | SQLITE_CONSTRAINT_UNIQUE | PG_UNIQUE_VIOLATION) => {
+                PersistenceError::OptimisticLockError
+            }
+            _ => PersistenceError::UnknownError(Box::new(err)),
+        },
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
+            PersistenceError::ConnectionError(Box::new(err))
+        }
+        _ => PersistenceError::UnknownError(Box::new(err)),
+    }
+}
