@@ -13,7 +13,8 @@
 use crate::ids::StylistId;
 use crate::schedule::{BookingPolicy, TimeOff, WeeklyHours};
 use chrono::{
-    DateTime, Datelike, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc,
+    DateTime, Datelike, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, TimeZone,
+    Timelike, Utc,
 };
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -86,18 +87,24 @@ pub struct Slot {
     pub stylist: StylistId,
 }
 
-/// The instant a wall-clock time in `tz` names. In a DST gap (a time that does not exist) the
-/// clock is moved forward by the gap; in an overlap (a time that happens twice) the earlier
-/// instant is taken.
+/// The instant a wall-clock time in `tz` names. A time in a DST gap (one that does not exist)
+/// is moved forward to the end of the gap, the first instant the clock shows again (02:30 on a
+/// spring-forward night is 03:00); in an overlap (a time that happens twice) the earlier
+/// instant is taken. The mapping never runs backwards, so no wall-clock range (a break, time
+/// off) that starts in a gap turns into one that ends before it starts.
 pub fn local_to_utc(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
     match tz.from_local_datetime(&local) {
         LocalResult::Single(t) => t.with_timezone(&Utc),
         LocalResult::Ambiguous(a, _) => a.with_timezone(&Utc),
         LocalResult::None => {
-            // Gaps are at most a few hours; walk forward a quarter-hour at a time.
-            let mut probe = local;
-            for _ in 0..16 {
-                probe += Duration::minutes(15);
+            // Gaps end on a whole minute and last at most a few hours: walk forward from the
+            // start of this minute, one minute at a time, to the first time that exists. (A
+            // coarser step would overshoot the end of the gap for times not on that step.)
+            let mut probe = local
+                - Duration::seconds(local.second().into())
+                - Duration::nanoseconds(local.nanosecond().into());
+            for _ in 0..(4 * 60) {
+                probe += Duration::minutes(1);
                 if let Some(t) = tz.from_local_datetime(&probe).earliest() {
                     return t.with_timezone(&Utc);
                 }

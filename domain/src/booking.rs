@@ -96,6 +96,9 @@ pub struct Booking {
     pub hold_expires_at: Option<DateTime<Utc>>,
 }
 
+// One command or event is handled at a time, so the size of `Place` costs nothing; boxing
+// `details` would only change the API every crate builds these with.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum BookingCommand {
     /// A client asks for a slot whose time is being reserved in the same commit. With a deposit
@@ -124,6 +127,9 @@ pub enum BookingCommand {
     },
 }
 
+// As for `BookingCommand`: events are handled one at a time, and `BookingRequested` carries the
+// whole request on purpose (read models never look anything up).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BookingEvent {
     BookingRequested {
@@ -325,5 +331,493 @@ impl Aggregate for Booking {
             BookingEvent::BookingCompleted { .. } => self.status = BookingStatus::Completed,
             BookingEvent::BookingNoShow { .. } => self.status = BookingStatus::NoShow,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::values::{Email, PersonName, Phone};
+    use chrono::{Duration, TimeZone};
+    use cqrs_es::test::TestFramework;
+    use uuid::Uuid;
+
+    type BookingTest = TestFramework<Booking>;
+    use BookingStatus::{Cancelled, Completed, Confirmed, Held, NoShow, Requested};
+
+    fn id() -> BookingId {
+        BookingId::from_uuid(Uuid::from_u128(7))
+    }
+
+    fn cents(c: i64) -> Cents {
+        Cents::new(c).unwrap()
+    }
+
+    /// The appointment starts at 15:00 UTC (10:00 in New York) on 2027-03-02.
+    fn start() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2027, 3, 2, 15, 0, 0).unwrap()
+    }
+
+    /// The hold placed a week before, for fifteen minutes.
+    fn hold_expires_at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2027, 2, 23, 12, 15, 0).unwrap()
+    }
+
+    fn details(deposit: i64) -> BookingDetails {
+        BookingDetails {
+            service: ServiceId::from_uuid(Uuid::from_u128(1)),
+            stylist: StylistId::from_uuid(Uuid::from_u128(2)),
+            start: start(),
+            end: start() + Duration::minutes(60),
+            client: Client {
+                name: PersonName::parse("Grace Hopper").unwrap(),
+                email: Email::parse("grace@example.com").unwrap(),
+                phone: Phone::parse("212 555 0142").unwrap(),
+            },
+            notes: None,
+            price_cents: cents(8500),
+            deposit_cents: cents(deposit),
+            currency: Currency::usd(),
+            idempotency_key: Some("k1".into()),
+            request_fingerprint: Some("f1".into()),
+        }
+    }
+
+    fn place(details: BookingDetails) -> BookingCommand {
+        BookingCommand::Place {
+            id: id(),
+            details,
+            hold_expires_at: hold_expires_at(),
+        }
+    }
+
+    fn requested(deposit: i64) -> BookingEvent {
+        BookingEvent::BookingRequested {
+            id: id(),
+            details: details(deposit),
+        }
+    }
+
+    fn held() -> BookingEvent {
+        BookingEvent::BookingHeld {
+            id: id(),
+            hold_expires_at: hold_expires_at(),
+            deposit_cents: cents(2000),
+        }
+    }
+
+    fn confirmed() -> BookingEvent {
+        BookingEvent::BookingConfirmed { id: id() }
+    }
+
+    fn deposit_paid() -> BookingEvent {
+        BookingEvent::DepositPaid {
+            id: id(),
+            amount_cents: cents(2000),
+        }
+    }
+
+    /// A booking in `status`, reached by the events that lead there.
+    fn history(status: BookingStatus) -> Vec<BookingEvent> {
+        let ended = |last: BookingEvent| vec![requested(0), confirmed(), last];
+        match status {
+            Requested => vec![requested(2000)],
+            Held => vec![requested(2000), held()],
+            Confirmed => vec![requested(0), confirmed()],
+            Completed => ended(BookingEvent::BookingCompleted { id: id() }),
+            NoShow => ended(BookingEvent::BookingNoShow { id: id() }),
+            Cancelled => ended(BookingEvent::BookingCancelled { id: id() }),
+        }
+    }
+
+    fn state(events: Vec<BookingEvent>) -> Booking {
+        let mut booking = Booking::default();
+        for event in events {
+            booking.apply(event);
+        }
+        booking
+    }
+
+    fn refused(status: BookingStatus, action: &'static str) -> BookingError {
+        BookingError::InvalidTransition { status, action }
+    }
+
+    fn pay() -> BookingCommand {
+        BookingCommand::RecordDepositPaid {
+            amount_cents: cents(2000),
+        }
+    }
+
+    // Place
+
+    #[test]
+    fn a_booking_with_a_deposit_is_held_until_paid() {
+        BookingTest::with(())
+            .given_no_previous_events()
+            .when(place(details(2000)))
+            .then_expect_events(vec![requested(2000), held()]);
+    }
+
+    #[test]
+    fn a_held_booking_has_its_deposit_pending() {
+        let booking = state(history(Held));
+        assert_eq!(booking.status, Held);
+        assert_eq!(booking.deposit, DepositStatus::Pending);
+        assert_eq!(booking.hold_expires_at, Some(hold_expires_at()));
+    }
+
+    #[test]
+    fn a_booking_without_a_deposit_is_confirmed_at_once() {
+        BookingTest::with(())
+            .given_no_previous_events()
+            .when(place(details(0)))
+            .then_expect_events(vec![requested(0), confirmed()]);
+        let booking = state(history(Confirmed));
+        assert_eq!(booking.status, Confirmed);
+        assert_eq!(booking.deposit, DepositStatus::None);
+        assert_eq!(booking.hold_expires_at, None);
+    }
+
+    #[test]
+    fn placing_an_existing_booking_is_refused() {
+        BookingTest::with(())
+            .given(history(Confirmed))
+            .when(place(details(0)))
+            .then_expect_error(BookingError::AlreadyExists);
+    }
+
+    #[test]
+    fn a_booking_ending_before_it_starts_is_refused() {
+        let mut inverted = details(0);
+        inverted.end = inverted.start - Duration::minutes(60);
+        BookingTest::with(())
+            .given_no_previous_events()
+            .when(place(inverted))
+            .then_expect_error(BookingError::InvalidTimes);
+    }
+
+    #[test]
+    fn a_booking_ending_when_it_starts_is_refused() {
+        let mut empty = details(0);
+        empty.end = empty.start;
+        BookingTest::with(())
+            .given_no_previous_events()
+            .when(place(empty))
+            .then_expect_error(BookingError::InvalidTimes);
+    }
+
+    // RecordDepositPaid
+
+    #[test]
+    fn paying_the_deposit_of_a_held_booking_confirms_it() {
+        BookingTest::with(())
+            .given(history(Held))
+            .when(pay())
+            .then_expect_events(vec![deposit_paid(), confirmed()]);
+        let mut events = history(Held);
+        events.extend([deposit_paid(), confirmed()]);
+        let booking = state(events);
+        assert_eq!(booking.status, Confirmed);
+        assert_eq!(booking.deposit, DepositStatus::Paid);
+    }
+
+    #[test]
+    fn paying_when_no_deposit_is_due_is_refused() {
+        BookingTest::with(())
+            .given(history(Confirmed))
+            .when(pay())
+            .then_expect_error(BookingError::NoDepositPending);
+    }
+
+    #[test]
+    fn paying_the_deposit_twice_is_refused() {
+        let mut events = history(Held);
+        events.extend([deposit_paid(), confirmed()]);
+        BookingTest::with(())
+            .given(events)
+            .when(pay())
+            .then_expect_error(BookingError::NoDepositPending);
+    }
+
+    #[test]
+    fn paying_for_an_unknown_booking_is_refused() {
+        BookingTest::with(())
+            .given_no_previous_events()
+            .when(pay())
+            .then_expect_error(BookingError::NotFound);
+    }
+
+    #[test]
+    fn a_deposit_paid_after_the_hold_expired_is_recorded_but_does_not_confirm() {
+        let mut events = history(Held);
+        events.push(BookingEvent::HoldExpired { id: id() });
+        BookingTest::with(())
+            .given(events)
+            .when(pay())
+            .then_expect_events(vec![deposit_paid()]);
+    }
+
+    // ExpireHold
+
+    #[test]
+    fn a_hold_past_its_expiry_expires() {
+        BookingTest::with(())
+            .given(history(Held))
+            .when(BookingCommand::ExpireHold {
+                now: hold_expires_at() + Duration::minutes(1),
+            })
+            .then_expect_events(vec![BookingEvent::HoldExpired { id: id() }]);
+    }
+
+    #[test]
+    fn a_hold_expires_at_its_expiry_instant() {
+        BookingTest::with(())
+            .given(history(Held))
+            .when(BookingCommand::ExpireHold {
+                now: hold_expires_at(),
+            })
+            .then_expect_events(vec![BookingEvent::HoldExpired { id: id() }]);
+    }
+
+    #[test]
+    fn an_expired_hold_cancels_the_booking() {
+        let mut events = history(Held);
+        events.push(BookingEvent::HoldExpired { id: id() });
+        assert_eq!(state(events).status, Cancelled);
+    }
+
+    #[test]
+    fn expiring_a_hold_before_its_expiry_is_refused() {
+        BookingTest::with(())
+            .given(history(Held))
+            .when(BookingCommand::ExpireHold {
+                now: hold_expires_at() - Duration::seconds(1),
+            })
+            .then_expect_error(BookingError::HoldNotExpired);
+    }
+
+    #[test]
+    fn expiring_a_confirmed_booking_is_refused() {
+        BookingTest::with(())
+            .given(history(Confirmed))
+            .when(BookingCommand::ExpireHold {
+                now: hold_expires_at() + Duration::days(1),
+            })
+            .then_expect_error(refused(Confirmed, "expired"));
+    }
+
+    #[test]
+    fn expiring_a_hold_twice_is_refused() {
+        let mut events = history(Held);
+        events.push(BookingEvent::HoldExpired { id: id() });
+        BookingTest::with(())
+            .given(events)
+            .when(BookingCommand::ExpireHold {
+                now: hold_expires_at() + Duration::days(1),
+            })
+            .then_expect_error(refused(Cancelled, "expired"));
+    }
+
+    #[test]
+    fn expiring_an_unknown_booking_is_refused() {
+        BookingTest::with(())
+            .given_no_previous_events()
+            .when(BookingCommand::ExpireHold {
+                now: hold_expires_at(),
+            })
+            .then_expect_error(BookingError::NotFound);
+    }
+
+    // Cancel
+
+    #[test]
+    fn a_requested_booking_can_be_cancelled() {
+        BookingTest::with(())
+            .given(history(Requested))
+            .when(BookingCommand::Cancel)
+            .then_expect_events(vec![BookingEvent::BookingCancelled { id: id() }]);
+    }
+
+    #[test]
+    fn a_held_booking_can_be_cancelled() {
+        BookingTest::with(())
+            .given(history(Held))
+            .when(BookingCommand::Cancel)
+            .then_expect_events(vec![BookingEvent::BookingCancelled { id: id() }]);
+    }
+
+    #[test]
+    fn a_confirmed_booking_can_be_cancelled() {
+        BookingTest::with(())
+            .given(history(Confirmed))
+            .when(BookingCommand::Cancel)
+            .then_expect_events(vec![BookingEvent::BookingCancelled { id: id() }]);
+    }
+
+    #[test]
+    fn cancelling_a_completed_booking_is_refused() {
+        BookingTest::with(())
+            .given(history(Completed))
+            .when(BookingCommand::Cancel)
+            .then_expect_error(refused(Completed, "cancelled"));
+    }
+
+    #[test]
+    fn cancelling_a_no_show_is_refused() {
+        BookingTest::with(())
+            .given(history(NoShow))
+            .when(BookingCommand::Cancel)
+            .then_expect_error(refused(NoShow, "cancelled"));
+    }
+
+    #[test]
+    fn cancelling_twice_is_refused() {
+        BookingTest::with(())
+            .given(history(Cancelled))
+            .when(BookingCommand::Cancel)
+            .then_expect_error(refused(Cancelled, "cancelled"));
+    }
+
+    #[test]
+    fn cancelling_an_unknown_booking_is_refused() {
+        BookingTest::with(())
+            .given_no_previous_events()
+            .when(BookingCommand::Cancel)
+            .then_expect_error(BookingError::NotFound);
+    }
+
+    // Complete
+
+    #[test]
+    fn a_confirmed_booking_is_completed_once_started() {
+        BookingTest::with(())
+            .given(history(Confirmed))
+            .when(BookingCommand::Complete {
+                now: start() + Duration::minutes(45),
+            })
+            .then_expect_events(vec![BookingEvent::BookingCompleted { id: id() }]);
+    }
+
+    #[test]
+    fn completing_at_the_start_instant_is_accepted() {
+        BookingTest::with(())
+            .given(history(Confirmed))
+            .when(BookingCommand::Complete { now: start() })
+            .then_expect_events(vec![BookingEvent::BookingCompleted { id: id() }]);
+    }
+
+    #[test]
+    fn completing_before_the_start_is_refused() {
+        BookingTest::with(())
+            .given(history(Confirmed))
+            .when(BookingCommand::Complete {
+                now: start() - Duration::seconds(1),
+            })
+            .then_expect_error(BookingError::NotStarted);
+    }
+
+    #[test]
+    fn completing_a_held_booking_is_refused() {
+        BookingTest::with(())
+            .given(history(Held))
+            .when(BookingCommand::Complete {
+                now: start() + Duration::hours(1),
+            })
+            .then_expect_error(refused(Held, "completed"));
+    }
+
+    #[test]
+    fn completing_a_cancelled_booking_is_refused() {
+        BookingTest::with(())
+            .given(history(Cancelled))
+            .when(BookingCommand::Complete {
+                now: start() + Duration::hours(1),
+            })
+            .then_expect_error(refused(Cancelled, "completed"));
+    }
+
+    #[test]
+    fn completing_twice_is_refused() {
+        BookingTest::with(())
+            .given(history(Completed))
+            .when(BookingCommand::Complete {
+                now: start() + Duration::hours(1),
+            })
+            .then_expect_error(refused(Completed, "completed"));
+    }
+
+    #[test]
+    fn completing_an_unknown_booking_is_refused() {
+        BookingTest::with(())
+            .given_no_previous_events()
+            .when(BookingCommand::Complete { now: start() })
+            .then_expect_error(BookingError::NotFound);
+    }
+
+    // MarkNoShow
+
+    #[test]
+    fn a_confirmed_booking_is_marked_no_show_once_started() {
+        BookingTest::with(())
+            .given(history(Confirmed))
+            .when(BookingCommand::MarkNoShow {
+                now: start() + Duration::minutes(20),
+            })
+            .then_expect_events(vec![BookingEvent::BookingNoShow { id: id() }]);
+    }
+
+    #[test]
+    fn a_no_show_before_the_start_is_refused() {
+        BookingTest::with(())
+            .given(history(Confirmed))
+            .when(BookingCommand::MarkNoShow {
+                now: start() - Duration::minutes(5),
+            })
+            .then_expect_error(BookingError::NotStarted);
+    }
+
+    #[test]
+    fn a_no_show_for_a_held_booking_is_refused() {
+        BookingTest::with(())
+            .given(history(Held))
+            .when(BookingCommand::MarkNoShow {
+                now: start() + Duration::hours(1),
+            })
+            .then_expect_error(refused(Held, "marked as a no-show"));
+    }
+
+    #[test]
+    fn a_no_show_for_a_completed_booking_is_refused() {
+        BookingTest::with(())
+            .given(history(Completed))
+            .when(BookingCommand::MarkNoShow {
+                now: start() + Duration::hours(1),
+            })
+            .then_expect_error(refused(Completed, "marked as a no-show"));
+    }
+
+    #[test]
+    fn marking_a_no_show_twice_is_refused() {
+        BookingTest::with(())
+            .given(history(NoShow))
+            .when(BookingCommand::MarkNoShow {
+                now: start() + Duration::hours(1),
+            })
+            .then_expect_error(refused(NoShow, "marked as a no-show"));
+    }
+
+    #[test]
+    fn a_no_show_for_an_unknown_booking_is_refused() {
+        BookingTest::with(())
+            .given_no_previous_events()
+            .when(BookingCommand::MarkNoShow { now: start() })
+            .then_expect_error(BookingError::NotFound);
+    }
+
+    #[test]
+    fn final_states_are_completed_no_show_and_cancelled() {
+        assert!([Completed, NoShow, Cancelled].iter().all(|s| s.is_final()));
+        assert!(![Requested, Held, Confirmed].iter().any(|s| s.is_final()));
+        assert_eq!(NoShow.to_string(), "no_show");
     }
 }

@@ -32,7 +32,7 @@ impl ServiceDetails {
     pub fn validate(mut self) -> Result<Self, ParseError> {
         self.name = bounded_text("name", &self.name, 1, 100)?;
         self.description = bounded_text("description", &self.description, 0, 2000)?;
-        if !(5..=720).contains(&self.duration_minutes) || self.duration_minutes % 5 != 0 {
+        if !(5..=720).contains(&self.duration_minutes) || !self.duration_minutes.is_multiple_of(5) {
             return Err(ParseError::new(
                 "duration_minutes",
                 "must be 5 to 720 minutes in steps of 5",
@@ -198,5 +198,337 @@ impl Aggregate for Service {
             ServiceEvent::ServiceArchived { .. } => self.archived = true,
             ServiceEvent::ServiceRestored { .. } => self.archived = false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cqrs_es::test::TestFramework;
+    use uuid::Uuid;
+
+    type ServiceTest = TestFramework<Service>;
+
+    fn id() -> ServiceId {
+        ServiceId::from_uuid(Uuid::from_u128(1))
+    }
+
+    fn cents(c: i64) -> Cents {
+        Cents::new(c).unwrap()
+    }
+
+    fn details() -> ServiceDetails {
+        ServiceDetails {
+            name: "Silk press".into(),
+            description: "Wash, blow-dry and press.".into(),
+            duration_minutes: 90,
+            buffer_before_minutes: 10,
+            buffer_after_minutes: 15,
+            price_cents: cents(8500),
+            deposit_cents: cents(2000),
+            currency: Currency::usd(),
+        }
+    }
+
+    fn created() -> ServiceEvent {
+        ServiceEvent::ServiceCreated {
+            id: id(),
+            details: details(),
+        }
+    }
+
+    fn create(details: ServiceDetails) -> ServiceCommand {
+        ServiceCommand::Create { id: id(), details }
+    }
+
+    fn invalid(field: &'static str, message: &str) -> ServiceError {
+        ServiceError::Invalid(ParseError::new(field, message))
+    }
+
+    fn duration_error() -> ServiceError {
+        invalid("duration_minutes", "must be 5 to 720 minutes in steps of 5")
+    }
+
+    fn with_duration(duration_minutes: u32) -> ServiceDetails {
+        ServiceDetails {
+            duration_minutes,
+            ..details()
+        }
+    }
+
+    #[test]
+    fn creating_a_service_records_its_trimmed_details() {
+        let raw = ServiceDetails {
+            name: "  Silk press ".into(),
+            description: " Wash, blow-dry and press.  ".into(),
+            ..details()
+        };
+        ServiceTest::with(())
+            .given_no_previous_events()
+            .when(create(raw))
+            .then_expect_events(vec![created()]);
+    }
+
+    #[test]
+    fn creating_an_existing_service_is_refused() {
+        ServiceTest::with(())
+            .given(vec![created()])
+            .when(create(details()))
+            .then_expect_error(ServiceError::AlreadyExists);
+    }
+
+    #[test]
+    fn a_service_without_a_name_is_refused() {
+        ServiceTest::with(())
+            .given_no_previous_events()
+            .when(create(ServiceDetails {
+                name: " ".into(),
+                ..details()
+            }))
+            .then_expect_error(invalid("name", "is required"));
+    }
+
+    #[test]
+    fn a_description_over_2000_characters_is_refused() {
+        ServiceTest::with(())
+            .given_no_previous_events()
+            .when(create(ServiceDetails {
+                description: "x".repeat(2001),
+                ..details()
+            }))
+            .then_expect_error(invalid("description", "is longer than 2000 characters"));
+    }
+
+    #[test]
+    fn a_five_minute_service_is_the_shortest_accepted() {
+        ServiceTest::with(())
+            .given_no_previous_events()
+            .when(create(with_duration(5)))
+            .then_expect_events(vec![ServiceEvent::ServiceCreated {
+                id: id(),
+                details: with_duration(5),
+            }]);
+    }
+
+    #[test]
+    fn a_twelve_hour_service_is_the_longest_accepted() {
+        ServiceTest::with(())
+            .given_no_previous_events()
+            .when(create(with_duration(720)))
+            .then_expect_events(vec![ServiceEvent::ServiceCreated {
+                id: id(),
+                details: with_duration(720),
+            }]);
+    }
+
+    #[test]
+    fn a_duration_under_five_minutes_is_refused() {
+        ServiceTest::with(())
+            .given_no_previous_events()
+            .when(create(with_duration(0)))
+            .then_expect_error(duration_error());
+    }
+
+    #[test]
+    fn a_duration_over_twelve_hours_is_refused() {
+        ServiceTest::with(())
+            .given_no_previous_events()
+            .when(create(with_duration(725)))
+            .then_expect_error(duration_error());
+    }
+
+    #[test]
+    fn a_duration_off_the_five_minute_step_is_refused() {
+        ServiceTest::with(())
+            .given_no_previous_events()
+            .when(create(with_duration(32)))
+            .then_expect_error(duration_error());
+    }
+
+    #[test]
+    fn buffers_of_four_hours_are_accepted() {
+        let long_buffers = ServiceDetails {
+            buffer_before_minutes: 240,
+            buffer_after_minutes: 240,
+            ..details()
+        };
+        ServiceTest::with(())
+            .given_no_previous_events()
+            .when(create(long_buffers.clone()))
+            .then_expect_events(vec![ServiceEvent::ServiceCreated {
+                id: id(),
+                details: long_buffers,
+            }]);
+    }
+
+    #[test]
+    fn a_buffer_before_over_four_hours_is_refused() {
+        ServiceTest::with(())
+            .given_no_previous_events()
+            .when(create(ServiceDetails {
+                buffer_before_minutes: 241,
+                ..details()
+            }))
+            .then_expect_error(invalid("buffer_before_minutes", "must be at most 240"));
+    }
+
+    #[test]
+    fn a_buffer_after_over_four_hours_is_refused() {
+        ServiceTest::with(())
+            .given_no_previous_events()
+            .when(create(ServiceDetails {
+                buffer_after_minutes: 241,
+                ..details()
+            }))
+            .then_expect_error(invalid("buffer_after_minutes", "must be at most 240"));
+    }
+
+    #[test]
+    fn a_deposit_above_the_price_is_refused() {
+        ServiceTest::with(())
+            .given_no_previous_events()
+            .when(create(ServiceDetails {
+                deposit_cents: cents(8501),
+                ..details()
+            }))
+            .then_expect_error(invalid("deposit_cents", "must not exceed the price"));
+    }
+
+    #[test]
+    fn a_deposit_equal_to_the_price_is_accepted() {
+        let full_deposit = ServiceDetails {
+            deposit_cents: cents(8500),
+            ..details()
+        };
+        ServiceTest::with(())
+            .given_no_previous_events()
+            .when(create(full_deposit.clone()))
+            .then_expect_events(vec![ServiceEvent::ServiceCreated {
+                id: id(),
+                details: full_deposit,
+            }]);
+    }
+
+    #[test]
+    fn updating_records_the_new_details() {
+        let cheaper = ServiceDetails {
+            price_cents: cents(7500),
+            ..details()
+        };
+        ServiceTest::with(())
+            .given(vec![created()])
+            .when(ServiceCommand::Update {
+                details: cheaper.clone(),
+            })
+            .then_expect_events(vec![ServiceEvent::ServiceUpdated {
+                id: id(),
+                details: cheaper,
+            }]);
+    }
+
+    #[test]
+    fn an_update_with_no_change_appends_nothing() {
+        ServiceTest::with(())
+            .given(vec![created()])
+            .when(ServiceCommand::Update {
+                details: ServiceDetails {
+                    name: " Silk press  ".into(),
+                    ..details()
+                },
+            })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn an_invalid_update_is_refused() {
+        ServiceTest::with(())
+            .given(vec![created()])
+            .when(ServiceCommand::Update {
+                details: ServiceDetails {
+                    price_cents: cents(1000),
+                    ..details()
+                },
+            })
+            .then_expect_error(invalid("deposit_cents", "must not exceed the price"));
+    }
+
+    #[test]
+    fn updating_an_unknown_service_is_refused() {
+        ServiceTest::with(())
+            .given_no_previous_events()
+            .when(ServiceCommand::Update { details: details() })
+            .then_expect_error(ServiceError::NotFound);
+    }
+
+    #[test]
+    fn archiving_records_it() {
+        ServiceTest::with(())
+            .given(vec![created()])
+            .when(ServiceCommand::Archive)
+            .then_expect_events(vec![ServiceEvent::ServiceArchived { id: id() }]);
+    }
+
+    #[test]
+    fn archiving_twice_is_refused() {
+        ServiceTest::with(())
+            .given(vec![created(), ServiceEvent::ServiceArchived { id: id() }])
+            .when(ServiceCommand::Archive)
+            .then_expect_error(ServiceError::AlreadyArchived);
+    }
+
+    #[test]
+    fn archiving_an_unknown_service_is_refused() {
+        ServiceTest::with(())
+            .given_no_previous_events()
+            .when(ServiceCommand::Archive)
+            .then_expect_error(ServiceError::NotFound);
+    }
+
+    #[test]
+    fn restoring_an_archived_service_records_it() {
+        ServiceTest::with(())
+            .given(vec![created(), ServiceEvent::ServiceArchived { id: id() }])
+            .when(ServiceCommand::Restore)
+            .then_expect_events(vec![ServiceEvent::ServiceRestored { id: id() }]);
+    }
+
+    #[test]
+    fn restoring_a_service_that_is_not_archived_is_refused() {
+        ServiceTest::with(())
+            .given(vec![created()])
+            .when(ServiceCommand::Restore)
+            .then_expect_error(ServiceError::NotArchived);
+    }
+
+    #[test]
+    fn restoring_twice_is_refused() {
+        ServiceTest::with(())
+            .given(vec![
+                created(),
+                ServiceEvent::ServiceArchived { id: id() },
+                ServiceEvent::ServiceRestored { id: id() },
+            ])
+            .when(ServiceCommand::Restore)
+            .then_expect_error(ServiceError::NotArchived);
+    }
+
+    #[test]
+    fn restoring_an_unknown_service_is_refused() {
+        ServiceTest::with(())
+            .given_no_previous_events()
+            .when(ServiceCommand::Restore)
+            .then_expect_error(ServiceError::NotFound);
+    }
+
+    #[test]
+    fn the_span_carries_duration_and_buffers() {
+        assert_eq!(
+            details().span(),
+            ServiceSpan {
+                duration_minutes: 90,
+                buffer_before_minutes: 10,
+                buffer_after_minutes: 15,
+            }
+        );
     }
 }

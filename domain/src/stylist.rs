@@ -261,3 +261,403 @@ impl Aggregate for Stylist {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::{hhmm, DayHours, DayKey};
+    use chrono::NaiveDateTime;
+    use cqrs_es::test::TestFramework;
+    use std::collections::BTreeMap;
+    use uuid::Uuid;
+
+    type StylistTest = TestFramework<Stylist>;
+
+    fn id() -> StylistId {
+        StylistId::from_uuid(Uuid::from_u128(1))
+    }
+
+    fn service(n: u128) -> ServiceId {
+        ServiceId::from_uuid(Uuid::from_u128(n))
+    }
+
+    fn time_off_id(n: u128) -> TimeOffId {
+        TimeOffId::from_uuid(Uuid::from_u128(n))
+    }
+
+    fn hired() -> StylistEvent {
+        StylistEvent::StylistHired {
+            id: id(),
+            name: "Ada".into(),
+            bio: "Locs and twists.".into(),
+            services: vec![service(1), service(2)],
+        }
+    }
+
+    fn local(raw: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    fn time_off(n: u128, start: &str, end: &str) -> TimeOff {
+        TimeOff {
+            id: time_off_id(n),
+            start: local(start),
+            end: local(end),
+            reason: Some("Vacation".into()),
+        }
+    }
+
+    fn vacation() -> TimeOff {
+        time_off(1, "2027-03-10 00:00", "2027-03-13 00:00")
+    }
+
+    fn vacation_added() -> StylistEvent {
+        StylistEvent::TimeOffAdded {
+            id: id(),
+            time_off: vacation(),
+        }
+    }
+
+    fn add(time_off: TimeOff) -> StylistCommand {
+        StylistCommand::AddTimeOff { time_off }
+    }
+
+    fn tuesdays(open: &str, close: &str) -> WeeklyHours {
+        WeeklyHours::new(BTreeMap::from([(
+            DayKey::Tue,
+            DayHours {
+                open: hhmm::parse(open).unwrap(),
+                close: hhmm::parse(close).unwrap(),
+                breaks: vec![],
+            },
+        )]))
+        .unwrap()
+    }
+
+    fn profile(name: &str, bio: &str) -> StylistCommand {
+        StylistCommand::UpdateProfile {
+            name: name.into(),
+            bio: bio.into(),
+        }
+    }
+
+    #[test]
+    fn hiring_records_the_trimmed_profile_and_each_service_once() {
+        StylistTest::with(())
+            .given_no_previous_events()
+            .when(StylistCommand::Hire {
+                id: id(),
+                name: " Ada ".into(),
+                bio: "Locs and twists.  ".into(),
+                services: vec![service(2), service(1), service(2)],
+            })
+            .then_expect_events(vec![hired()]);
+    }
+
+    #[test]
+    fn hiring_an_existing_stylist_is_refused() {
+        StylistTest::with(())
+            .given(vec![hired()])
+            .when(StylistCommand::Hire {
+                id: id(),
+                name: "Ada".into(),
+                bio: String::new(),
+                services: vec![],
+            })
+            .then_expect_error(StylistError::AlreadyExists);
+    }
+
+    #[test]
+    fn hiring_without_a_name_is_refused() {
+        StylistTest::with(())
+            .given_no_previous_events()
+            .when(StylistCommand::Hire {
+                id: id(),
+                name: "  ".into(),
+                bio: String::new(),
+                services: vec![],
+            })
+            .then_expect_error(StylistError::Invalid(ParseError::new(
+                "name",
+                "is required",
+            )));
+    }
+
+    #[test]
+    fn hiring_with_a_bio_over_2000_characters_is_refused() {
+        StylistTest::with(())
+            .given_no_previous_events()
+            .when(StylistCommand::Hire {
+                id: id(),
+                name: "Ada".into(),
+                bio: "x".repeat(2001),
+                services: vec![],
+            })
+            .then_expect_error(StylistError::Invalid(ParseError::new(
+                "bio",
+                "is longer than 2000 characters",
+            )));
+    }
+
+    #[test]
+    fn every_command_but_hire_is_refused_for_an_unknown_stylist() {
+        let commands = [
+            profile("Ada", ""),
+            StylistCommand::SetServices { services: vec![] },
+            StylistCommand::SetHours {
+                hours: WeeklyHours::default(),
+            },
+            add(vacation()),
+            StylistCommand::RemoveTimeOff { id: time_off_id(1) },
+            StylistCommand::Archive,
+            StylistCommand::Restore,
+        ];
+        for command in commands {
+            StylistTest::with(())
+                .given_no_previous_events()
+                .when(command)
+                .then_expect_error(StylistError::NotFound);
+        }
+    }
+
+    #[test]
+    fn updating_the_profile_records_it() {
+        StylistTest::with(())
+            .given(vec![hired()])
+            .when(profile("Ada Obi", "Locs, twists and silk presses."))
+            .then_expect_events(vec![StylistEvent::StylistProfileUpdated {
+                id: id(),
+                name: "Ada Obi".into(),
+                bio: "Locs, twists and silk presses.".into(),
+            }]);
+    }
+
+    #[test]
+    fn an_unchanged_profile_appends_nothing() {
+        StylistTest::with(())
+            .given(vec![hired()])
+            .when(profile("  Ada", "Locs and twists. "))
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_profile_without_a_name_is_refused() {
+        StylistTest::with(())
+            .given(vec![hired()])
+            .when(profile("", "Locs and twists."))
+            .then_expect_error(StylistError::Invalid(ParseError::new(
+                "name",
+                "is required",
+            )));
+    }
+
+    #[test]
+    fn setting_services_records_each_once_in_order() {
+        StylistTest::with(())
+            .given(vec![hired()])
+            .when(StylistCommand::SetServices {
+                services: vec![service(3), service(1), service(3)],
+            })
+            .then_expect_events(vec![StylistEvent::StylistServicesSet {
+                id: id(),
+                services: vec![service(1), service(3)],
+            }]);
+    }
+
+    #[test]
+    fn setting_the_same_services_in_another_order_appends_nothing() {
+        StylistTest::with(())
+            .given(vec![hired()])
+            .when(StylistCommand::SetServices {
+                services: vec![service(2), service(1), service(1)],
+            })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn setting_hours_records_them() {
+        StylistTest::with(())
+            .given(vec![hired()])
+            .when(StylistCommand::SetHours {
+                hours: tuesdays("09:00", "17:00"),
+            })
+            .then_expect_events(vec![StylistEvent::StylistHoursSet {
+                id: id(),
+                hours: tuesdays("09:00", "17:00"),
+            }]);
+    }
+
+    #[test]
+    fn setting_unchanged_hours_appends_nothing() {
+        StylistTest::with(())
+            .given(vec![
+                hired(),
+                StylistEvent::StylistHoursSet {
+                    id: id(),
+                    hours: tuesdays("09:00", "17:00"),
+                },
+            ])
+            .when(StylistCommand::SetHours {
+                hours: tuesdays("09:00", "17:00"),
+            })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn adding_time_off_records_it() {
+        StylistTest::with(())
+            .given(vec![hired()])
+            .when(add(vacation()))
+            .then_expect_events(vec![vacation_added()]);
+    }
+
+    #[test]
+    fn time_off_ending_before_it_starts_is_refused() {
+        StylistTest::with(())
+            .given(vec![hired()])
+            .when(add(time_off(2, "2027-03-10 12:00", "2027-03-10 11:00")))
+            .then_expect_error(StylistError::TimeOffInverted);
+    }
+
+    #[test]
+    fn time_off_ending_when_it_starts_is_refused() {
+        StylistTest::with(())
+            .given(vec![hired()])
+            .when(add(time_off(2, "2027-03-10 12:00", "2027-03-10 12:00")))
+            .then_expect_error(StylistError::TimeOffInverted);
+    }
+
+    #[test]
+    fn time_off_overlapping_earlier_time_off_is_refused() {
+        StylistTest::with(())
+            .given(vec![hired(), vacation_added()])
+            .when(add(time_off(2, "2027-03-12 18:00", "2027-03-14 00:00")))
+            .then_expect_error(StylistError::TimeOffOverlaps);
+    }
+
+    #[test]
+    fn time_off_inside_earlier_time_off_is_refused() {
+        StylistTest::with(())
+            .given(vec![hired(), vacation_added()])
+            .when(add(time_off(2, "2027-03-11 10:00", "2027-03-11 11:00")))
+            .then_expect_error(StylistError::TimeOffOverlaps);
+    }
+
+    #[test]
+    fn time_off_right_after_earlier_time_off_is_accepted() {
+        let next = time_off(2, "2027-03-13 00:00", "2027-03-14 00:00");
+        StylistTest::with(())
+            .given(vec![hired(), vacation_added()])
+            .when(add(next.clone()))
+            .then_expect_events(vec![StylistEvent::TimeOffAdded {
+                id: id(),
+                time_off: next,
+            }]);
+    }
+
+    #[test]
+    fn time_off_with_a_reason_over_500_characters_is_refused() {
+        let mut long = vacation();
+        long.reason = Some("x".repeat(501));
+        StylistTest::with(())
+            .given(vec![hired()])
+            .when(add(long))
+            .then_expect_error(StylistError::Invalid(ParseError::new(
+                "reason",
+                "is longer than 500 characters",
+            )));
+    }
+
+    #[test]
+    fn removing_time_off_records_it() {
+        StylistTest::with(())
+            .given(vec![hired(), vacation_added()])
+            .when(StylistCommand::RemoveTimeOff { id: time_off_id(1) })
+            .then_expect_events(vec![StylistEvent::TimeOffRemoved {
+                id: id(),
+                time_off: time_off_id(1),
+            }]);
+    }
+
+    #[test]
+    fn removing_unknown_time_off_is_refused() {
+        StylistTest::with(())
+            .given(vec![hired(), vacation_added()])
+            .when(StylistCommand::RemoveTimeOff { id: time_off_id(9) })
+            .then_expect_error(StylistError::UnknownTimeOff);
+    }
+
+    #[test]
+    fn removing_time_off_twice_is_refused() {
+        StylistTest::with(())
+            .given(vec![
+                hired(),
+                vacation_added(),
+                StylistEvent::TimeOffRemoved {
+                    id: id(),
+                    time_off: time_off_id(1),
+                },
+            ])
+            .when(StylistCommand::RemoveTimeOff { id: time_off_id(1) })
+            .then_expect_error(StylistError::UnknownTimeOff);
+    }
+
+    #[test]
+    fn removed_time_off_no_longer_blocks_new_time_off() {
+        let again = time_off(2, "2027-03-11 00:00", "2027-03-12 00:00");
+        StylistTest::with(())
+            .given(vec![
+                hired(),
+                vacation_added(),
+                StylistEvent::TimeOffRemoved {
+                    id: id(),
+                    time_off: time_off_id(1),
+                },
+            ])
+            .when(add(again.clone()))
+            .then_expect_events(vec![StylistEvent::TimeOffAdded {
+                id: id(),
+                time_off: again,
+            }]);
+    }
+
+    #[test]
+    fn archiving_records_it() {
+        StylistTest::with(())
+            .given(vec![hired()])
+            .when(StylistCommand::Archive)
+            .then_expect_events(vec![StylistEvent::StylistArchived { id: id() }]);
+    }
+
+    #[test]
+    fn archiving_twice_is_refused() {
+        StylistTest::with(())
+            .given(vec![hired(), StylistEvent::StylistArchived { id: id() }])
+            .when(StylistCommand::Archive)
+            .then_expect_error(StylistError::AlreadyArchived);
+    }
+
+    #[test]
+    fn restoring_an_archived_stylist_records_it() {
+        StylistTest::with(())
+            .given(vec![hired(), StylistEvent::StylistArchived { id: id() }])
+            .when(StylistCommand::Restore)
+            .then_expect_events(vec![StylistEvent::StylistRestored { id: id() }]);
+    }
+
+    #[test]
+    fn restoring_a_stylist_who_is_not_archived_is_refused() {
+        StylistTest::with(())
+            .given(vec![hired()])
+            .when(StylistCommand::Restore)
+            .then_expect_error(StylistError::NotArchived);
+    }
+
+    #[test]
+    fn offers_only_the_services_set() {
+        let mut stylist = Stylist::default();
+        stylist.apply(hired());
+        assert!(stylist.offers(service(1)));
+        assert!(!stylist.offers(service(3)));
+    }
+}

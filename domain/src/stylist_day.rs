@@ -191,3 +191,251 @@ impl Aggregate for StylistDay {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::availability::ServiceSpan;
+    use chrono::{DateTime, TimeZone, Utc};
+    use cqrs_es::test::TestFramework;
+    use uuid::Uuid;
+
+    type DayTest = TestFramework<StylistDay>;
+
+    fn day() -> StylistDayId {
+        StylistDayId::new(
+            StylistId::from_uuid(Uuid::from_u128(1)),
+            NaiveDate::from_ymd_opt(2027, 3, 2).unwrap(),
+        )
+    }
+
+    fn booking(n: u128) -> BookingId {
+        BookingId::from_uuid(Uuid::from_u128(n))
+    }
+
+    /// 2027-03-02 at `h:m` UTC.
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2027, 3, 2, h, m, 0).unwrap()
+    }
+
+    fn interval(from: (u32, u32), to: (u32, u32)) -> Interval {
+        Interval::new(at(from.0, from.1), at(to.0, to.1))
+    }
+
+    fn reserve(n: u128, blocked: Interval) -> StylistDayCommand {
+        StylistDayCommand::Reserve {
+            day: day(),
+            booking: booking(n),
+            blocked,
+        }
+    }
+
+    fn release(n: u128) -> StylistDayCommand {
+        StylistDayCommand::Release {
+            day: day(),
+            booking: booking(n),
+        }
+    }
+
+    fn reserved(n: u128, blocked: Interval) -> StylistDayEvent {
+        StylistDayEvent::SlotReserved {
+            stylist: day().stylist,
+            date: day().date,
+            booking: booking(n),
+            blocked,
+        }
+    }
+
+    fn released(n: u128, blocked: Interval) -> StylistDayEvent {
+        StylistDayEvent::SlotReleased {
+            stylist: day().stylist,
+            date: day().date,
+            booking: booking(n),
+            blocked,
+        }
+    }
+
+    fn ten_to_eleven() -> Interval {
+        interval((15, 0), (16, 0))
+    }
+
+    #[test]
+    fn reserving_free_time_records_it() {
+        DayTest::with(())
+            .given_no_previous_events()
+            .when(reserve(1, ten_to_eleven()))
+            .then_expect_events(vec![reserved(1, ten_to_eleven())]);
+    }
+
+    #[test]
+    fn a_reservation_starting_when_another_ends_is_accepted() {
+        DayTest::with(())
+            .given(vec![reserved(1, ten_to_eleven())])
+            .when(reserve(2, interval((16, 0), (17, 0))))
+            .then_expect_events(vec![reserved(2, interval((16, 0), (17, 0)))]);
+    }
+
+    #[test]
+    fn a_reservation_ending_when_another_starts_is_accepted() {
+        DayTest::with(())
+            .given(vec![reserved(1, ten_to_eleven())])
+            .when(reserve(2, interval((14, 0), (15, 0))))
+            .then_expect_events(vec![reserved(2, interval((14, 0), (15, 0)))]);
+    }
+
+    #[test]
+    fn an_overlapping_reservation_is_refused() {
+        DayTest::with(())
+            .given(vec![reserved(1, ten_to_eleven())])
+            .when(reserve(2, interval((15, 30), (16, 30))))
+            .then_expect_error(StylistDayError::SlotTaken { by: booking(1) });
+    }
+
+    #[test]
+    fn a_reservation_enclosing_another_is_refused() {
+        DayTest::with(())
+            .given(vec![reserved(1, ten_to_eleven())])
+            .when(reserve(2, interval((14, 0), (17, 0))))
+            .then_expect_error(StylistDayError::SlotTaken { by: booking(1) });
+    }
+
+    #[test]
+    fn overlapping_reservation_including_buffers_is_refused() {
+        // The appointments themselves only touch (15:00–16:00, then 16:00–17:00), but the first
+        // service's clean-up and the second's preparation both need the stylist.
+        let first = ServiceSpan {
+            duration_minutes: 60,
+            buffer_before_minutes: 0,
+            buffer_after_minutes: 15,
+        };
+        let second = ServiceSpan {
+            duration_minutes: 60,
+            buffer_before_minutes: 10,
+            buffer_after_minutes: 0,
+        };
+        assert!(!first
+            .appointment(at(15, 0))
+            .overlaps(&second.appointment(at(16, 0))));
+        DayTest::with(())
+            .given(vec![reserved(1, first.blocked(at(15, 0)))])
+            .when(reserve(2, second.blocked(at(16, 0))))
+            .then_expect_error(StylistDayError::SlotTaken { by: booking(1) });
+    }
+
+    #[test]
+    fn overlap_only_via_the_earlier_buffer_is_refused() {
+        let with_cleanup = ServiceSpan {
+            duration_minutes: 60,
+            buffer_before_minutes: 0,
+            buffer_after_minutes: 15,
+        };
+        DayTest::with(())
+            .given(vec![reserved(1, with_cleanup.blocked(at(15, 0)))])
+            .when(reserve(2, interval((16, 0), (17, 0))))
+            .then_expect_error(StylistDayError::SlotTaken { by: booking(1) });
+    }
+
+    #[test]
+    fn reserving_twice_for_the_same_booking_is_refused_as_already_reserved() {
+        DayTest::with(())
+            .given(vec![reserved(1, ten_to_eleven())])
+            .when(reserve(1, interval((18, 0), (19, 0))))
+            .then_expect_error(StylistDayError::AlreadyReserved {
+                blocked: ten_to_eleven(),
+            });
+    }
+
+    #[test]
+    fn a_retried_identical_reservation_is_already_reserved_not_taken() {
+        DayTest::with(())
+            .given(vec![reserved(1, ten_to_eleven())])
+            .when(reserve(1, ten_to_eleven()))
+            .then_expect_error(StylistDayError::AlreadyReserved {
+                blocked: ten_to_eleven(),
+            });
+    }
+
+    #[test]
+    fn an_empty_interval_is_refused() {
+        DayTest::with(())
+            .given_no_previous_events()
+            .when(reserve(1, interval((15, 0), (15, 0))))
+            .then_expect_error(StylistDayError::EmptyInterval);
+    }
+
+    #[test]
+    fn an_inverted_interval_is_refused() {
+        DayTest::with(())
+            .given_no_previous_events()
+            .when(reserve(1, interval((16, 0), (15, 0))))
+            .then_expect_error(StylistDayError::EmptyInterval);
+    }
+
+    #[test]
+    fn releasing_records_the_time_given_back() {
+        DayTest::with(())
+            .given(vec![reserved(1, ten_to_eleven())])
+            .when(release(1))
+            .then_expect_events(vec![released(1, ten_to_eleven())]);
+    }
+
+    #[test]
+    fn releasing_an_unknown_booking_is_refused() {
+        DayTest::with(())
+            .given(vec![reserved(1, ten_to_eleven())])
+            .when(release(2))
+            .then_expect_error(StylistDayError::NotReserved);
+    }
+
+    #[test]
+    fn releasing_twice_is_refused() {
+        DayTest::with(())
+            .given(vec![
+                reserved(1, ten_to_eleven()),
+                released(1, ten_to_eleven()),
+            ])
+            .when(release(1))
+            .then_expect_error(StylistDayError::NotReserved);
+    }
+
+    #[test]
+    fn released_time_can_be_reserved_by_another_booking() {
+        DayTest::with(())
+            .given(vec![
+                reserved(1, ten_to_eleven()),
+                released(1, ten_to_eleven()),
+            ])
+            .when(reserve(2, ten_to_eleven()))
+            .then_expect_events(vec![reserved(2, ten_to_eleven())]);
+    }
+
+    #[test]
+    fn a_booking_can_reserve_again_after_releasing() {
+        DayTest::with(())
+            .given(vec![
+                reserved(1, ten_to_eleven()),
+                released(1, ten_to_eleven()),
+            ])
+            .when(reserve(1, interval((17, 0), (18, 0))))
+            .then_expect_events(vec![reserved(1, interval((17, 0), (18, 0)))]);
+    }
+
+    #[test]
+    fn releasing_one_booking_keeps_the_others() {
+        let mut state = StylistDay::default();
+        state.apply(reserved(1, ten_to_eleven()));
+        state.apply(reserved(2, interval((16, 0), (17, 0))));
+        state.apply(released(1, ten_to_eleven()));
+        assert_eq!(state.busy(), vec![interval((16, 0), (17, 0))]);
+        assert!(state.reservation(booking(1)).is_none());
+    }
+
+    #[test]
+    fn day_ids_round_trip_through_text() {
+        let text = day().to_string();
+        assert_eq!(text, "00000000-0000-0000-0000-000000000001:2027-03-02");
+        assert_eq!(StylistDayId::parse(&text), Ok(day()));
+        assert!(StylistDayId::parse("no-colon").is_err());
+        assert!(StylistDayId::parse("00000000-0000-0000-0000-000000000001:2027-02-30").is_err());
+    }
+}

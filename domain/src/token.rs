@@ -155,3 +155,139 @@ impl Aggregate for ApiToken {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cqrs_es::test::TestFramework;
+    use uuid::Uuid;
+
+    type TokenTest = TestFramework<ApiToken>;
+
+    fn id() -> TokenId {
+        TokenId::from_uuid(Uuid::from_u128(1))
+    }
+
+    /// SHA-256 of "secret", hex.
+    const HASH: &str = "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b";
+
+    fn create(name: &str, secret_hash: &str) -> ApiTokenCommand {
+        ApiTokenCommand::Create {
+            id: id(),
+            name: name.into(),
+            scope: Scope::Write,
+            secret_hash: secret_hash.into(),
+        }
+    }
+
+    fn created() -> ApiTokenEvent {
+        ApiTokenEvent::TokenCreated {
+            id: id(),
+            name: "Partner site".into(),
+            scope: Scope::Write,
+            secret_hash: HASH.into(),
+        }
+    }
+
+    #[test]
+    fn creating_a_token_records_its_trimmed_name_and_hash() {
+        TokenTest::with(())
+            .given_no_previous_events()
+            .when(create(" Partner site ", HASH))
+            .then_expect_events(vec![created()]);
+    }
+
+    #[test]
+    fn creating_an_existing_token_is_refused() {
+        TokenTest::with(())
+            .given(vec![created()])
+            .when(create("Partner site", HASH))
+            .then_expect_error(ApiTokenError::AlreadyExists);
+    }
+
+    #[test]
+    fn a_token_without_a_name_is_refused() {
+        TokenTest::with(())
+            .given_no_previous_events()
+            .when(create("  ", HASH))
+            .then_expect_error(ApiTokenError::Invalid(ParseError::new(
+                "name",
+                "is required",
+            )));
+    }
+
+    #[test]
+    fn a_token_name_over_64_characters_is_refused() {
+        TokenTest::with(())
+            .given_no_previous_events()
+            .when(create(&"x".repeat(65), HASH))
+            .then_expect_error(ApiTokenError::Invalid(ParseError::new(
+                "name",
+                "is longer than 64 characters",
+            )));
+    }
+
+    #[test]
+    fn a_hash_shorter_than_64_characters_is_refused() {
+        TokenTest::with(())
+            .given_no_previous_events()
+            .when(create("Partner site", &HASH[..63]))
+            .then_expect_error(ApiTokenError::BadHash);
+    }
+
+    #[test]
+    fn a_hash_longer_than_64_characters_is_refused() {
+        TokenTest::with(())
+            .given_no_previous_events()
+            .when(create("Partner site", &format!("{HASH}0")))
+            .then_expect_error(ApiTokenError::BadHash);
+    }
+
+    #[test]
+    fn a_hash_that_is_not_hex_is_refused() {
+        TokenTest::with(())
+            .given_no_previous_events()
+            .when(create("Partner site", &format!("g{}", &HASH[1..])))
+            .then_expect_error(ApiTokenError::BadHash);
+    }
+
+    #[test]
+    fn a_raw_secret_in_place_of_the_hash_is_refused() {
+        TokenTest::with(())
+            .given_no_previous_events()
+            .when(create("Partner site", "secret"))
+            .then_expect_error(ApiTokenError::BadHash);
+    }
+
+    #[test]
+    fn revoking_a_token_records_it() {
+        TokenTest::with(())
+            .given(vec![created()])
+            .when(ApiTokenCommand::Revoke)
+            .then_expect_events(vec![ApiTokenEvent::TokenRevoked { id: id() }]);
+    }
+
+    #[test]
+    fn revoking_twice_is_refused() {
+        TokenTest::with(())
+            .given(vec![created(), ApiTokenEvent::TokenRevoked { id: id() }])
+            .when(ApiTokenCommand::Revoke)
+            .then_expect_error(ApiTokenError::AlreadyRevoked);
+    }
+
+    #[test]
+    fn revoking_an_unknown_token_is_refused() {
+        TokenTest::with(())
+            .given_no_previous_events()
+            .when(ApiTokenCommand::Revoke)
+            .then_expect_error(ApiTokenError::NotFound);
+    }
+
+    #[test]
+    fn scopes_parse_from_read_and_write_only() {
+        assert_eq!(Scope::parse(" read "), Ok(Scope::Read));
+        assert_eq!(Scope::parse("write"), Ok(Scope::Write));
+        assert_eq!(Scope::parse("admin").unwrap_err().field, "scope");
+        assert_eq!(Scope::Write.as_str(), "write");
+    }
+}
