@@ -87,7 +87,11 @@ struct Judge {
 
 impl Judge {
     fn rules(&self) -> Rules<'_> {
-        Rules { time_zone: self.salon.time_zone, policy: &self.salon.policy, now: self.now }
+        Rules {
+            time_zone: self.salon.time_zone,
+            policy: &self.salon.policy,
+            now: self.now,
+        }
     }
     fn calendar<'a>(&'a self, busy: &'a [Interval]) -> StylistCalendar<'a> {
         StylistCalendar {
@@ -101,13 +105,24 @@ impl Judge {
 
 impl CommandBus {
     /// Places a booking (see the module comment). `now` is the request time.
-    pub async fn place_booking(&self, request: PlaceBooking, metadata: &EventMetadata, now: DateTime<Utc>) -> Result<Placed, PlaceError> {
+    pub async fn place_booking(
+        &self,
+        request: PlaceBooking,
+        metadata: &EventMetadata,
+        now: DateTime<Utc>,
+    ) -> Result<Placed, PlaceError> {
         let id = match &request.idempotency_key {
             Some(key) => BookingId::from_idempotency_key(key),
             None => BookingId::new(),
         };
-        let salon = self.load_recent::<Salon>(SALON_ID, CATALOG_MAX_AGE).await?.state;
-        let service = self.load_recent::<Service>(&request.service.to_string(), CATALOG_MAX_AGE).await?.state;
+        let salon = self
+            .load_recent::<Salon>(SALON_ID, CATALOG_MAX_AGE)
+            .await?
+            .state;
+        let service = self
+            .load_recent::<Service>(&request.service.to_string(), CATALOG_MAX_AGE)
+            .await?
+            .state;
         if service.id.is_none() || service.archived {
             return Err(PlaceError::UnknownService);
         }
@@ -117,7 +132,10 @@ impl CommandBus {
         let mut last_refusal = None;
         let mut contended = false;
         for stylist_id in &request.stylists {
-            let stylist = self.load_recent::<Stylist>(&stylist_id.to_string(), CATALOG_MAX_AGE).await?.state;
+            let stylist = self
+                .load_recent::<Stylist>(&stylist_id.to_string(), CATALOG_MAX_AGE)
+                .await?
+                .state;
             if stylist.id.is_none() || stylist.archived {
                 last_refusal.get_or_insert(PlaceError::UnknownStylist);
                 continue;
@@ -129,7 +147,13 @@ impl CommandBus {
             let Some(details) = service.details.clone() else {
                 return Err(PlaceError::UnknownService);
             };
-            let judge = Judge { span: details.span(), salon: salon.clone(), service: service.clone(), stylist, now };
+            let judge = Judge {
+                span: details.span(),
+                salon: salon.clone(),
+                service: service.clone(),
+                stylist,
+                now,
+            };
             match self.place_with(&judge, id, &request, metadata).await {
                 Ok(placed) => return Ok(placed),
                 Err(PlaceError::Contended) => contended = true,
@@ -148,7 +172,13 @@ impl CommandBus {
         Err(last_refusal.unwrap_or(PlaceError::UnknownStylist))
     }
 
-    async fn place_with(&self, judge: &Judge, id: BookingId, request: &PlaceBooking, metadata: &EventMetadata) -> Result<Placed, PlaceError> {
+    async fn place_with(
+        &self,
+        judge: &Judge,
+        id: BookingId,
+        request: &PlaceBooking,
+        metadata: &EventMetadata,
+    ) -> Result<Placed, PlaceError> {
         let stylist = judge.stylist.id.unwrap_or_default();
         let tz = judge.salon.time_zone;
         let day = StylistDayId::new(stylist, local_date(tz, request.start));
@@ -164,7 +194,8 @@ impl CommandBus {
             let busy = loaded_day.state.busy();
             let rules = judge.rules();
             if !availability::is_free(&rules, judge.span, &judge.calendar(&busy), request.start) {
-                let open_when_empty = availability::is_free(&rules, judge.span, &judge.calendar(&[]), request.start);
+                let open_when_empty =
+                    availability::is_free(&rules, judge.span, &judge.calendar(&[]), request.start);
                 let alternatives = self.alternatives(judge, request.start, &loaded_day).await?;
                 return Err(if open_when_empty {
                     PlaceError::Taken { alternatives }
@@ -173,10 +204,16 @@ impl CommandBus {
                 });
             }
             let blocked = judge.span.blocked(request.start);
-            let reserve = StylistDayCommand::Reserve { day, booking: id, blocked };
+            let reserve = StylistDayCommand::Reserve {
+                day,
+                booking: id,
+                blocked,
+            };
             let day_decision = match self.decide(&loaded_day, &day_key, reserve, &()).await {
                 Ok(d) => d,
-                Err(StylistDayError::AlreadyReserved { .. }) => return self.existing(id, request).await,
+                Err(StylistDayError::AlreadyReserved { .. }) => {
+                    return self.existing(id, request).await
+                }
                 Err(e) => return Err(PlaceError::Inconsistent(e.to_string())),
             };
             let booking_details = BookingDetails {
@@ -192,16 +229,32 @@ impl CommandBus {
                 idempotency_key: request.idempotency_key.clone(),
                 request_fingerprint: Some(request.fingerprint.clone()),
             };
-            let hold_expires_at = judge.now + Duration::minutes(judge.salon.policy.hold_minutes.into());
-            let place = BookingCommand::Place { id, details: booking_details, hold_expires_at };
-            let new_booking = Loaded { state: Booking::default(), version: 0 };
+            let hold_expires_at =
+                judge.now + Duration::minutes(judge.salon.policy.hold_minutes.into());
+            let place = BookingCommand::Place {
+                id,
+                details: booking_details,
+                hold_expires_at,
+            };
+            let new_booking = Loaded {
+                state: Booking::default(),
+                version: 0,
+            };
             let booking_decision = self
                 .decide(&new_booking, &id.to_string(), place, &())
                 .await
                 .map_err(|e| PlaceError::Inconsistent(e.to_string()))?;
-            match self.commit(&[&day_decision, &booking_decision], metadata).await {
+            match self
+                .commit(&[&day_decision, &booking_decision], metadata)
+                .await
+            {
                 Ok(committed) => {
-                    return Ok(Placed { id, booking: booking_decision.state().clone(), created: true, committed: Some(committed) })
+                    return Ok(Placed {
+                        id,
+                        booking: booking_decision.state().clone(),
+                        created: true,
+                        committed: Some(committed),
+                    })
                 }
                 Err(PersistenceError::OptimisticLockError) => {
                     // Either the day moved on (decide again on the fresh day) or this booking id
@@ -221,17 +274,29 @@ impl CommandBus {
     async fn existing(&self, id: BookingId, request: &PlaceBooking) -> Result<Placed, PlaceError> {
         let loaded = self.load_fresh::<Booking>(&id.to_string()).await?;
         let Some(details) = loaded.state.details.as_ref() else {
-            return Err(PlaceError::Inconsistent(format!("booking {id} holds time but has no events")));
+            return Err(PlaceError::Inconsistent(format!(
+                "booking {id} holds time but has no events"
+            )));
         };
         if details.request_fingerprint.as_deref() != Some(request.fingerprint.as_str()) {
             return Err(PlaceError::KeyReused);
         }
-        Ok(Placed { id, booking: loaded.state, created: false, committed: None })
+        Ok(Placed {
+            id,
+            booking: loaded.state,
+            created: false,
+            committed: None,
+        })
     }
 
     /// Free slots of the same stylist nearest to `wanted`: that day (from the day just loaded,
     /// the truth) and the following days.
-    async fn alternatives(&self, judge: &Judge, wanted: DateTime<Utc>, today: &Loaded<StylistDay>) -> Result<Vec<Slot>, PersistenceError> {
+    async fn alternatives(
+        &self,
+        judge: &Judge,
+        wanted: DateTime<Utc>,
+        today: &Loaded<StylistDay>,
+    ) -> Result<Vec<Slot>, PersistenceError> {
         let tz = judge.salon.time_zone;
         let rules = judge.rules();
         let first = local_date(tz, wanted);
@@ -242,9 +307,18 @@ impl CommandBus {
             let busy = if offset == 0 {
                 today.state.busy()
             } else {
-                self.load::<StylistDay>(&StylistDayId::new(stylist, date).to_string()).await?.state.busy()
+                self.load::<StylistDay>(&StylistDayId::new(stylist, date).to_string())
+                    .await?
+                    .state
+                    .busy()
             };
-            found.extend(availability::slots(&rules, judge.span, &judge.calendar(&busy), date, date));
+            found.extend(availability::slots(
+                &rules,
+                judge.span,
+                &judge.calendar(&busy),
+                date,
+                date,
+            ));
             if found.len() >= ALTERNATIVES * 3 {
                 break;
             }

@@ -75,7 +75,10 @@ pub enum CommandError<E: std::error::Error> {
 
 /// Type-erased view of a decision, so decisions on different aggregates commit together.
 pub trait Pending: Send + Sync {
-    fn serialize(&self, metadata: &serde_json::Value) -> Result<Vec<SerializedEvent>, PersistenceError>;
+    fn serialize(
+        &self,
+        metadata: &serde_json::Value,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError>;
     fn key(&self) -> (&'static str, String);
     fn cache_entry(&self) -> Option<(Box<dyn Any + Send + Sync>, usize)>;
 }
@@ -84,7 +87,10 @@ impl<A> Pending for Decision<A>
 where
     A: Aggregate + Clone + 'static,
 {
-    fn serialize(&self, metadata: &serde_json::Value) -> Result<Vec<SerializedEvent>, PersistenceError> {
+    fn serialize(
+        &self,
+        metadata: &serde_json::Value,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
         self.events
             .iter()
             .enumerate()
@@ -105,7 +111,10 @@ where
         (A::TYPE, self.id.clone())
     }
     fn cache_entry(&self) -> Option<(Box<dyn Any + Send + Sync>, usize)> {
-        Some((Box::new(self.state.clone()), self.base_version + self.events.len()))
+        Some((
+            Box::new(self.state.clone()),
+            self.base_version + self.events.len(),
+        ))
     }
 }
 
@@ -122,24 +131,41 @@ struct Cache {
 }
 
 impl Cache {
-    fn get<A: Aggregate + Clone + 'static>(&self, id: &str, max_age: Option<Duration>) -> Option<Loaded<A>> {
+    fn get<A: Aggregate + Clone + 'static>(
+        &self,
+        id: &str,
+        max_age: Option<Duration>,
+    ) -> Option<Loaded<A>> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let entry = entries.get(&(A::TYPE, id.to_string()))?;
         if max_age.is_some_and(|age| entry.loaded_at.elapsed() > age) {
             return None;
         }
         let state = entry.state.downcast_ref::<A>()?.clone();
-        Some(Loaded { state, version: entry.version })
+        Some(Loaded {
+            state,
+            version: entry.version,
+        })
     }
     fn put(&self, key: (&'static str, String), state: Box<dyn Any + Send + Sync>, version: usize) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= CACHE_CAP {
             entries.clear();
         }
-        entries.insert(key, CacheEntry { state, version, loaded_at: Instant::now() });
+        entries.insert(
+            key,
+            CacheEntry {
+                state,
+                version,
+                loaded_at: Instant::now(),
+            },
+        );
     }
     fn evict(&self, key: &(&'static str, String)) {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
     }
 }
 
@@ -153,7 +179,11 @@ pub struct CommandBus {
 
 impl CommandBus {
     pub fn new(store: Store, signal: LogSignal) -> Self {
-        Self { store, signal, cache: Arc::default() }
+        Self {
+            store,
+            signal,
+            cache: Arc::default(),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -166,7 +196,10 @@ impl CommandBus {
 
     /// Loads an aggregate, from the cache when present (see the module comment for why that is
     /// safe for aggregates the command then writes).
-    pub async fn load<A: Aggregate + Clone + 'static>(&self, id: &str) -> Result<Loaded<A>, PersistenceError> {
+    pub async fn load<A: Aggregate + Clone + 'static>(
+        &self,
+        id: &str,
+    ) -> Result<Loaded<A>, PersistenceError> {
         if let Some(hit) = self.cache.get::<A>(id, None) {
             return Ok(hit);
         }
@@ -174,7 +207,11 @@ impl CommandBus {
     }
 
     /// Loads an aggregate that is only read, accepting a cached copy at most `max_age` old.
-    pub async fn load_recent<A: Aggregate + Clone + 'static>(&self, id: &str, max_age: Duration) -> Result<Loaded<A>, PersistenceError> {
+    pub async fn load_recent<A: Aggregate + Clone + 'static>(
+        &self,
+        id: &str,
+        max_age: Duration,
+    ) -> Result<Loaded<A>, PersistenceError> {
         if let Some(hit) = self.cache.get::<A>(id, Some(max_age)) {
             return Ok(hit);
         }
@@ -182,7 +219,10 @@ impl CommandBus {
     }
 
     /// Loads an aggregate from the store and refreshes the cache.
-    pub async fn load_fresh<A: Aggregate + Clone + 'static>(&self, id: &str) -> Result<Loaded<A>, PersistenceError> {
+    pub async fn load_fresh<A: Aggregate + Clone + 'static>(
+        &self,
+        id: &str,
+    ) -> Result<Loaded<A>, PersistenceError> {
         let events = self.store.load::<A>(id).await?;
         let mut state = A::default();
         let mut version = 0;
@@ -191,28 +231,47 @@ impl CommandBus {
             let event: A::Event = serde_json::from_value(e.payload)?;
             state.apply(event);
         }
-        self.cache.put((A::TYPE, id.to_string()), Box::new(state.clone()), version);
+        self.cache
+            .put((A::TYPE, id.to_string()), Box::new(state.clone()), version);
         Ok(Loaded { state, version })
     }
 
     /// Lets the aggregate decide on `command`; nothing is written.
-    pub async fn decide<A: Aggregate + Clone + 'static>(&self, loaded: &Loaded<A>, id: &str, command: A::Command, services: &A::Services) -> Result<Decision<A>, A::Error> {
+    pub async fn decide<A: Aggregate + Clone + 'static>(
+        &self,
+        loaded: &Loaded<A>,
+        id: &str,
+        command: A::Command,
+        services: &A::Services,
+    ) -> Result<Decision<A>, A::Error> {
         let mut state = loaded.state.clone();
         let sink = EventSink::default();
         state.handle(command, services, &sink).await?;
-        Ok(Decision { id: id.to_string(), base_version: loaded.version, state, events: sink.collect().await })
+        Ok(Decision {
+            id: id.to_string(),
+            base_version: loaded.version,
+            state,
+            events: sink.collect().await,
+        })
     }
 
     /// Appends the decisions' events in one transaction, each carrying `metadata`. On a
     /// conflict every aggregate involved is dropped from the cache and nothing is written.
-    pub async fn commit(&self, decisions: &[&dyn Pending], metadata: &EventMetadata) -> Result<Committed, PersistenceError> {
+    pub async fn commit(
+        &self,
+        decisions: &[&dyn Pending],
+        metadata: &EventMetadata,
+    ) -> Result<Committed, PersistenceError> {
         let meta = serde_json::to_value(metadata)?;
         let mut events = Vec::new();
         for d in decisions {
             events.extend(d.serialize(&meta)?);
         }
         if events.is_empty() {
-            return Ok(Committed { position: self.signal.last(), events: 0 });
+            return Ok(Committed {
+                position: self.signal.last(),
+                events: 0,
+            });
         }
         match self.store.append(&events).await {
             Ok(position) => {
@@ -222,7 +281,10 @@ impl CommandBus {
                     }
                 }
                 self.signal.appended(position);
-                Ok(Committed { position, events: events.len() })
+                Ok(Committed {
+                    position,
+                    events: events.len(),
+                })
             }
             Err(e) => {
                 for d in decisions {
@@ -234,14 +296,22 @@ impl CommandBus {
     }
 
     /// Load, decide, append one aggregate; decided again on fresh state after a lost race.
-    pub async fn execute<A>(&self, id: &str, command: A::Command, metadata: &EventMetadata) -> Result<(Committed, A), CommandError<A::Error>>
+    pub async fn execute<A>(
+        &self,
+        id: &str,
+        command: A::Command,
+        metadata: &EventMetadata,
+    ) -> Result<(Committed, A), CommandError<A::Error>>
     where
         A: Aggregate<Services = ()> + Clone + 'static,
         A::Command: Clone,
     {
         for _ in 0..MAX_ATTEMPTS {
             let loaded = self.load::<A>(id).await?;
-            let decision = self.decide(&loaded, id, command.clone(), &()).await.map_err(CommandError::Rejected)?;
+            let decision = self
+                .decide(&loaded, id, command.clone(), &())
+                .await
+                .map_err(CommandError::Rejected)?;
             match self.commit(&[&decision], metadata).await {
                 Ok(committed) => return Ok((committed, decision.state)),
                 Err(PersistenceError::OptimisticLockError) => continue,

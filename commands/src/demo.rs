@@ -17,11 +17,17 @@ use uuid::Uuid;
 const DEMO_NAMESPACE: Uuid = Uuid::from_u128(0x2f0b_8d7e_51a4_4e3c_9a6f_0c1d_7e2b_4f58);
 
 pub fn service_id(name: &str) -> ServiceId {
-    ServiceId::from_uuid(Uuid::new_v5(&DEMO_NAMESPACE, format!("service:{name}").as_bytes()))
+    ServiceId::from_uuid(Uuid::new_v5(
+        &DEMO_NAMESPACE,
+        format!("service:{name}").as_bytes(),
+    ))
 }
 
 pub fn stylist_id(name: &str) -> StylistId {
-    StylistId::from_uuid(Uuid::new_v5(&DEMO_NAMESPACE, format!("stylist:{name}").as_bytes()))
+    StylistId::from_uuid(Uuid::new_v5(
+        &DEMO_NAMESPACE,
+        format!("stylist:{name}").as_bytes(),
+    ))
 }
 
 /// (name, description, minutes, buffer before, buffer after, price $, deposit $)
@@ -50,7 +56,12 @@ fn day(open: (u32, u32), close: (u32, u32), lunch: Option<((u32, u32), (u32, u32
 }
 
 /// (name, bio, services by name, weekly hours)
-fn stylists() -> Vec<(&'static str, &'static str, Vec<&'static str>, BTreeMap<DayKey, DayHours>)> {
+fn stylists() -> Vec<(
+    &'static str,
+    &'static str,
+    Vec<&'static str>,
+    BTreeMap<DayKey, DayHours>,
+)> {
     use DayKey::*;
     let all: Vec<&str> = SERVICES.iter().map(|s| s.0).collect();
     vec![
@@ -107,7 +118,10 @@ impl CommandBus {
     /// Seeds the demo salon unless the salon is already configured. Returns whether it seeded
     /// and where the last event landed.
     pub async fn seed_demo(&self) -> Result<Option<Committed>, SeedError> {
-        let salon = self.load_fresh::<Salon>(SALON_ID).await.map_err(|e| SeedError(e.to_string()))?;
+        let salon = self
+            .load_fresh::<Salon>(SALON_ID)
+            .await
+            .map_err(|e| SeedError(e.to_string()))?;
         if salon.state.configured {
             return Ok(None);
         }
@@ -118,7 +132,10 @@ impl CommandBus {
             currency: Currency::usd(),
             policy: BookingPolicy::default(),
         };
-        let (mut last, _) = self.execute::<Salon>(SALON_ID, configure, &meta).await.map_err(seed_err)?;
+        let (mut last, _) = self
+            .execute::<Salon>(SALON_ID, configure, &meta)
+            .await
+            .map_err(seed_err)?;
         for (name, description, minutes, before, after, price, deposit) in SERVICES {
             let details = ServiceDetails {
                 name: (*name).into(),
@@ -132,16 +149,31 @@ impl CommandBus {
             };
             let id = service_id(name);
             let cmd = ServiceCommand::Create { id, details };
-            last = self.execute::<Service>(&id.to_string(), cmd, &meta).await.map_err(seed_err)?.0;
+            last = self
+                .execute::<Service>(&id.to_string(), cmd, &meta)
+                .await
+                .map_err(seed_err)?
+                .0;
         }
         for (name, bio, services, hours) in stylists() {
             let id = stylist_id(name);
             let key = id.to_string();
             let services = services.into_iter().map(service_id).collect();
-            let hire = StylistCommand::Hire { id, name: name.into(), bio: bio.into(), services };
-            self.execute::<Stylist>(&key, hire, &meta).await.map_err(seed_err)?;
+            let hire = StylistCommand::Hire {
+                id,
+                name: name.into(),
+                bio: bio.into(),
+                services,
+            };
+            self.execute::<Stylist>(&key, hire, &meta)
+                .await
+                .map_err(seed_err)?;
             let hours = WeeklyHours::new(hours).map_err(|e| SeedError(e.to_string()))?;
-            last = self.execute::<Stylist>(&key, StylistCommand::SetHours { hours }, &meta).await.map_err(seed_err)?.0;
+            last = self
+                .execute::<Stylist>(&key, StylistCommand::SetHours { hours }, &meta)
+                .await
+                .map_err(seed_err)?
+                .0;
         }
         Ok(Some(last))
     }

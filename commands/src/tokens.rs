@@ -25,13 +25,29 @@ pub struct NewToken {
 }
 
 impl CommandBus {
-    pub async fn create_token(&self, name: &str, scope: Scope, metadata: &EventMetadata) -> Result<NewToken, CommandError<ApiTokenError>> {
+    pub async fn create_token(
+        &self,
+        name: &str,
+        scope: Scope,
+        metadata: &EventMetadata,
+    ) -> Result<NewToken, CommandError<ApiTokenError>> {
         let mut bytes = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut bytes);
         let secret = format!("{TOKEN_PREFIX}{}", hex::encode(bytes));
         let id = TokenId::new();
-        let command = ApiTokenCommand::Create { id, name: name.to_string(), scope, secret_hash: hash_secret(&secret) };
-        let (committed, _) = self.execute::<ApiToken>(&id.to_string(), command, metadata).await?;
-        Ok(NewToken { id, secret, committed })
+        let command = ApiTokenCommand::Create {
+            id,
+            name: name.to_string(),
+            scope,
+            secret_hash: hash_secret(&secret),
+        };
+        let (committed, _) = self
+            .execute::<ApiToken>(&id.to_string(), command, metadata)
+            .await?;
+        Ok(NewToken {
+            id,
+            secret,
+            committed,
+        })
     }
 }

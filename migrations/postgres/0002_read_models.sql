@@ -1,6 +1,6 @@
 -- Read models. Each is fed from the log by a projection that commits its rows and its
 -- checkpoint in one transaction. Types are kept to what both stores and sqlx's Any driver
--- share: TEXT, BIGINT, BOOLEAN; instants are RFC 3339 UTC text plus epoch seconds where ranges
+-- share: TEXT and BIGINT (booleans are 0/1); instants are RFC 3339 UTC text plus epoch seconds where ranges
 -- are queried.
 CREATE TABLE projection_checkpoints (
     name       TEXT   PRIMARY KEY,
@@ -27,7 +27,7 @@ CREATE TABLE rm_services (
     price_cents           BIGINT  NOT NULL,
     deposit_cents         BIGINT  NOT NULL,
     currency              TEXT    NOT NULL,
-    active                BOOLEAN NOT NULL,
+    active                BIGINT  NOT NULL,
     created_position      BIGINT  NOT NULL
 );
 
@@ -38,7 +38,7 @@ CREATE TABLE rm_stylists (
     services_json    TEXT    NOT NULL,
     hours_json       TEXT    NOT NULL,
     time_off_json    TEXT    NOT NULL,
-    active           BOOLEAN NOT NULL,
+    active           BIGINT  NOT NULL,
     created_position BIGINT  NOT NULL
 );
 
@@ -95,7 +95,7 @@ CREATE TABLE rm_api_tokens (
     name         TEXT    NOT NULL,
     scope        TEXT    NOT NULL,
     secret_hash  TEXT    NOT NULL UNIQUE,
-    revoked      BOOLEAN NOT NULL,
+    revoked      BIGINT  NOT NULL,
     created_at   TEXT    NOT NULL,
     last_used_at TEXT
 );

@@ -35,14 +35,19 @@ impl Backend {
 /// On SQLite `txid` is always 0 and `position` alone orders the log. On PostgreSQL the order is
 /// `(txid, position)`: the writer's transaction id first, because identity values are handed out
 /// before commit and a reader must not pass a transaction that has not committed yet.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct LogPosition {
     pub txid: i64,
     pub position: i64,
 }
 
 impl LogPosition {
-    pub const START: LogPosition = LogPosition { txid: 0, position: 0 };
+    pub const START: LogPosition = LogPosition {
+        txid: 0,
+        position: 0,
+    };
     pub fn new(txid: i64, position: i64) -> Self {
         Self { txid, position }
     }
@@ -58,7 +63,9 @@ pub struct LogSignal {
 
 impl Default for LogSignal {
     fn default() -> Self {
-        Self { tx: watch::Sender::new(LogPosition::START) }
+        Self {
+            tx: watch::Sender::new(LogPosition::START),
+        }
     }
 }
 

@@ -1,1 +1,19 @@
+//! The read side of salon. Map:
+//! - `db`: the read database (sqlx `Any`, one code path for SQLite and PostgreSQL).
+//! - `log`: reading the event log in order from a checkpoint, without skipping late commits.
+//! - `apply`, `summary`: what each projection does with each event.
+//! - `runner`: following the log, checkpoints, read-your-writes waits, rebuilds.
+//! - `queries`: what the API and pages read.
+//!
+//! It never imports the write side; the two meet at the log.
 
+pub mod apply;
+pub mod db;
+pub mod log;
+pub mod queries;
+pub mod runner;
+pub mod summary;
+
+pub use apply::Projection;
+pub use db::ReadDb;
+pub use runner::Projections;

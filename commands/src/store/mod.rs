@@ -27,8 +27,12 @@ impl Store {
     /// Connects to `DATABASE_URL`, creating the SQLite file when missing. Does not migrate.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         match Backend::of_url(url) {
-            Some(Backend::Sqlite) => Ok(Self::Sqlite(sqlite::SqliteEventRepository::connect(url).await?)),
-            Some(Backend::Postgres) => Ok(Self::Postgres(postgres::PgEventStore::connect(url).await?)),
+            Some(Backend::Sqlite) => Ok(Self::Sqlite(
+                sqlite::SqliteEventRepository::connect(url).await?,
+            )),
+            Some(Backend::Postgres) => {
+                Ok(Self::Postgres(postgres::PgEventStore::connect(url).await?))
+            }
             None => Err(StoreError::UnknownUrl),
         }
     }
@@ -52,7 +56,10 @@ impl Store {
     /// Appends `events` (any aggregates) in one transaction. Fails with
     /// `PersistenceError::OptimisticLockError` when any (type, id, sequence) already exists,
     /// in which case nothing is written.
-    pub async fn append(&self, events: &[SerializedEvent]) -> Result<LogPosition, PersistenceError> {
+    pub async fn append(
+        &self,
+        events: &[SerializedEvent],
+    ) -> Result<LogPosition, PersistenceError> {
         match self {
             Self::Sqlite(s) => s.append(events).await,
             Self::Postgres(p) => p.append(events).await,
@@ -60,7 +67,10 @@ impl Store {
     }
 
     /// The events of one aggregate, in sequence order.
-    pub async fn load<A: Aggregate>(&self, id: &str) -> Result<Vec<SerializedEvent>, PersistenceError> {
+    pub async fn load<A: Aggregate>(
+        &self,
+        id: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
         match self {
             Self::Sqlite(s) => s.get_events::<A>(id).await,
             Self::Postgres(p) => p.repository().get_events::<A>(id).await,
@@ -110,9 +120,10 @@ pub(crate) fn map_sqlx(err: sqlx::Error) -> PersistenceError {
             }
             _ => PersistenceError::UnknownError(Box::new(err)),
         },
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
-            PersistenceError::ConnectionError(Box::new(err))
-        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_) => PersistenceError::ConnectionError(Box::new(err)),
         _ => PersistenceError::UnknownError(Box::new(err)),
     }
 }

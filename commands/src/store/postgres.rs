@@ -2,8 +2,8 @@
 //! repository trait), appends through [`PgEventStore::append`], which inserts every event with
 //! its own aggregate type in one statement and returns the `(txid, position)` of the last one.
 
-use cqrs_es::persist::{PersistenceError, SerializedEvent};
 use super::map_sqlx;
+use cqrs_es::persist::{PersistenceError, SerializedEvent};
 use migrations::LogPosition;
 use postgres_es::PostgresEventRepository;
 use sqlx::postgres::PgPoolOptions;
@@ -42,7 +42,10 @@ impl PgEventStore {
     /// One `INSERT … SELECT FROM unnest(…) RETURNING` in autocommit: one round trip and one
     /// commit for the whole batch, atomic because it is one statement. A duplicate
     /// (type, id, sequence) raises 23505, which is an optimistic lock conflict.
-    pub async fn append(&self, events: &[SerializedEvent]) -> Result<LogPosition, PersistenceError> {
+    pub async fn append(
+        &self,
+        events: &[SerializedEvent],
+    ) -> Result<LogPosition, PersistenceError> {
         let mut types = Vec::with_capacity(events.len());
         let mut ids = Vec::with_capacity(events.len());
         let mut seqs = Vec::with_capacity(events.len());
@@ -78,7 +81,9 @@ impl PgEventStore {
         for row in rows {
             let position: i64 = row.try_get("position").map_err(map_sqlx)?;
             let tx: String = row.try_get("tx").map_err(map_sqlx)?;
-            let txid: i64 = tx.parse().map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
+            let txid: i64 = tx
+                .parse()
+                .map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
             last = last.max(LogPosition::new(txid, position));
         }
         Ok(last)

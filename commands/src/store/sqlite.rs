@@ -6,12 +6,16 @@
 //! unique-key violation of either kind (1555 primary key, 2067 unique index) is an optimistic
 //! lock conflict.
 
-use cqrs_es::persist::{PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot};
-use cqrs_es::Aggregate;
 use super::map_sqlx;
+use cqrs_es::persist::{
+    PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
+};
+use cqrs_es::Aggregate;
 use migrations::LogPosition;
 use serde_json::Value;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
@@ -21,7 +25,6 @@ pub struct SqliteEventRepository {
     pool: SqlitePool,
 }
 
-
 impl SqliteEventRepository {
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
         let options = SqliteConnectOptions::from_str(url)?
@@ -30,7 +33,10 @@ impl SqliteEventRepository {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(10).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(10)
+            .connect_with(options)
+            .await?;
         Ok(Self { pool })
     }
 
@@ -40,12 +46,21 @@ impl SqliteEventRepository {
 
     /// Appends events of any aggregates in one transaction. `BEGIN IMMEDIATE` takes the write
     /// lock up front, so the positions handed out are in commit order.
-    pub async fn append(&self, events: &[SerializedEvent]) -> Result<LogPosition, PersistenceError> {
+    pub async fn append(
+        &self,
+        events: &[SerializedEvent],
+    ) -> Result<LogPosition, PersistenceError> {
         let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await.map_err(map_sqlx)?;
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *conn)
+            .await
+            .map_err(map_sqlx)?;
         match Self::insert_all(&mut conn, events).await {
             Ok(last) => {
-                sqlx::query("COMMIT").execute(&mut *conn).await.map_err(map_sqlx)?;
+                sqlx::query("COMMIT")
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(map_sqlx)?;
                 Ok(LogPosition::new(0, last))
             }
             Err(e) => {
@@ -58,7 +73,10 @@ impl SqliteEventRepository {
         }
     }
 
-    async fn insert_all(conn: &mut sqlx::SqliteConnection, events: &[SerializedEvent]) -> Result<i64, PersistenceError> {
+    async fn insert_all(
+        conn: &mut sqlx::SqliteConnection,
+        events: &[SerializedEvent],
+    ) -> Result<i64, PersistenceError> {
         let mut last = 0;
         for e in events {
             let row = sqlx::query(
@@ -80,7 +98,12 @@ impl SqliteEventRepository {
         Ok(last)
     }
 
-    async fn select(&self, aggregate_type: &str, id: &str, after: usize) -> Result<Vec<SerializedEvent>, PersistenceError> {
+    async fn select(
+        &self,
+        aggregate_type: &str,
+        id: &str,
+        after: usize,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
         let rows = sqlx::query(
             "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata \
              FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3 ORDER BY sequence",
@@ -101,7 +124,8 @@ fn row_to_event(row: &SqliteRow) -> Result<SerializedEvent, PersistenceError> {
     let sequence: i64 = row.try_get("sequence").map_err(map_sqlx)?;
     Ok(SerializedEvent {
         aggregate_id: row.try_get("aggregate_id").map_err(map_sqlx)?,
-        sequence: usize::try_from(sequence).map_err(|e| PersistenceError::DeserializationError(Box::new(e)))?,
+        sequence: usize::try_from(sequence)
+            .map_err(|e| PersistenceError::DeserializationError(Box::new(e)))?,
         aggregate_type: row.try_get("aggregate_type").map_err(map_sqlx)?,
         event_type: row.try_get("event_type").map_err(map_sqlx)?,
         event_version: row.try_get("event_version").map_err(map_sqlx)?,
@@ -111,15 +135,25 @@ fn row_to_event(row: &SqliteRow) -> Result<SerializedEvent, PersistenceError> {
 }
 
 impl PersistedEventRepository for SqliteEventRepository {
-    async fn get_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<Vec<SerializedEvent>, PersistenceError> {
+    async fn get_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
         self.select(A::TYPE, aggregate_id, 0).await
     }
 
-    async fn get_last_events<A: Aggregate>(&self, aggregate_id: &str, last_sequence: usize) -> Result<Vec<SerializedEvent>, PersistenceError> {
+    async fn get_last_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        last_sequence: usize,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
         self.select(A::TYPE, aggregate_id, last_sequence).await
     }
 
-    async fn get_snapshot<A: Aggregate>(&self, aggregate_id: &str) -> Result<Option<SerializedSnapshot>, PersistenceError> {
+    async fn get_snapshot<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
         let row = sqlx::query(
             "SELECT aggregate_id, payload, last_sequence, current_snapshot FROM snapshots \
              WHERE aggregate_type = $1 AND aggregate_id = $2",
@@ -141,15 +175,24 @@ impl PersistedEventRepository for SqliteEventRepository {
         }))
     }
 
-    async fn persist<A: Aggregate>(&self, events: &[SerializedEvent], snapshot_update: Option<(String, Value, usize)>) -> Result<(), PersistenceError> {
+    async fn persist<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot_update: Option<(String, Value, usize)>,
+    ) -> Result<(), PersistenceError> {
         if snapshot_update.is_some() {
             // salon keeps aggregates small (a stylist's day, one booking); snapshots are not used.
-            return Err(PersistenceError::UnknownError("snapshots are not supported by this store".into()));
+            return Err(PersistenceError::UnknownError(
+                "snapshots are not supported by this store".into(),
+            ));
         }
         self.append(events).await.map(|_| ())
     }
 
-    async fn stream_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<ReplayStream, PersistenceError> {
+    async fn stream_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<ReplayStream, PersistenceError> {
         let events = self.get_events::<A>(aggregate_id).await?;
         stream_of(events).await
     }
@@ -163,7 +206,10 @@ impl PersistedEventRepository for SqliteEventRepository {
         .fetch_all(&self.pool)
         .await
         .map_err(map_sqlx)?;
-        let events = rows.iter().map(row_to_event).collect::<Result<Vec<_>, _>>()?;
+        let events = rows
+            .iter()
+            .map(row_to_event)
+            .collect::<Result<Vec<_>, _>>()?;
         stream_of(events).await
     }
 }

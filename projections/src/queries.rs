@@ -1,0 +1,384 @@
+//! What the API and pages read. Every function reads read models only.
+
+use crate::db::ReadDb;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use domain::availability::{self, Interval, Rules, ServiceSpan, Slot, StylistCalendar};
+use domain::ids::StylistId;
+use domain::schedule::{BookingPolicy, TimeOff, WeeklyHours};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+    #[error("stored read model is unreadable: {0}")]
+    Corrupt(String),
+}
+
+type Result<T> = std::result::Result<T, QueryError>;
+
+fn corrupt(e: impl std::fmt::Display) -> QueryError {
+    QueryError::Corrupt(e.to_string())
+}
+
+/// The salon's settings; defaults (New York, default policy) until the salon is configured.
+#[derive(Debug, Clone, Serialize)]
+pub struct SalonView {
+    pub name: String,
+    pub time_zone: Tz,
+    pub currency: String,
+    pub policy: BookingPolicy,
+}
+
+pub async fn salon(db: &ReadDb) -> Result<SalonView> {
+    let row = sqlx::query(
+        "SELECT name, time_zone, currency, policy_json FROM rm_salon WHERE id = 'salon'",
+    )
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(row) = row else {
+        return Ok(SalonView {
+            name: String::new(),
+            time_zone: chrono_tz::America::New_York,
+            currency: "USD".into(),
+            policy: BookingPolicy::default(),
+        });
+    };
+    let tz: String = row.try_get("time_zone")?;
+    let policy: String = row.try_get("policy_json")?;
+    Ok(SalonView {
+        name: row.try_get("name")?,
+        time_zone: tz.parse().map_err(corrupt)?,
+        currency: row.try_get("currency")?,
+        policy: serde_json::from_str(&policy).map_err(corrupt)?,
+    })
+}
+
+/// A service as the API shows it (ARCHITECTURE §6).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub duration_minutes: i64,
+    pub buffer_before_minutes: i64,
+    pub buffer_after_minutes: i64,
+    pub price_cents: i64,
+    pub deposit_cents: i64,
+    pub currency: String,
+    pub active: bool,
+}
+
+impl ServiceView {
+    pub fn span(&self) -> ServiceSpan {
+        let minutes = |v: i64| u32::try_from(v.max(0)).unwrap_or(0);
+        ServiceSpan {
+            duration_minutes: minutes(self.duration_minutes),
+            buffer_before_minutes: minutes(self.buffer_before_minutes),
+            buffer_after_minutes: minutes(self.buffer_after_minutes),
+        }
+    }
+}
+
+const SERVICE_COLUMNS: &str =
+    "id, name, description, duration_minutes, buffer_before_minutes, buffer_after_minutes, \
+     price_cents, deposit_cents, currency, active";
+
+fn service_row(row: &AnyRow) -> Result<ServiceView> {
+    Ok(ServiceView {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        duration_minutes: row.try_get("duration_minutes")?,
+        buffer_before_minutes: row.try_get("buffer_before_minutes")?,
+        buffer_after_minutes: row.try_get("buffer_after_minutes")?,
+        price_cents: row.try_get("price_cents")?,
+        deposit_cents: row.try_get("deposit_cents")?,
+        currency: row.try_get("currency")?,
+        active: row.try_get::<i64, _>("active")? != 0,
+    })
+}
+
+/// Services in menu order (the order they were created); archived ones only when asked.
+pub async fn services(db: &ReadDb, include_archived: bool) -> Result<Vec<ServiceView>> {
+    let sql = format!(
+        "SELECT {SERVICE_COLUMNS} FROM rm_services WHERE active = 1 OR $1 = 1 ORDER BY created_position, id"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(i64::from(include_archived))
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(service_row).collect()
+}
+
+pub async fn service(db: &ReadDb, id: &str) -> Result<Option<ServiceView>> {
+    let sql = format!("SELECT {SERVICE_COLUMNS} FROM rm_services WHERE id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id.to_string())
+        .fetch_optional(db.pool())
+        .await?;
+    row.as_ref().map(service_row).transpose()
+}
+
+/// A stylist as the API shows it: ARCHITECTURE §6's fields plus weekly hours and time off.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StylistView {
+    pub id: String,
+    pub name: String,
+    pub bio: String,
+    pub services: Vec<String>,
+    pub active: bool,
+    pub hours: WeeklyHours,
+    pub time_off: Vec<TimeOff>,
+}
+
+fn stylist_row(row: &AnyRow) -> Result<StylistView> {
+    let services: String = row.try_get("services_json")?;
+    let hours: String = row.try_get("hours_json")?;
+    let time_off: String = row.try_get("time_off_json")?;
+    Ok(StylistView {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        bio: row.try_get("bio")?,
+        services: serde_json::from_str(&services).map_err(corrupt)?,
+        active: row.try_get::<i64, _>("active")? != 0,
+        hours: serde_json::from_str(&hours).map_err(corrupt)?,
+        time_off: serde_json::from_str(&time_off).map_err(corrupt)?,
+    })
+}
+
+const STYLIST_COLUMNS: &str = "id, name, bio, services_json, hours_json, time_off_json, active";
+
+pub async fn stylists(db: &ReadDb, include_archived: bool) -> Result<Vec<StylistView>> {
+    let sql = format!(
+        "SELECT {STYLIST_COLUMNS} FROM rm_stylists WHERE active = 1 OR $1 = 1 ORDER BY created_position, id"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(i64::from(include_archived))
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(stylist_row).collect()
+}
+
+pub async fn stylist(db: &ReadDb, id: &str) -> Result<Option<StylistView>> {
+    let sql = format!("SELECT {STYLIST_COLUMNS} FROM rm_stylists WHERE id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id.to_string())
+        .fetch_optional(db.pool())
+        .await?;
+    row.as_ref().map(stylist_row).transpose()
+}
+
+/// A stylist's busy time overlapping `[from, to)`: reservations (buffers included). External
+/// calendars' busy blocks join here when calendar sources arrive.
+pub async fn busy(
+    db: &ReadDb,
+    stylist: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Interval>> {
+    let rows = sqlx::query(
+        "SELECT start_epoch, end_epoch FROM rm_reservations WHERE stylist = $1 AND start_epoch < $3 AND end_epoch > $2 \
+         ORDER BY start_epoch",
+    )
+    .bind(stylist.to_string())
+    .bind(from.timestamp())
+    .bind(to.timestamp())
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let s: i64 = r.try_get(0)?;
+            let e: i64 = r.try_get(1)?;
+            match (
+                DateTime::from_timestamp(s, 0),
+                DateTime::from_timestamp(e, 0),
+            ) {
+                (Some(s), Some(e)) => Ok(Interval::new(s, e)),
+                _ => Err(corrupt("reservation time out of range")),
+            }
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AvailabilityView {
+    pub time_zone: Tz,
+    pub slots: Vec<Slot>,
+}
+
+/// Free slots for `service` from `from` to `to` (local dates, inclusive), for one stylist or for
+/// every active stylist who offers the service. `None` when the service or stylist is unknown.
+pub async fn availability(
+    db: &ReadDb,
+    service_id: &str,
+    stylist_id: Option<&str>,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Option<AvailabilityView>> {
+    let salon = salon(db).await?;
+    let Some(service) = service(db, service_id).await?.filter(|s| s.active) else {
+        return Ok(None);
+    };
+    let candidates: Vec<StylistView> = match stylist_id {
+        Some(id) => match stylist(db, id).await?.filter(|s| s.active) {
+            Some(s) => vec![s],
+            None => return Ok(None),
+        },
+        None => stylists(db, false).await?,
+    };
+    let rules = Rules {
+        time_zone: salon.time_zone,
+        policy: &salon.policy,
+        now,
+    };
+    // Busy time is fetched with a day's margin either side: buffers and time zones can reach
+    // across midnight UTC.
+    let range_start = availability::local_to_utc(
+        salon.time_zone,
+        from.and_hms_opt(0, 0, 0).unwrap_or_default(),
+    ) - Duration::days(1);
+    let range_end =
+        availability::local_to_utc(salon.time_zone, to.and_hms_opt(0, 0, 0).unwrap_or_default())
+            + Duration::days(2);
+    let mut slots = Vec::new();
+    for s in candidates
+        .iter()
+        .filter(|s| s.services.iter().any(|x| x == &service.id))
+    {
+        let Ok(id) = StylistId::parse(&s.id) else {
+            continue;
+        };
+        let busy = busy(db, &s.id, range_start, range_end).await?;
+        let calendar = StylistCalendar {
+            stylist: id,
+            hours: &s.hours,
+            time_off: &s.time_off,
+            busy: &busy,
+        };
+        slots.extend(availability::slots(
+            &rules,
+            service.span(),
+            &calendar,
+            from,
+            to,
+        ));
+    }
+    slots.sort_by(|a, b| {
+        a.start
+            .cmp(&b.start)
+            .then_with(|| a.stylist.cmp(&b.stylist))
+    });
+    Ok(Some(AvailabilityView {
+        time_zone: salon.time_zone,
+        slots,
+    }))
+}
+
+/// A booking as the read model holds it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BookingView {
+    pub id: String,
+    pub status: String,
+    pub deposit_status: String,
+    pub service: String,
+    pub stylist: String,
+    pub start: String,
+    pub end: String,
+    pub client_name: String,
+    pub client_email: String,
+    pub client_phone: String,
+    pub notes: Option<String>,
+    pub price_cents: i64,
+    pub deposit_cents: i64,
+    pub currency: String,
+    pub hold_expires_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+pub async fn booking(db: &ReadDb, id: &str) -> Result<Option<BookingView>> {
+    let row = sqlx::query(
+        "SELECT id, status, deposit_status, service, stylist, start_at, end_at, client_name, client_email, client_phone, \
+         notes, price_cents, deposit_cents, currency, hold_expires_at, created_at, updated_at FROM rm_bookings WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(BookingView {
+        id: r.try_get("id")?,
+        status: r.try_get("status")?,
+        deposit_status: r.try_get("deposit_status")?,
+        service: r.try_get("service")?,
+        stylist: r.try_get("stylist")?,
+        start: r.try_get("start_at")?,
+        end: r.try_get("end_at")?,
+        client_name: r.try_get("client_name")?,
+        client_email: r.try_get("client_email")?,
+        client_phone: r.try_get("client_phone")?,
+        notes: r.try_get("notes")?,
+        price_cents: r.try_get("price_cents")?,
+        deposit_cents: r.try_get("deposit_cents")?,
+        currency: r.try_get("currency")?,
+        hold_expires_at: r.try_get("hold_expires_at")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    }))
+}
+
+/// An API token found by the hash of its secret.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    pub scope: String,
+    pub revoked: bool,
+}
+
+pub async fn token_by_hash(db: &ReadDb, secret_hash: &str) -> Result<Option<TokenView>> {
+    let row =
+        sqlx::query("SELECT id, name, scope, revoked FROM rm_api_tokens WHERE secret_hash = $1")
+            .bind(secret_hash.to_string())
+            .fetch_optional(db.pool())
+            .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(TokenView {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        scope: r.try_get("scope")?,
+        revoked: r.try_get::<i64, _>("revoked")? != 0,
+    }))
+}
+
+/// Every row of a read-model table as text, in a stable order: what replay tests compare.
+pub async fn dump_table(db: &ReadDb, table: &str) -> Result<Vec<Vec<String>>> {
+    if !migrations::READ_MODEL_TABLES.contains(&table) {
+        return Err(QueryError::Corrupt(format!(
+            "{table} is not a read-model table"
+        )));
+    }
+    let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY 1"))
+        .fetch_all(db.pool())
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (0..r.len())
+                .map(|i| {
+                    r.try_get::<Option<String>, _>(i)
+                        .map(|v| v.unwrap_or_else(|| "NULL".into()))
+                        .or_else(|_| {
+                            r.try_get::<Option<i64>, _>(i)
+                                .map(|v| v.map_or("NULL".into(), |n| n.to_string()))
+                        })
+                        .unwrap_or_else(|_| "?".into())
+                })
+                .collect()
+        })
+        .collect())
+}

@@ -1,0 +1,112 @@
+//! One readable sentence per event for the audit log ("Booking requested: … at …"), built from
+//! the event alone so the audit projection needs no other table.
+
+use crate::log::StoredEvent;
+use serde_json::Value;
+
+fn field<'a>(payload: &'a Value, event_type: &str, name: &str) -> Option<&'a Value> {
+    payload.get(event_type).and_then(|inner| inner.get(name))
+}
+
+fn text(payload: &Value, event_type: &str, name: &str) -> String {
+    match field(payload, event_type, name) {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    }
+}
+
+pub fn summarize(event: &StoredEvent) -> String {
+    let p = &event.payload;
+    let t = event.event_type.as_str();
+    let id = &event.aggregate_id;
+    match t {
+        "SalonConfigured" => format!(
+            "Salon set up as \u{201c}{}\u{201d} in {}",
+            text(p, t, "name"),
+            text(p, t, "time_zone")
+        ),
+        "SalonRenamed" => format!("Salon renamed to \u{201c}{}\u{201d}", text(p, t, "name")),
+        "TimeZoneChanged" => format!("Salon time zone changed to {}", text(p, t, "time_zone")),
+        "BookingPolicyChanged" => "Booking policy changed".into(),
+        "ServiceCreated" => format!(
+            "Service \u{201c}{}\u{201d} created",
+            field(p, t, "details")
+                .and_then(|d| d.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        ),
+        "ServiceUpdated" => format!(
+            "Service \u{201c}{}\u{201d} updated",
+            field(p, t, "details")
+                .and_then(|d| d.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        ),
+        "ServiceArchived" => format!("Service {id} archived"),
+        "ServiceRestored" => format!("Service {id} restored"),
+        "StylistHired" => format!("Stylist {} added", text(p, t, "name")),
+        "StylistProfileUpdated" => format!("Stylist profile of {} updated", text(p, t, "name")),
+        "StylistServicesSet" => format!("Services of stylist {id} changed"),
+        "StylistHoursSet" => format!("Weekly hours of stylist {id} changed"),
+        "TimeOffAdded" => {
+            let off = field(p, t, "time_off");
+            let get = |k: &str| {
+                off.and_then(|o| o.get(k))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .replace('T', " ")
+            };
+            format!(
+                "Time off added for stylist {id}: {} to {}",
+                get("start"),
+                get("end")
+            )
+        }
+        "TimeOffRemoved" => format!("Time off removed for stylist {id}"),
+        "StylistArchived" => format!("Stylist {id} archived"),
+        "StylistRestored" => format!("Stylist {id} restored"),
+        "SlotReserved" => format!(
+            "Time reserved for booking {} on {}",
+            text(p, t, "booking"),
+            text(p, t, "date")
+        ),
+        "SlotReleased" => format!(
+            "Time released from booking {} on {}",
+            text(p, t, "booking"),
+            text(p, t, "date")
+        ),
+        "BookingRequested" => {
+            let d = field(p, t, "details");
+            let get = |k: &str| {
+                d.and_then(|o| o.get(k))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let client = d
+                .and_then(|o| o.get("client"))
+                .and_then(|c| c.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            format!("Booking {id} requested by {client} for {}", get("start"))
+        }
+        "BookingHeld" => format!(
+            "Booking {id} held until {} for a deposit",
+            text(p, t, "hold_expires_at")
+        ),
+        "BookingConfirmed" => format!("Booking {id} confirmed"),
+        "DepositPaid" => format!("Deposit paid for booking {id}"),
+        "HoldExpired" => format!("Hold on booking {id} expired unpaid"),
+        "BookingCancelled" => format!("Booking {id} cancelled"),
+        "BookingCompleted" => format!("Booking {id} completed"),
+        "BookingNoShow" => format!("Booking {id} marked as a no-show"),
+        "TokenCreated" => format!(
+            "API token \u{201c}{}\u{201d} created ({} access)",
+            text(p, t, "name"),
+            text(p, t, "scope")
+        ),
+        "TokenRevoked" => format!("API token {id} revoked"),
+        other => format!("{other} on {} {id}", event.aggregate_type),
+    }
+}
