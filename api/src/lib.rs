@@ -1,1 +1,110 @@
+//! The HTTP face of salon (axum). Handlers are thin: extract, parse into domain types, execute
+//! a command or run a query, respond. Every error is problem+json.
+//!
+//! Map: `problem` (errors), `extract` (bodies, queries, auth, request ids), `routes::*` (one
+//! module per resource, each exposing `router()`), merged in [`router`].
 
+pub mod extract;
+pub mod problem;
+pub mod routes;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use commands::CommandBus;
+use extract::RequestId;
+use problem::Problem;
+use projections::{Projections, ReadDb};
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+
+/// Largest request body the API reads.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Tunables of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// How long a write waits for its projections before answering (read-your-writes).
+    pub read_your_writes: Duration,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            read_your_writes: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub bus: CommandBus,
+    pub read: ReadDb,
+    pub projections: Projections,
+    pub settings: Arc<ApiSettings>,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Takes or makes the request id, and echoes it on the response.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, v);
+    }
+    response
+}
+
+async fn not_found(req: Request) -> Problem {
+    Problem::not_found(format!("No route for {}", req.uri().path()))
+}
+
+async fn method_not_allowed(req: Request) -> Problem {
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        format!("{} is not allowed on {path}", req.method()),
+    )
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    Problem::internal(&"a handler panicked").into_response()
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(routes::health::router())
+        .merge(routes::catalog::router())
+        .merge(routes::availability::router())
+        .merge(routes::bookings::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(request_id))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}

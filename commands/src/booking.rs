@@ -229,8 +229,9 @@ impl CommandBus {
                 idempotency_key: request.idempotency_key.clone(),
                 request_fingerprint: Some(request.fingerprint.clone()),
             };
-            let hold_expires_at =
-                judge.now + Duration::minutes(judge.salon.policy.hold_minutes.into());
+            let hold_expires_at = self
+                .collects_deposits()
+                .then(|| judge.now + Duration::minutes(judge.salon.policy.hold_minutes.into()));
             let place = BookingCommand::Place {
                 id,
                 details: booking_details,

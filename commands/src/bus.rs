@@ -175,6 +175,7 @@ pub struct CommandBus {
     store: Store,
     signal: LogSignal,
     cache: Arc<Cache>,
+    collect_deposits: bool,
 }
 
 impl CommandBus {
@@ -183,7 +184,19 @@ impl CommandBus {
             store,
             signal,
             cache: Arc::default(),
+            collect_deposits: false,
         }
+    }
+
+    /// Whether bookings with a deposit are held until it is paid. Off when payments are not
+    /// configured: the deposit step is skipped and such bookings are confirmed at once.
+    pub fn with_deposits(mut self, collect: bool) -> Self {
+        self.collect_deposits = collect;
+        self
+    }
+
+    pub fn collects_deposits(&self) -> bool {
+        self.collect_deposits
     }
 
     pub fn store(&self) -> &Store {

@@ -102,11 +102,12 @@ pub struct Booking {
 #[derive(Debug, Clone, PartialEq)]
 pub enum BookingCommand {
     /// A client asks for a slot whose time is being reserved in the same commit. With a deposit
-    /// due the booking is held until `hold_expires_at`; without one it is confirmed at once.
+    /// due and deposits being collected (`hold_expires_at` is `Some`) the booking is held until
+    /// then; otherwise it is confirmed at once (no deposit, or payments are not configured).
     Place {
         id: BookingId,
         details: BookingDetails,
-        hold_expires_at: DateTime<Utc>,
+        hold_expires_at: Option<DateTime<Utc>>,
     },
     /// The deposit arrived.
     RecordDepositPaid {
@@ -255,10 +256,8 @@ impl Aggregate for Booking {
                 let deposit_cents = details.deposit_cents;
                 sink.write(BookingEvent::BookingRequested { id, details }, self)
                     .await;
-                if deposit_cents.is_zero() {
-                    sink.write(BookingEvent::BookingConfirmed { id }, self)
-                        .await;
-                } else {
+                let hold = hold_expires_at.filter(|_| !deposit_cents.is_zero());
+                if let Some(hold_expires_at) = hold {
                     sink.write(
                         BookingEvent::BookingHeld {
                             id,
@@ -268,6 +267,9 @@ impl Aggregate for Booking {
                         self,
                     )
                     .await;
+                } else {
+                    sink.write(BookingEvent::BookingConfirmed { id }, self)
+                        .await;
                 }
             }
             BookingCommand::RecordDepositPaid { amount_cents } => {
@@ -387,7 +389,7 @@ mod tests {
         BookingCommand::Place {
             id: id(),
             details,
-            hold_expires_at: hold_expires_at(),
+            hold_expires_at: Some(hold_expires_at()),
         }
     }
 
@@ -456,6 +458,19 @@ mod tests {
             .given_no_previous_events()
             .when(place(details(2000)))
             .then_expect_events(vec![requested(2000), held()]);
+    }
+
+    #[test]
+    fn a_deposit_is_not_held_for_when_payments_are_off() {
+        let command = BookingCommand::Place {
+            id: id(),
+            details: details(2000),
+            hold_expires_at: None,
+        };
+        BookingTest::with(())
+            .given_no_previous_events()
+            .when(command)
+            .then_expect_events(vec![requested(2000), confirmed()]);
     }
 
     #[test]

@@ -18,6 +18,21 @@ pub enum QueryError {
     Corrupt(String),
 }
 
+impl QueryError {
+    /// The database could not be reached (as opposed to a bug or bad data).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Sql(
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Tls(_)
+            )
+        )
+    }
+}
+
 type Result<T> = std::result::Result<T, QueryError>;
 
 fn corrupt(e: impl std::fmt::Display) -> QueryError {

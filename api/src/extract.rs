@@ -1,0 +1,128 @@
+//! Extractors that turn raw requests into typed input or a problem+json answer: JSON bodies,
+//! query strings, the request id, and bearer-token authentication.
+
+use crate::problem::Problem;
+use crate::AppState;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+/// A JSON body; a bad one answers 400 (syntax), 413 (too large), 415 (not JSON) or 422 (wrong
+/// shape) as problem+json.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(rejection) => Err(json_problem(rejection)),
+        }
+    }
+}
+
+fn json_problem(rejection: JsonRejection) -> Problem {
+    let status = rejection.status();
+    let detail = rejection.body_text();
+    match status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Problem::new(
+            status,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "Send the body as application/json.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+            status,
+            "too-large",
+            "Request body too large",
+            "The body is larger than this endpoint accepts.",
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY => Problem::new(
+            status,
+            "invalid-body",
+            "The body has the wrong shape",
+            detail,
+        ),
+        StatusCode::BAD_REQUEST => Problem::new(status, "malformed-json", "Malformed JSON", detail),
+        _ => Problem::new(status, "bad-body", "Unreadable body", detail),
+    }
+}
+
+/// A query string; a malformed one answers 400 as problem+json.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Self(v)),
+            Err(rejection) => Err(query_problem(rejection)),
+        }
+    }
+}
+
+fn query_problem(rejection: QueryRejection) -> Problem {
+    Problem::bad_request(rejection.body_text())
+}
+
+/// This request's id: the caller's `X-Request-Id` when it is sane, else a fresh UUID. Set by
+/// the request-id middleware, echoed in the response, recorded in event metadata.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(|| RequestId(uuid::Uuid::new_v4().to_string())))
+    }
+}
+
+/// An integrator authenticated by `Authorization: Bearer <token>`. Missing, unknown and revoked
+/// tokens are all answered 401 with `WWW-Authenticate`, without saying which.
+#[derive(Debug, Clone)]
+pub struct Integrator {
+    pub name: String,
+    pub scope: String,
+}
+
+impl Integrator {
+    pub fn actor(&self) -> String {
+        format!("token:{}", self.name)
+    }
+}
+
+impl FromRequestParts<AppState> for Integrator {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Problem::unauthorized("Send Authorization: Bearer <token>."))?;
+        let secret = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && s.len() <= 256)
+            .ok_or_else(|| Problem::unauthorized("Send Authorization: Bearer <token>."))?;
+        let hash = commands::tokens::hash_secret(secret);
+        let token = projections::queries::token_by_hash(&state.read, &hash).await?;
+        match token {
+            Some(t) if !t.revoked => Ok(Self {
+                name: t.name,
+                scope: t.scope,
+            }),
+            _ => Err(Problem::unauthorized("The token is not valid.")),
+        }
+    }
+}

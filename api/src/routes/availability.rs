@@ -1,0 +1,108 @@
+//! `GET /api/v1/availability?service=ID[&stylist=ID]&from=DATE&to=DATE`: free slots, local
+//! dates both inclusive, slots as RFC 3339 with the salon's offset.
+
+use crate::extract::ApiQuery;
+use crate::problem::{FieldError, Problem};
+use crate::AppState;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{Duration, NaiveDate, Utc};
+use projections::queries::{self, AvailabilityView};
+use serde::Deserialize;
+
+/// The widest range one request may ask for.
+pub const MAX_DAYS: i64 = 62;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/availability", get(availability))
+}
+
+#[derive(Debug, Deserialize)]
+struct Params {
+    service: Option<String>,
+    stylist: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn date(field: &str, raw: &Option<String>, errors: &mut Vec<FieldError>) -> Option<NaiveDate> {
+    let text = raw.as_deref().map(str::trim).filter(|s| !s.is_empty())?;
+    match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(d) => Some(d),
+        Err(_) => {
+            errors.push(FieldError::new(
+                field,
+                format!("{text:?} is not a date like 2027-03-14"),
+            ));
+            None
+        }
+    }
+}
+
+async fn availability(
+    State(state): State<AppState>,
+    ApiQuery(p): ApiQuery<Params>,
+) -> Result<Json<AvailabilityView>, Problem> {
+    let mut errors = Vec::new();
+    let service = match p
+        .service
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => {
+            errors.push(FieldError::new("service", "is required"));
+            None
+        }
+        Some(raw) => match domain::ids::ServiceId::parse(raw) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                errors.push(e.into());
+                None
+            }
+        },
+    };
+    let stylist = match p
+        .stylist
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && *s != "any")
+    {
+        None => None,
+        Some(raw) => match domain::ids::StylistId::parse(raw) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                errors.push(e.into());
+                None
+            }
+        },
+    };
+    let salon = queries::salon(&state.read).await?;
+    let today = Utc::now().with_timezone(&salon.time_zone).date_naive();
+    let from = date("from", &p.from, &mut errors).unwrap_or(today);
+    let to = date("to", &p.to, &mut errors).unwrap_or(from + Duration::days(6));
+    if to < from {
+        errors.push(FieldError::new("to", "must not be before from"));
+    } else if (to - from).num_days() >= MAX_DAYS {
+        errors.push(FieldError::new(
+            "to",
+            format!("at most {MAX_DAYS} days can be asked for at once"),
+        ));
+    }
+    let Some(service) = service.filter(|_| errors.is_empty()) else {
+        return Err(Problem::validation(errors));
+    };
+    let stylist_text = stylist.map(|s| s.to_string());
+    let view = queries::availability(
+        &state.read,
+        &service.to_string(),
+        stylist_text.as_deref(),
+        from,
+        to,
+        Utc::now(),
+    )
+    .await?;
+    view.map(Json)
+        .ok_or_else(|| Problem::not_found("No such service or stylist, or it is archived."))
+}

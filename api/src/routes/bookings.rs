@@ -1,0 +1,374 @@
+//! `POST /api/v1/bookings` (public, with `Idempotency-Key`) and `GET /api/v1/bookings/{id}`
+//! (bearer token).
+
+use crate::extract::{ApiJson, Integrator, RequestId};
+use crate::problem::{FieldError, Problem};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, FixedOffset, Utc};
+use chrono_tz::Tz;
+use commands::booking::{PlaceBooking, PlaceError, Placed};
+use domain::availability::in_zone;
+use domain::ids::{ServiceId, StylistId};
+use domain::metadata::{EventMetadata, Source};
+use domain::values::{bounded_text, Client, Email, PersonName, Phone};
+use projections::queries::{self, BookingView};
+use projections::Projection;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/bookings", post(create))
+        .route("/api/v1/bookings/{id}", get(fetch))
+}
+
+/// The booking request as sent; every field optional here so that missing ones are reported
+/// together, by name.
+#[derive(Debug, Deserialize)]
+struct RawBooking {
+    service: Option<String>,
+    stylist: Option<String>,
+    start: Option<String>,
+    client: Option<RawClient>,
+    notes: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawClient {
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+/// The booking request, parsed.
+struct BookingInput {
+    service: ServiceId,
+    stylist: Option<StylistId>,
+    start: DateTime<Utc>,
+    client: Client,
+    notes: Option<String>,
+}
+
+fn required<'a>(
+    field: &str,
+    value: &'a Option<String>,
+    errors: &mut Vec<FieldError>,
+) -> Option<&'a str> {
+    match value.as_deref().map(str::trim) {
+        Some(v) if !v.is_empty() => Some(v),
+        _ => {
+            errors.push(FieldError::new(field, "is required"));
+            None
+        }
+    }
+}
+
+fn parse<T>(
+    prefix: &str,
+    result: Result<T, domain::ParseError>,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    result
+        .map_err(|e| {
+            let field = if prefix.is_empty() {
+                e.field.to_string()
+            } else {
+                format!("{prefix}.{}", e.field)
+            };
+            errors.push(FieldError::new(field, e.message));
+        })
+        .ok()
+}
+
+impl RawBooking {
+    fn parse(self) -> Result<BookingInput, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let service = required("service", &self.service, &mut errors)
+            .and_then(|s| parse("", ServiceId::parse(s), &mut errors));
+        let stylist = match self.stylist.as_deref().map(str::trim) {
+            None | Some("") | Some("any") => None,
+            Some(s) => parse("", StylistId::parse(s), &mut errors),
+        };
+        let start = required("start", &self.start, &mut errors).and_then(|s| {
+            match DateTime::<FixedOffset>::parse_from_rfc3339(s) {
+                Ok(t) => Some(t.with_timezone(&Utc)),
+                Err(_) => {
+                    errors.push(FieldError::new(
+                        "start",
+                        "must be a time with offset like 2027-03-14T10:00:00-04:00",
+                    ));
+                    None
+                }
+            }
+        });
+        let client = match &self.client {
+            None => {
+                errors.push(FieldError::new("client", "is required"));
+                None
+            }
+            Some(c) => {
+                let name = required("client.name", &c.name, &mut errors)
+                    .and_then(|v| parse("client", PersonName::parse(v), &mut errors));
+                let email = required("client.email", &c.email, &mut errors)
+                    .and_then(|v| parse("client", Email::parse(v), &mut errors));
+                let phone = required("client.phone", &c.phone, &mut errors)
+                    .and_then(|v| parse("client", Phone::parse(v), &mut errors));
+                match (name, email, phone) {
+                    (Some(name), Some(email), Some(phone)) => Some(Client { name, email, phone }),
+                    _ => None,
+                }
+            }
+        };
+        let notes = match self.notes.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(n) => parse("", bounded_text("notes", n, 0, 1000), &mut errors),
+        };
+        match (service, start, client) {
+            (Some(service), Some(start), Some(client)) if errors.is_empty() => Ok(BookingInput {
+                service,
+                stylist,
+                start,
+                client,
+                notes,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+impl BookingInput {
+    /// A digest of what was asked for, so a reused idempotency key with a different request is
+    /// told apart from a retry.
+    fn fingerprint(&self) -> String {
+        let canonical = serde_json::json!({
+            "service": self.service, "stylist": self.stylist, "start": self.start,
+            "client": self.client, "notes": self.notes,
+        });
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().map(str::trim).unwrap_or("");
+    if key.is_empty() || key.len() > 255 || !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(Problem::validation(vec![FieldError::new(
+            "Idempotency-Key",
+            "must be 1 to 255 visible ASCII characters",
+        )]));
+    }
+    Ok(Some(key.to_string()))
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClientOut {
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+}
+
+/// A booking as the API shows it (ARCHITECTURE §6), times in the salon's zone.
+#[derive(Debug, Serialize)]
+pub struct BookingOut {
+    pub id: String,
+    pub status: String,
+    pub deposit_status: String,
+    pub service: String,
+    pub stylist: String,
+    pub start: DateTime<FixedOffset>,
+    pub end: DateTime<FixedOffset>,
+    pub client: ClientOut,
+    pub notes: Option<String>,
+    pub price_cents: i64,
+    pub deposit_cents: i64,
+    pub currency: String,
+    pub checkout_url: Option<String>,
+    pub hold_expires_at: Option<DateTime<FixedOffset>>,
+    pub created_at: DateTime<FixedOffset>,
+}
+
+fn parse_time(tz: Tz, text: &str) -> Option<DateTime<FixedOffset>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| in_zone(tz, t.with_timezone(&Utc)))
+}
+
+impl BookingOut {
+    fn from_placed(placed: &Placed, tz: Tz, created_at: DateTime<Utc>) -> Option<Self> {
+        let d = placed.booking.details.as_ref()?;
+        Some(Self {
+            id: placed.id.to_string(),
+            status: placed.booking.status.as_str().into(),
+            deposit_status: placed.booking.deposit.as_str().into(),
+            service: d.service.to_string(),
+            stylist: d.stylist.to_string(),
+            start: in_zone(tz, d.start),
+            end: in_zone(tz, d.end),
+            client: ClientOut {
+                name: d.client.name.as_str().into(),
+                email: d.client.email.as_str().into(),
+                phone: d.client.phone.as_str().into(),
+            },
+            notes: d.notes.clone(),
+            price_cents: d.price_cents.get(),
+            deposit_cents: d.deposit_cents.get(),
+            currency: d.currency.as_str().into(),
+            checkout_url: None,
+            hold_expires_at: placed.booking.hold_expires_at.map(|t| in_zone(tz, t)),
+            created_at: in_zone(tz, created_at),
+        })
+    }
+
+    fn from_view(v: BookingView, tz: Tz) -> Option<Self> {
+        Some(Self {
+            start: parse_time(tz, &v.start)?,
+            end: parse_time(tz, &v.end)?,
+            created_at: parse_time(tz, &v.created_at)?,
+            hold_expires_at: v.hold_expires_at.as_deref().and_then(|t| parse_time(tz, t)),
+            id: v.id,
+            status: v.status,
+            deposit_status: v.deposit_status,
+            service: v.service,
+            stylist: v.stylist,
+            client: ClientOut {
+                name: v.client_name,
+                email: v.client_email,
+                phone: v.client_phone,
+            },
+            notes: v.notes,
+            price_cents: v.price_cents,
+            deposit_cents: v.deposit_cents,
+            currency: v.currency,
+            checkout_url: None,
+        })
+    }
+}
+
+fn place_problem(e: PlaceError) -> Problem {
+    match e {
+        PlaceError::UnknownService => {
+            Problem::validation(vec![FieldError::new("service", "no such service")])
+        }
+        PlaceError::UnknownStylist => {
+            Problem::validation(vec![FieldError::new("stylist", "no such stylist")])
+        }
+        PlaceError::NotOffered => Problem::validation(vec![FieldError::new(
+            "stylist",
+            "does not offer this service",
+        )]),
+        PlaceError::Taken { alternatives } => {
+            let mut p = Problem::new(StatusCode::CONFLICT, "slot-taken", "That time was just taken", "Another booking took this slot first. The nearest free slots are listed in `alternatives`.");
+            p.alternatives = Some(alternatives);
+            p
+        }
+        PlaceError::Unavailable { alternatives } => {
+            let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "slot-unavailable", "That time cannot be booked", "The start is outside the stylist's hours, in a break or time off, too soon, too far ahead, or not on the salon's slot step. Free slots nearby are listed in `alternatives`.");
+            p.errors = vec![FieldError::new("start", "is not a free slot")];
+            p.alternatives = Some(alternatives);
+            p
+        }
+        PlaceError::KeyReused => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "Idempotency key reused",
+            "This Idempotency-Key was already used for a different booking request.",
+        ),
+        PlaceError::Contended => {
+            Problem::unavailable("Too many bookings for this stylist at once; try again.")
+        }
+        PlaceError::Store(e) => match e {
+            cqrs_es::persist::PersistenceError::ConnectionError(_) => {
+                tracing::warn!(error = %e, "event store unreachable");
+                Problem::unavailable("The store is unreachable; try again shortly.")
+            }
+            other => Problem::internal(&other),
+        },
+        PlaceError::Inconsistent(message) => Problem::internal(&message),
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    RequestId(request_id): RequestId,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<RawBooking>,
+) -> Result<Response, Problem> {
+    let key = idempotency_key(&headers)?;
+    let input = raw.parse().map_err(Problem::validation)?;
+    let stylists = match input.stylist {
+        Some(s) => vec![s],
+        None => queries::stylists(&state.read, false)
+            .await?
+            .into_iter()
+            .filter(|s| s.services.contains(&input.service.to_string()))
+            .filter_map(|s| StylistId::parse(&s.id).ok())
+            .collect(),
+    };
+    let request = PlaceBooking {
+        service: input.service,
+        stylists,
+        start: input.start,
+        fingerprint: input.fingerprint(),
+        client: input.client,
+        notes: input.notes,
+        idempotency_key: key,
+    };
+    let metadata = EventMetadata::new("client", Source::Api).with_request_id(request_id);
+    let placed = state
+        .bus
+        .place_booking(request, &metadata, Utc::now())
+        .await
+        .map_err(place_problem)?;
+    let salon = queries::salon(&state.read).await?;
+    let created_at = match placed.committed {
+        Some(committed) => {
+            // Read-your-writes: answer once the booking shows in lists and its slot is gone from
+            // availability, or after the bound (the booking is committed either way).
+            let which = [Projection::Bookings, Projection::Availability];
+            state
+                .projections
+                .wait_for(&which, committed.position, state.settings.read_your_writes)
+                .await;
+            metadata.recorded_at
+        }
+        None => queries::booking(&state.read, &placed.id.to_string())
+            .await?
+            .and_then(|v| DateTime::parse_from_rfc3339(&v.created_at).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or(metadata.recorded_at),
+    };
+    let out = BookingOut::from_placed(&placed, salon.time_zone, created_at)
+        .ok_or_else(|| Problem::internal(&"placed booking without details"))?;
+    let mut response = (StatusCode::CREATED, Json(out)).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/bookings/{}", placed.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    if !placed.created {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+async fn fetch(
+    State(state): State<AppState>,
+    _who: Integrator,
+    Path(id): Path<String>,
+) -> Result<Json<BookingOut>, Problem> {
+    domain::ids::BookingId::parse(&id).map_err(|_| Problem::not_found("No such booking."))?;
+    let salon = queries::salon(&state.read).await?;
+    let view = queries::booking(&state.read, &id)
+        .await?
+        .ok_or_else(|| Problem::not_found("No such booking."))?;
+    BookingOut::from_view(view, salon.time_zone)
+        .map(Json)
+        .ok_or_else(|| Problem::internal(&"unreadable booking row"))
+}

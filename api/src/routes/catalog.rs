@@ -1,0 +1,145 @@
+//! Public catalog reads for the booking site: services and stylists, paged with the DRF
+//! envelope `{count, next, previous, results}`.
+
+use crate::extract::ApiQuery;
+use crate::problem::{FieldError, Problem};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::Uri;
+use axum::routing::get;
+use axum::{Json, Router};
+use projections::queries::{self, ServiceView, StylistView};
+use serde::{Deserialize, Serialize};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/services", get(list_services))
+        .route("/api/v1/services/{id}", get(get_service))
+        .route("/api/v1/stylists", get(list_stylists))
+        .route("/api/v1/stylists/{id}", get(get_stylist))
+}
+
+pub const DEFAULT_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = 1000;
+
+/// `limit` and `offset` as sent (strings, so a bad value gets a field error, not a 400 blob).
+#[derive(Debug, Default, Deserialize)]
+pub struct PageParams {
+    pub limit: Option<String>,
+    pub offset: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub limit: usize,
+    pub offset: usize,
+}
+
+impl PageParams {
+    pub fn parse(&self) -> Result<Page, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut number =
+            |field: &str, raw: &Option<String>, default: usize, max: usize, min: usize| -> usize {
+                match raw.as_deref().map(str::trim) {
+                    None | Some("") => default,
+                    Some(text) => match text.parse::<usize>() {
+                        Ok(n) if n >= min && n <= max => n,
+                        _ => {
+                            errors.push(FieldError::new(
+                                field,
+                                format!("must be a whole number from {min} to {max}"),
+                            ));
+                            default
+                        }
+                    },
+                }
+            };
+        let limit = number("limit", &self.limit, DEFAULT_LIMIT, MAX_LIMIT, 1);
+        let offset = number("offset", &self.offset, 0, 1_000_000_000, 0);
+        if errors.is_empty() {
+            Ok(Page { limit, offset })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// The DRF list envelope.
+#[derive(Debug, Serialize)]
+pub struct Paged<T> {
+    pub count: usize,
+    pub next: Option<String>,
+    pub previous: Option<String>,
+    pub results: Vec<T>,
+}
+
+fn link(uri: &Uri, limit: usize, offset: usize) -> String {
+    let mut pairs: Vec<String> = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("limit=") && !p.starts_with("offset="))
+        .map(str::to_string)
+        .collect();
+    pairs.push(format!("limit={limit}"));
+    pairs.push(format!("offset={offset}"));
+    format!("{}?{}", uri.path(), pairs.join("&"))
+}
+
+/// Pages an in-memory list (the catalog is small: a salon has tens of services, not thousands).
+pub fn paginate<T>(all: Vec<T>, page: Page, uri: &Uri) -> Paged<T> {
+    let count = all.len();
+    let next =
+        (page.offset + page.limit < count).then(|| link(uri, page.limit, page.offset + page.limit));
+    let previous =
+        (page.offset > 0).then(|| link(uri, page.limit, page.offset.saturating_sub(page.limit)));
+    let results = all.into_iter().skip(page.offset).take(page.limit).collect();
+    Paged {
+        count,
+        next,
+        previous,
+        results,
+    }
+}
+
+async fn list_services(
+    State(state): State<AppState>,
+    uri: Uri,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<Paged<ServiceView>>, Problem> {
+    let page = params.parse().map_err(Problem::validation)?;
+    let all = queries::services(&state.read, false).await?;
+    Ok(Json(paginate(all, page, &uri)))
+}
+
+async fn get_service(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ServiceView>, Problem> {
+    domain::ids::ServiceId::parse(&id).map_err(|_| Problem::not_found("No such service."))?;
+    queries::service(&state.read, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| Problem::not_found("No such service."))
+}
+
+async fn list_stylists(
+    State(state): State<AppState>,
+    uri: Uri,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<Paged<StylistView>>, Problem> {
+    let page = params.parse().map_err(Problem::validation)?;
+    let all = queries::stylists(&state.read, false).await?;
+    Ok(Json(paginate(all, page, &uri)))
+}
+
+async fn get_stylist(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<StylistView>, Problem> {
+    domain::ids::StylistId::parse(&id).map_err(|_| Problem::not_found("No such stylist."))?;
+    queries::stylist(&state.read, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| Problem::not_found("No such stylist."))
+}

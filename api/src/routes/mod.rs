@@ -1,0 +1,4 @@
+pub mod availability;
+pub mod bookings;
+pub mod catalog;
+pub mod health;
