@@ -124,3 +124,27 @@ pub async fn head(db: &ReadDb) -> Result<LogPosition, ReadError> {
     };
     Ok(LogPosition::new(tx, position))
 }
+
+/// One page of the log for export, in position order, after `since`. On PostgreSQL only events
+/// of finished transactions are listed, so an export never shows a row that a later export
+/// `--since` would then skip because a lower position committed late.
+pub async fn export_page(
+    db: &ReadDb,
+    since: i64,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, ReadError> {
+    let sql = match db.backend() {
+        Backend::Sqlite => SQLITE_BATCH,
+        Backend::Postgres => {
+            "SELECT position, txid::text AS tx, aggregate_type, aggregate_id, sequence, event_type, event_version, \
+             payload::text AS payload, metadata::text AS metadata FROM events \
+             WHERE position > $1 AND txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY position LIMIT $2"
+        }
+    };
+    let rows = sqlx::query(sql)
+        .bind(since)
+        .bind(limit)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(to_event).collect()
+}

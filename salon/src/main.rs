@@ -1,1 +1,224 @@
-fn main() {}
+//! `salon`: one binary for the whole platform. `salon --help` lists the subcommands.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use salon::app::{self, Config};
+use salon::bench;
+use salon::export::{self, Format};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "salon",
+    version,
+    about = "Event-sourced booking and management for a hair salon"
+)]
+struct Cli {
+    /// Database: sqlite://FILE (embedded default) or postgres://…
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://salon.db",
+        global = true,
+        hide_env_values = true
+    )]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: migrations, demo data on an empty store, projections, HTTP
+    Serve {
+        /// Address to listen on
+        #[arg(long, env = "SALON_ADDR", default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// Do not seed the demo salon into an empty store
+        #[arg(long, env = "SALON_NO_DEMO")]
+        no_demo: bool,
+        /// Longest wait, in milliseconds, for read models after a write before answering
+        #[arg(long, env = "SALON_READ_YOUR_WRITES_MS", default_value_t = 2000)]
+        read_your_writes_ms: u64,
+    },
+    /// Apply pending database migrations and exit
+    Migrate,
+    /// Seed the demo salon (a loc salon in Harlem) unless the salon is already set up
+    SeedDemo,
+    /// Manage API tokens for integrators
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Read the event log
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// Rebuild read models from position 0 (run with the server stopped)
+    Replay {
+        /// One projection: catalog, bookings, availability, audit or tokens
+        #[arg(long, conflicts_with = "all")]
+        projection: Option<String>,
+        /// Every projection
+        #[arg(long)]
+        all: bool,
+    },
+    /// Measure performance and print figures beside a baseline from the same run
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it once on standard output (only its hash is stored)
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "read", value_parser = ["read", "write"])]
+        scope: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Write the log to standard output, one event per line (NDJSON) or as CSV
+    Export {
+        #[arg(long, value_enum, default_value = "ndjson")]
+        format: Format,
+        /// Only events after this position
+        #[arg(long, default_value_t = 0)]
+        since: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Booking commands per second through HTTP vs raw INSERTs, 1 and 16 clients, both stores
+    Booking {
+        /// Stores to measure
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            default_value = "sqlite,postgres"
+        )]
+        stores: Vec<bench::StoreKind>,
+        /// Client counts
+        #[arg(long, value_delimiter = ',', default_value = "1,16")]
+        clients: Vec<usize>,
+        /// Seconds per measurement
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("SALON_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("SALON_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_logging();
+    let cli = Cli::parse();
+    let url = cli.database_url;
+    match cli.command {
+        Command::Serve {
+            addr,
+            no_demo,
+            read_your_writes_ms,
+        } => {
+            let mut config = Config::new(url, addr);
+            config.seed_demo = !no_demo;
+            config.collect_deposits =
+                std::env::var("STRIPE_SECRET_KEY").is_ok_and(|k| !k.is_empty());
+            config.read_your_writes = Duration::from_millis(read_your_writes_ms);
+            let server = app::start(config).await?;
+            server.run_until(app::shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            let store = app::open_store(&url).await?;
+            store.close().await;
+            eprintln!("migrations applied to {}", app::redact(&url));
+        }
+        Command::SeedDemo => {
+            let store = app::open_store(&url).await?;
+            let bus = commands::CommandBus::new(store.clone(), migrations::LogSignal::default());
+            match bus.seed_demo().await? {
+                Some(_) => eprintln!("seeded the demo salon"),
+                None => eprintln!("the salon is already set up; nothing seeded"),
+            }
+            store.close().await;
+        }
+        Command::Token {
+            command: TokenCommand::Create { name, scope },
+        } => {
+            let store = app::open_store(&url).await?;
+            let bus = commands::CommandBus::new(store.clone(), migrations::LogSignal::default());
+            let scope = domain::token::Scope::parse(&scope)?;
+            let meta = domain::metadata::EventMetadata::new("owner", domain::metadata::Source::Cli);
+            let token = bus
+                .create_token(&name, scope, &meta)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", token.secret);
+            store.close().await;
+        }
+        Command::Events {
+            command: EventsCommand::Export { format, since },
+        } => {
+            let _ = app::open_store(&url).await?;
+            let db = projections::ReadDb::connect(&url).await?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let n = export::export(&db, format, since, &mut out).await?;
+            drop(out);
+            eprintln!("{n} events");
+        }
+        Command::Replay { projection, all } => {
+            let chosen: Vec<projections::Projection> = match (projection, all) {
+                (Some(name), _) => vec![projections::Projection::from_name(&name)
+                    .with_context(|| format!("no projection named {name}"))?],
+                (None, true) => projections::Projection::ALL.to_vec(),
+                (None, false) => anyhow::bail!("say --projection NAME or --all"),
+            };
+            let _ = app::open_store(&url).await?;
+            let db = projections::ReadDb::connect(&url).await?;
+            for p in chosen {
+                projections::runner::reset(&db, p).await?;
+                let at = projections::runner::catch_up(&db, p).await?;
+                eprintln!("{}: rebuilt to position {}", p.name(), at.position);
+            }
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Booking {
+                    stores,
+                    clients,
+                    seconds,
+                },
+        } => {
+            bench::print_header();
+            let options = bench::Options {
+                stores,
+                clients,
+                seconds,
+            };
+            bench::booking(&options).await?;
+        }
+    }
+    Ok(())
+}

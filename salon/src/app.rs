@@ -1,0 +1,166 @@
+//! Wiring: open the store, migrate, seed demo data, start projections, serve HTTP, and shut
+//! down in order (stop taking requests, let in-flight ones finish, stop projections, close
+//! pools). Used by `salon serve`, the tests and the benchmarks alike.
+
+use anyhow::Context;
+use api::{ApiSettings, AppState};
+use commands::{CommandBus, Store};
+use migrations::LogSignal;
+use projections::runner::{self, Running};
+use projections::ReadDb;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// How `salon serve` runs; from flags and the environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub addr: SocketAddr,
+    /// Seed the demo salon into an empty store.
+    pub seed_demo: bool,
+    /// Hold bookings that need a deposit until it is paid (needs Stripe keys).
+    pub collect_deposits: bool,
+    pub read_your_writes: Duration,
+}
+
+impl Config {
+    pub fn new(database_url: impl Into<String>, addr: SocketAddr) -> Self {
+        Self {
+            database_url: database_url.into(),
+            addr,
+            seed_demo: true,
+            collect_deposits: false,
+            read_your_writes: Duration::from_secs(2),
+        }
+    }
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Server {
+    /// Graceful shutdown: stop accepting, drain requests, stop projections, close pools.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await.context("server task")?
+    }
+
+    /// Runs until the server stops by itself (a fatal error) or `signal` fires.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let Server { stop, mut task, .. } = self;
+        tokio::select! {
+            r = &mut task => r.context("server task")?,
+            _ = signal => {
+                tracing::info!("shutting down");
+                let _ = stop.send(());
+                task.await.context("server task")?
+            }
+        }
+    }
+}
+
+/// Opens the store and applies migrations.
+pub async fn open_store(url: &str) -> anyhow::Result<Store> {
+    let store = Store::connect(url)
+        .await
+        .with_context(|| format!("opening {}", redact(url)))?;
+    store.migrate().await.context("applying migrations")?;
+    Ok(store)
+}
+
+/// A database URL with any password replaced, fit for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..scheme], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Starts everything and returns once the listener is bound.
+pub async fn start(config: Config) -> anyhow::Result<Server> {
+    let store = open_store(&config.database_url).await?;
+    let read = ReadDb::connect(&config.database_url)
+        .await
+        .context("opening the read models")?;
+    let signal = LogSignal::default();
+    let bus = CommandBus::new(store.clone(), signal.clone()).with_deposits(config.collect_deposits);
+    if !config.collect_deposits {
+        tracing::info!("STRIPE_SECRET_KEY is not set: the deposit step is skipped and bookings are confirmed at once");
+    }
+    if config.seed_demo {
+        if let Some(at) = bus.seed_demo().await.context("seeding demo data")? {
+            tracing::info!(position = at.position.position, "seeded the demo salon");
+        }
+    }
+    let running: Running = runner::start(read.clone(), signal);
+    let state = AppState {
+        bus,
+        read: read.clone(),
+        projections: running.handle.clone(),
+        settings: Arc::new(ApiSettings {
+            read_your_writes: config.read_your_writes,
+        }),
+    };
+    let router = api::router(state.clone());
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("binding {}", config.addr))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, database = %redact(&config.database_url), "salon is listening");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .await;
+        running.stop().await;
+        read.close().await;
+        store.close().await;
+        served.context("serving HTTP")
+    });
+    Ok(Server {
+        addr,
+        state,
+        stop,
+        task,
+    })
+}
+
+/// Resolves on SIGTERM or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

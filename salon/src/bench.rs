@@ -1,0 +1,469 @@
+//! `salon bench booking`: booking commands per second through HTTP and the event store, beside a
+//! baseline measured in the same run on the same database: raw INSERTs of the same event rows,
+//! one transaction per booking (the least durable work one booking needs). For 1 and 16
+//! clients, on SQLite and PostgreSQL, with p50/p99 latencies and the ratio.
+//!
+//! The bench salon has many stylists working round the clock on a 15-minute step, and each
+//! client books its own stylists' slots in order: the figure is throughput, not contention
+//! (the racing tests cover contention).
+
+use crate::app::{self, Config};
+use crate::scratch;
+use chrono::{Duration as Days, NaiveDate, NaiveTime, TimeZone, Utc};
+use commands::CommandBus;
+use domain::ids::{ServiceId, StylistId, SALON_ID};
+use domain::metadata::{EventMetadata, Source};
+use domain::salon::{Salon, SalonCommand};
+use domain::schedule::{BookingPolicy, DayHours, DayKey, WeeklyHours};
+use domain::service::{Service, ServiceCommand, ServiceDetails};
+use domain::stylist::{Stylist, StylistCommand};
+use domain::values::{Cents, Currency};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const STYLISTS: usize = 64;
+const SLOTS_PER_DAY: i64 = 96;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub stores: Vec<StoreKind>,
+    pub clients: Vec<usize>,
+    pub seconds: f64,
+}
+
+/// One measured line.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub store: &'static str,
+    pub clients: usize,
+    pub raw_rate: f64,
+    pub raw_p50_ms: f64,
+    pub raw_p99_ms: f64,
+    pub http_rate: f64,
+    pub http_p50_ms: f64,
+    pub http_p99_ms: f64,
+    pub http_errors: u64,
+}
+
+impl Row {
+    pub fn ratio(&self) -> f64 {
+        if self.raw_rate > 0.0 {
+            self.http_rate / self.raw_rate
+        } else {
+            0.0
+        }
+    }
+}
+
+struct Sample {
+    done: u64,
+    errors: u64,
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+}
+
+impl Sample {
+    fn merge(samples: Vec<Sample>, elapsed: Duration) -> Sample {
+        let mut out = Sample {
+            done: 0,
+            errors: 0,
+            latencies: Vec::new(),
+            elapsed,
+        };
+        for s in samples {
+            out.done += s.done;
+            out.errors += s.errors;
+            out.latencies.extend(s.latencies);
+        }
+        out.latencies.sort();
+        out
+    }
+    fn rate(&self) -> f64 {
+        self.done as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+    fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[i.min(self.latencies.len() - 1)].as_secs_f64() * 1000.0
+    }
+}
+
+fn stylist(i: usize) -> StylistId {
+    StylistId::from_uuid(uuid::Uuid::from_u128(
+        0xbe00_0000_0000_0000_0000_0000_0000_0000 + i as u128,
+    ))
+}
+
+fn service() -> ServiceId {
+    ServiceId::from_uuid(uuid::Uuid::from_u128(
+        0xbe5e_0000_0000_0000_0000_0000_0000_0001,
+    ))
+}
+
+async fn seed(bus: &CommandBus) -> anyhow::Result<()> {
+    let meta = EventMetadata::new("system", Source::Cli).with_reason(Some("benchmark".into()));
+    let policy = BookingPolicy {
+        slot_step_minutes: 15,
+        lead_time_minutes: 0,
+        horizon_days: 366,
+        ..Default::default()
+    };
+    let configure = SalonCommand::Configure {
+        name: "Bench salon".into(),
+        time_zone: chrono_tz::UTC,
+        currency: Currency::usd(),
+        policy,
+    };
+    bus.execute::<Salon>(SALON_ID, configure, &meta)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let details = ServiceDetails {
+        name: "Bench cut".into(),
+        description: String::new(),
+        duration_minutes: 15,
+        buffer_before_minutes: 0,
+        buffer_after_minutes: 0,
+        price_cents: Cents::new(5000)?,
+        deposit_cents: Cents::new(0)?,
+        currency: Currency::usd(),
+    };
+    bus.execute::<Service>(
+        &service().to_string(),
+        ServiceCommand::Create {
+            id: service(),
+            details,
+        },
+        &meta,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let all_day = DayHours {
+        open: NaiveTime::MIN,
+        close: NaiveTime::from_hms_opt(23, 59, 0).unwrap_or(NaiveTime::MIN),
+        breaks: vec![],
+    };
+    let week: BTreeMap<DayKey, DayHours> = [
+        DayKey::Mon,
+        DayKey::Tue,
+        DayKey::Wed,
+        DayKey::Thu,
+        DayKey::Fri,
+        DayKey::Sat,
+        DayKey::Sun,
+    ]
+    .into_iter()
+    .map(|d| (d, all_day.clone()))
+    .collect();
+    let hours = WeeklyHours::new(week)?;
+    for i in 0..STYLISTS {
+        let id = stylist(i);
+        let hire = StylistCommand::Hire {
+            id,
+            name: format!("Stylist {i}"),
+            bio: String::new(),
+            services: vec![service()],
+        };
+        bus.execute::<Stylist>(&id.to_string(), hire, &meta)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        bus.execute::<Stylist>(
+            &id.to_string(),
+            StylistCommand::SetHours {
+                hours: hours.clone(),
+            },
+            &meta,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(())
+}
+
+/// The n-th slot a client books: its own stylists, day by day from tomorrow.
+fn slot(
+    first_day: NaiveDate,
+    client: usize,
+    clients: usize,
+    n: u64,
+) -> (StylistId, chrono::DateTime<Utc>) {
+    let per_client = (STYLISTS / clients).max(1);
+    let stylist_index = client + clients * ((n as usize) % per_client);
+    let k = (n as usize / per_client) as i64;
+    let day = first_day + Days::days(k / SLOTS_PER_DAY);
+    let start = Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN))
+        + Days::minutes(15 * (k % SLOTS_PER_DAY));
+    (stylist(stylist_index % STYLISTS), start)
+}
+
+async fn http_run(
+    addr: std::net::SocketAddr,
+    clients: usize,
+    seconds: f64,
+    round: u64,
+) -> anyhow::Result<Sample> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let first_day = Utc::now().date_naive() + Days::days(1 + (round as i64) * 60);
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    for c in 0..clients {
+        let stop = stop.clone();
+        let url = format!("http://{addr}/api/v1/bookings");
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut s = Sample { done: 0, errors: 0, latencies: Vec::new(), elapsed: Duration::ZERO };
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let (stylist, start) = slot(first_day, c, clients, n);
+                n += 1;
+                let body = serde_json::json!({
+                    "service": service(), "stylist": stylist, "start": start.to_rfc3339(),
+                    "client": {"name": "Bench Client", "email": "bench@example.com", "phone": "+12125550100"},
+                });
+                let t = Instant::now();
+                let ok = match http.post(&url).json(&body).send().await {
+                    Ok(r) => r.status().as_u16() == 201,
+                    Err(_) => false,
+                };
+                if ok {
+                    s.done += 1;
+                    s.latencies.push(t.elapsed());
+                } else {
+                    s.errors += 1;
+                }
+            }
+            s
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut samples = Vec::new();
+    for t in tasks {
+        samples.push(t.await?);
+    }
+    Ok(Sample::merge(samples, started.elapsed()))
+}
+
+/// The rows one booking appends, taken from a real booking so sizes match.
+async fn template(
+    db: &projections::ReadDb,
+) -> anyhow::Result<Vec<(String, String, String, String)>> {
+    let events = projections::log::export_page(db, 0, 100_000).await?;
+    let booking_id = events
+        .iter()
+        .rev()
+        .find(|e| e.event_type == "BookingRequested")
+        .map(|e| e.aggregate_id.clone())
+        .ok_or_else(|| anyhow::anyhow!("no booking to copy"))?;
+    let reserved = events
+        .iter()
+        .rev()
+        .find(|e| e.event_type == "SlotReserved" && e.payload.to_string().contains(&booking_id))
+        .ok_or_else(|| anyhow::anyhow!("no reservation to copy"))?;
+    let mut rows = vec![(
+        reserved.aggregate_type.clone(),
+        reserved.event_type.clone(),
+        reserved.payload.to_string(),
+        reserved.metadata.to_string(),
+    )];
+    for e in events.iter().filter(|e| e.aggregate_id == booking_id) {
+        rows.push((
+            e.aggregate_type.clone(),
+            e.event_type.clone(),
+            e.payload.to_string(),
+            e.metadata.to_string(),
+        ));
+    }
+    Ok(rows)
+}
+
+async fn raw_run(
+    url: &str,
+    kind: StoreKind,
+    rows: Arc<Vec<(String, String, String, String)>>,
+    clients: usize,
+    seconds: f64,
+) -> anyhow::Result<Sample> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let store = commands::Store::connect(url).await?;
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    let cast = if kind == StoreKind::Postgres {
+        "::jsonb"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) VALUES {}",
+        (0..rows.len())
+            .map(|i| {
+                let b = i * 5;
+                format!("(${}, ${}, 1, ${}, '1', ${}{cast}, ${}{cast})", b + 1, b + 2, b + 3, b + 4, b + 5)
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for _ in 0..clients {
+        let stop = stop.clone();
+        let rows = rows.clone();
+        let sql = sql.clone();
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut s = Sample {
+                done: 0,
+                errors: 0,
+                latencies: Vec::new(),
+                elapsed: Duration::ZERO,
+            };
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let ok = match &store {
+                    commands::Store::Sqlite(repo) => {
+                        let mut q = sqlx::query(&sql);
+                        for (agg, event_type, payload, meta) in rows.iter() {
+                            q = q
+                                .bind(agg.clone())
+                                .bind(uuid::Uuid::new_v4().to_string())
+                                .bind(event_type.clone())
+                                .bind(payload.clone())
+                                .bind(meta.clone());
+                        }
+                        q.execute(repo.pool()).await.is_ok()
+                    }
+                    commands::Store::Postgres(pg) => {
+                        let mut q = sqlx::query(&sql);
+                        for (agg, event_type, payload, meta) in rows.iter() {
+                            q = q
+                                .bind(agg.clone())
+                                .bind(uuid::Uuid::new_v4().to_string())
+                                .bind(event_type.clone())
+                                .bind(payload.clone())
+                                .bind(meta.clone());
+                        }
+                        q.execute(pg.pool()).await.is_ok()
+                    }
+                };
+                if ok {
+                    s.done += 1;
+                    s.latencies.push(t.elapsed());
+                } else {
+                    s.errors += 1;
+                }
+            }
+            s
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut samples = Vec::new();
+    for t in tasks {
+        samples.push(t.await?);
+    }
+    store.close().await;
+    Ok(Sample::merge(samples, started.elapsed()))
+}
+
+/// Runs the booking benchmark and returns its rows (also printed as they come).
+pub async fn booking(options: &Options) -> anyhow::Result<Vec<Row>> {
+    let mut out = Vec::new();
+    for kind in &options.stores {
+        let dir =
+            std::env::temp_dir().join(format!("salon-bench-{}", uuid::Uuid::new_v4().simple()));
+        let url = match kind {
+            StoreKind::Sqlite => {
+                std::fs::create_dir_all(&dir)?;
+                scratch::sqlite_in(&dir, "bench.db")
+            }
+            StoreKind::Postgres => scratch::create_postgres("salon_bench").await?,
+        };
+        let result = bench_store(&url, *kind, options).await;
+        match kind {
+            StoreKind::Sqlite => {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            StoreKind::Postgres => scratch::drop_postgres(&url).await?,
+        }
+        out.extend(result?);
+    }
+    Ok(out)
+}
+
+async fn bench_store(url: &str, kind: StoreKind, options: &Options) -> anyhow::Result<Vec<Row>> {
+    let store_name = match kind {
+        StoreKind::Sqlite => "sqlite",
+        StoreKind::Postgres => "postgres",
+    };
+    let mut config = Config::new(url, "127.0.0.1:0".parse()?);
+    config.seed_demo = false;
+    let server = app::start(config).await?;
+    seed(&server.state.bus).await?;
+    // Warm up (connections, caches) and make one booking to copy rows from.
+    let warm = http_run(server.addr, 1, 0.5, 99).await?;
+    anyhow::ensure!(
+        warm.done > 0,
+        "warm-up booked nothing ({} errors)",
+        warm.errors
+    );
+    let rows = Arc::new(template(&server.state.read).await?);
+    let mut out = Vec::new();
+    for (round, &clients) in options.clients.iter().enumerate() {
+        let raw = raw_run(url, kind, rows.clone(), clients, options.seconds).await?;
+        let http = http_run(server.addr, clients, options.seconds, round as u64).await?;
+        let row = Row {
+            store: store_name,
+            clients,
+            raw_rate: raw.rate(),
+            raw_p50_ms: raw.percentile_ms(0.5),
+            raw_p99_ms: raw.percentile_ms(0.99),
+            http_rate: http.rate(),
+            http_p50_ms: http.percentile_ms(0.5),
+            http_p99_ms: http.percentile_ms(0.99),
+            http_errors: http.errors,
+        };
+        print_row(&row);
+        out.push(row);
+    }
+    server.shutdown().await?;
+    Ok(out)
+}
+
+pub fn print_header() {
+    println!(
+        "{:<9} {:>7} | {:>11} {:>8} {:>8} | {:>11} {:>8} {:>8} {:>6} | {:>6}",
+        "store",
+        "clients",
+        "raw/s",
+        "p50 ms",
+        "p99 ms",
+        "booking/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "ratio"
+    );
+}
+
+pub fn print_row(r: &Row) {
+    println!(
+        "{:<9} {:>7} | {:>11.0} {:>8.2} {:>8.2} | {:>11.0} {:>8.2} {:>8.2} {:>6} | {:>5.0}%",
+        r.store,
+        r.clients,
+        r.raw_rate,
+        r.raw_p50_ms,
+        r.raw_p99_ms,
+        r.http_rate,
+        r.http_p50_ms,
+        r.http_p99_ms,
+        r.http_errors,
+        r.ratio() * 100.0
+    );
+}
