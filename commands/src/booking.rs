@@ -24,8 +24,10 @@ use std::time::Duration as StdDuration;
 /// How stale the settings and catalog read for validation may be. Changes by this process are
 /// seen at once (they go through the same cache); changes by another server within this window.
 const CATALOG_MAX_AGE: StdDuration = StdDuration::from_secs(2);
-/// How many losing races a request absorbs before answering "busy".
-const MAX_ATTEMPTS: usize = 8;
+/// How many losing races a request absorbs before answering "busy". Within one process
+/// bookings of one stylist-day are serialised (see `DayLocks`), so races are only lost to other
+/// servers; each lost race means another booking landed, so this bounds a very busy day.
+const MAX_ATTEMPTS: usize = 32;
 /// How many alternatives a "taken" answer lists, and how many days ahead it looks.
 const ALTERNATIVES: usize = 5;
 const ALTERNATIVE_DAYS: i64 = 7;
@@ -183,6 +185,9 @@ impl CommandBus {
         let tz = judge.salon.time_zone;
         let day = StylistDayId::new(stylist, local_date(tz, request.start));
         let day_key = day.to_string();
+        // Serialise this process's bookings of one stylist-day: they would otherwise all decide
+        // on the same state and all but one lose the append and decide again.
+        let _turn = self.day_lock(&day_key).await;
         let Some(details) = judge.service.details.as_ref() else {
             return Err(PlaceError::UnknownService);
         };

@@ -169,12 +169,39 @@ impl Cache {
     }
 }
 
+/// Striped async locks by aggregate id. Holding one only avoids wasted work inside this process
+/// (deciding on state another task is about to change); correctness never depends on it, the
+/// append's sequence check decides.
+struct Stripes {
+    locks: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl Stripes {
+    const COUNT: usize = 1024;
+
+    fn new() -> Self {
+        Self {
+            locks: (0..Self::COUNT)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        }
+    }
+
+    async fn lock(&self, key: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        self.locks[(h.finish() as usize) % Self::COUNT].lock().await
+    }
+}
+
 /// Executes commands against the event store. Cheap to clone.
 #[derive(Clone)]
 pub struct CommandBus {
     store: Store,
     signal: LogSignal,
     cache: Arc<Cache>,
+    stripes: Arc<Stripes>,
     collect_deposits: bool,
 }
 
@@ -184,6 +211,7 @@ impl CommandBus {
             store,
             signal,
             cache: Arc::default(),
+            stripes: Arc::new(Stripes::new()),
             collect_deposits: false,
         }
     }
@@ -197,6 +225,11 @@ impl CommandBus {
 
     pub fn collects_deposits(&self) -> bool {
         self.collect_deposits
+    }
+
+    /// Waits for this process's turn on `key` (see [`Stripes`]).
+    pub async fn day_lock(&self, key: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        self.stripes.lock(key).await
     }
 
     pub fn store(&self) -> &Store {

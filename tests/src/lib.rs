@@ -1,1 +1,210 @@
+//! Test harness: a fresh database per test (a new PostgreSQL database, or a SQLite file in a
+//! temporary directory), the real application started on 127.0.0.1:0, and one helper per route.
 
+use migrations::Backend;
+use salon::app::{self, Config, Server};
+use salon::scratch;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Both stores, for tests that must hold on each.
+pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+/// A throwaway database.
+pub struct ScratchDb {
+    pub url: String,
+    pub backend: Backend,
+    dir: Option<PathBuf>,
+}
+
+impl ScratchDb {
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir()
+                    .join(format!("salon-test-{}", uuid::Uuid::new_v4().simple()));
+                std::fs::create_dir_all(&dir).expect("temp dir");
+                Self {
+                    url: scratch::sqlite_in(&dir, "salon.db"),
+                    backend,
+                    dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let url = scratch::create_postgres("salon_test")
+                    .await
+                    .expect("create a PostgreSQL test database (is PostgreSQL running?)");
+                Self {
+                    url,
+                    backend,
+                    dir: None,
+                }
+            }
+        }
+    }
+
+    pub async fn drop_db(self) {
+        match self.dir {
+            Some(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            None => {
+                let _ = scratch::drop_postgres(&self.url).await;
+            }
+        }
+    }
+}
+
+/// The application running in this test process.
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub db: ScratchDb,
+    pub server: Server,
+}
+
+impl TestApp {
+    /// Starts the app with the demo salon on a fresh database.
+    pub async fn spawn(backend: Backend) -> Self {
+        let db = ScratchDb::new(backend).await;
+        Self::spawn_on(db).await
+    }
+
+    pub async fn spawn_on(db: ScratchDb) -> Self {
+        let config = Config::new(db.url.clone(), "127.0.0.1:0".parse().expect("addr"));
+        let server = app::start(config).await.expect("start the app");
+        let base = format!("http://{}", server.addr);
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        let app = Self {
+            base,
+            http,
+            db,
+            server,
+        };
+        app.wait_for_catalog().await;
+        app
+    }
+
+    /// Waits until the demo catalog shows through the read models.
+    pub async fn wait_for_catalog(&self) {
+        for _ in 0..200 {
+            if let Ok(r) = self
+                .http
+                .get(format!("{}/api/v1/stylists", self.base))
+                .send()
+                .await
+            {
+                if let Ok(v) = r.json::<Value>().await {
+                    if v["count"].as_u64() == Some(3) {
+                        return;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the demo catalog never appeared");
+    }
+
+    pub async fn stop(self) {
+        self.server.shutdown().await.expect("shutdown");
+        self.db.drop_db().await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let r = self.get(path).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post_booking(&self, body: &Value, key: Option<&str>) -> (u16, Value) {
+        let mut req = self.http.post(self.url("/api/v1/bookings")).json(body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        let r = req.send().await.expect("POST booking");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A service by name from the demo menu.
+    pub async fn service_id(&self, name: &str) -> String {
+        commands::demo::service_id(name).to_string()
+    }
+
+    pub fn stylist_id(name: &str) -> String {
+        commands::demo::stylist_id(name).to_string()
+    }
+
+    /// Free slots for a service (and stylist) over a date range.
+    pub async fn slots(
+        &self,
+        service: &str,
+        stylist: Option<&str>,
+        from: &str,
+        to: &str,
+    ) -> Vec<Value> {
+        let mut path = format!("/api/v1/availability?service={service}&from={from}&to={to}");
+        if let Some(s) = stylist {
+            path.push_str(&format!("&stylist={s}"));
+        }
+        let (status, body) = self.get_json(&path).await;
+        assert_eq!(status, 200, "availability: {body}");
+        body["slots"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The first free slot of `stylist` for `service` within the next four weeks.
+    pub async fn first_slot(&self, service: &str, stylist: &str) -> Value {
+        let today = chrono::Utc::now().date_naive();
+        let from = (today + chrono::Duration::days(2)).to_string();
+        let to = (today + chrono::Duration::days(30)).to_string();
+        self.slots(service, Some(stylist), &from, &to)
+            .await
+            .into_iter()
+            .next()
+            .expect("a free slot")
+    }
+
+    /// Creates an API token directly through the write side and waits until the API knows it.
+    pub async fn token(&self, name: &str, scope: domain::token::Scope) -> String {
+        let meta = domain::metadata::EventMetadata::new("owner", domain::metadata::Source::Cli);
+        let token = self
+            .server
+            .state
+            .bus
+            .create_token(name, scope, &meta)
+            .await
+            .expect("token");
+        let which = [projections::Projection::Tokens];
+        assert!(
+            self.server
+                .state
+                .projections
+                .wait_for(&which, token.committed.position, Duration::from_secs(5))
+                .await
+        );
+        token.secret
+    }
+}
+
+/// A booking request body.
+pub fn booking_body(service: &str, stylist: &str, start: &str, client_name: &str) -> Value {
+    json!({
+        "service": service,
+        "stylist": stylist,
+        "start": start,
+        "client": {"name": client_name, "email": "client@example.com", "phone": "(212) 555-0142"},
+        "notes": "first visit",
+    })
+}
