@@ -208,3 +208,23 @@ pub fn booking_body(service: &str, stylist: &str, start: &str, client_name: &str
         "notes": "first visit",
     })
 }
+
+/// The whole log once at least `at_least` events are readable. On PostgreSQL an event becomes
+/// readable only when every older transaction in the cluster has finished (the reader never
+/// skips a late commit), and other tests' transactions run in the same cluster: poll.
+pub async fn events_eventually(
+    read: &projections::ReadDb,
+    at_least: usize,
+) -> Vec<projections::log::StoredEvent> {
+    let mut events = Vec::new();
+    for _ in 0..500 {
+        events = projections::log::export_page(read, 0, 10_000_000)
+            .await
+            .expect("read the log");
+        if events.len() >= at_least {
+            return events;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    events
+}
