@@ -21,6 +21,10 @@ use tokio::task::JoinHandle;
 const BATCH: i64 = 500;
 /// How often an idle projection looks for events written by other processes.
 const IDLE_POLL: Duration = Duration::from_millis(200);
+/// When nobody is waiting to read their own write, the follower lets events gather for up to
+/// this long after its last commit, so one transaction applies many of them. A read-your-writes
+/// wait cuts the pause short.
+const BATCH_WINDOW: Duration = Duration::from_millis(10);
 /// Longest pause between retries after an error.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -51,54 +55,70 @@ pub async fn checkpoint(db: &ReadDb, projection: Projection) -> Result<LogPositi
     Ok(LogPosition::new(row.try_get(0)?, row.try_get(1)?))
 }
 
-/// Applies the next batch after `at`. Returns the new checkpoint, or `None` when there was
-/// nothing to read (or another runner had moved the checkpoint; the caller re-reads it).
-pub async fn step(
-    db: &ReadDb,
-    projection: Projection,
-    at: LogPosition,
-) -> Result<Option<LogPosition>, RunError> {
+/// What one step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Applied a batch; the projections are now at this position.
+    Advanced(LogPosition),
+    /// Nothing to read after the checkpoint.
+    Idle,
+    /// Another runner moved a checkpoint meanwhile; nothing was applied. Re-read checkpoints.
+    Moved,
+}
+
+/// Applies the next batch after `at` to every projection in `group` (all at `at`), in one
+/// transaction with their new checkpoints.
+pub async fn step_group(db: &ReadDb, group: &[Projection], at: LogPosition) -> Result<Step, RunError> {
     let events = read_after(db, at, BATCH).await?;
     let Some(last) = events.last().map(|e| e.at) else {
-        return Ok(None);
+        return Ok(Step::Idle);
     };
     let mut tx = db.pool().begin().await?;
     if db.backend() == Backend::Postgres {
         // Read models are rebuilt from the log, and the checkpoint commits with the rows, so a
         // crash that loses this commit loses nothing: the batch is simply read again.
-        sqlx::query("SET LOCAL synchronous_commit = off")
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
     }
-    for event in &events {
-        match projection.apply(&mut tx, event).await {
-            Ok(()) => {}
-            Err(e @ ApplyError::Decode { .. }) => {
-                // A payload that does not decode will never decode: record it and move on
-                // rather than stall every later event.
-                tracing::error!(projection = projection.name(), error = %e, "skipping undecodable event");
+    for projection in group {
+        for event in &events {
+            match projection.apply(&mut tx, event).await {
+                Ok(()) => {}
+                Err(e @ ApplyError::Decode { .. }) => {
+                    // A payload that does not decode will never decode: record it and move on
+                    // rather than stall every later event.
+                    tracing::error!(projection = projection.name(), error = %e, "skipping undecodable event");
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
         }
     }
-    let moved = sqlx::query(
-        "UPDATE projection_checkpoints SET txid = $2, position = $3, updated_at = $4 \
-         WHERE name = $1 AND txid = $5 AND position = $6",
-    )
-    .bind(projection.name().to_string())
-    .bind(last.txid)
-    .bind(last.position)
-    .bind(chrono::Utc::now().to_rfc3339())
-    .bind(at.txid)
-    .bind(at.position)
-    .execute(&mut *tx)
-    .await?;
-    if moved.rows_affected() != 1 {
+    let names: Vec<String> = (0..group.len()).map(|i| format!("${}", i + 6)).collect();
+    let sql = format!(
+        "UPDATE projection_checkpoints SET txid = $1, position = $2, updated_at = $3 \
+         WHERE txid = $4 AND position = $5 AND name IN ({})",
+        names.join(", ")
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(last.txid)
+        .bind(last.position)
+        .bind(chrono::Utc::now().to_rfc3339())
+        .bind(at.txid)
+        .bind(at.position);
+    for p in group {
+        query = query.bind(p.name().to_string());
+    }
+    let moved = query.execute(&mut *tx).await?;
+    if moved.rows_affected() != group.len() as u64 {
         tx.rollback().await?;
-        return Ok(None);
+        return Ok(Step::Moved);
     }
     tx.commit().await?;
-    Ok(Some(last))
+    Ok(Step::Advanced(last))
+}
+
+/// Applies the next batch after `at` to one projection.
+pub async fn step(db: &ReadDb, projection: Projection, at: LogPosition) -> Result<Step, RunError> {
+    step_group(db, &[projection], at).await
 }
 
 /// Applies everything readable now. Returns the final checkpoint.
@@ -106,8 +126,9 @@ pub async fn catch_up(db: &ReadDb, projection: Projection) -> Result<LogPosition
     let mut at = checkpoint(db, projection).await?;
     loop {
         match step(db, projection, at).await? {
-            Some(next) => at = next,
-            None => {
+            Step::Advanced(next) => at = next,
+            Step::Moved => at = checkpoint(db, projection).await?,
+            Step::Idle => {
                 let now = checkpoint(db, projection).await?;
                 if now == at {
                     return Ok(at);
@@ -138,6 +159,31 @@ pub async fn reset(db: &ReadDb, projection: Projection) -> Result<(), sqlx::Erro
 #[derive(Clone)]
 pub struct Projections {
     checkpoints: Arc<HashMap<Projection, watch::Receiver<LogPosition>>>,
+    urgency: Arc<Urgency>,
+}
+
+/// How many read-your-writes waits are pending, and a way to hurry the follower for them.
+#[derive(Default)]
+struct Urgency {
+    waiters: std::sync::atomic::AtomicUsize,
+    wake: tokio::sync::Notify,
+}
+
+/// Counts one pending wait for as long as it lives.
+struct Waiting<'a>(&'a Urgency);
+
+impl<'a> Waiting<'a> {
+    fn new(u: &'a Urgency) -> Self {
+        u.waiters.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        u.wake.notify_one();
+        Self(u)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiters.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// Keeps the projection tasks; dropping it does not stop them, `stop` does.
@@ -157,95 +203,152 @@ impl Running {
     }
 }
 
-/// Starts one task per projection.
+/// Starts the projections: one task follows the log for all of them. Projections at the same
+/// checkpoint (the usual case) share each batch read and each transaction; one that is behind
+/// (just reset) runs on its own until it catches up and joins the others.
 pub fn start(db: ReadDb, signal: LogSignal) -> Running {
     let (stop, stop_rx) = watch::channel(false);
     let mut checkpoints = HashMap::new();
-    let mut tasks = Vec::new();
+    let mut senders = HashMap::new();
     for projection in Projection::ALL {
         let (tx, rx) = watch::channel(LogPosition::START);
         checkpoints.insert(projection, rx);
-        tasks.push(tokio::spawn(follow(
-            db.clone(),
-            projection,
-            signal.subscribe(),
-            tx,
-            stop_rx.clone(),
-        )));
+        senders.insert(projection, tx);
     }
-    Running {
-        handle: Projections {
-            checkpoints: Arc::new(checkpoints),
-        },
-        stop,
-        tasks,
-    }
+    let urgency = Arc::new(Urgency::default());
+    let task = tokio::spawn(follow(db, signal.subscribe(), senders, stop_rx, urgency.clone()));
+    Running { handle: Projections { checkpoints: Arc::new(checkpoints), urgency }, stop, tasks: vec![task] }
 }
 
-async fn follow(
-    db: ReadDb,
-    projection: Projection,
-    mut appended: watch::Receiver<LogPosition>,
-    published: watch::Sender<LogPosition>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let name = projection.name();
+async fn load_all(db: &ReadDb, stop: &mut watch::Receiver<bool>) -> Option<HashMap<Projection, LogPosition>> {
     let mut backoff = Duration::from_millis(50);
-    let mut at = loop {
-        match checkpoint(&db, projection).await {
-            Ok(at) => break at,
-            Err(e) => {
-                tracing::warn!(projection = name, error = %e, "cannot read checkpoint; retrying");
-                if sleep_or_stop(&mut stop, backoff).await {
-                    return;
+    loop {
+        let mut all = HashMap::new();
+        let mut failed = None;
+        for p in Projection::ALL {
+            match checkpoint(db, p).await {
+                Ok(at) => {
+                    all.insert(p, at);
+                }
+                Err(e) => failed = Some(e),
+            }
+        }
+        match failed {
+            None => return Some(all),
+            Some(e) => {
+                tracing::warn!(error = %e, "cannot read projection checkpoints; retrying");
+                if sleep_or_stop(stop, backoff).await {
+                    return None;
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
-    };
-    published.send_replace(at);
+    }
+}
+
+/// Projections grouped by checkpoint, furthest behind first.
+fn groups(at: &HashMap<Projection, LogPosition>) -> Vec<(LogPosition, Vec<Projection>)> {
+    let mut by: Vec<(LogPosition, Vec<Projection>)> = Vec::new();
+    for p in Projection::ALL {
+        let pos = at[&p];
+        match by.iter_mut().find(|(q, _)| *q == pos) {
+            Some((_, members)) => members.push(p),
+            None => by.push((pos, vec![p])),
+        }
+    }
+    by.sort_by_key(|(pos, _)| *pos);
+    by
+}
+
+async fn follow(
+    db: ReadDb,
+    mut appended: watch::Receiver<LogPosition>,
+    published: HashMap<Projection, watch::Sender<LogPosition>>,
+    mut stop: watch::Receiver<bool>,
+    urgency: Arc<Urgency>,
+) {
+    let mut last_commit = tokio::time::Instant::now();
+    let Some(mut at) = load_all(&db, &mut stop).await else { return };
+    for (p, pos) in &at {
+        published[p].send_replace(*pos);
+    }
+    let mut backoff = Duration::from_millis(50);
     let mut quick = Duration::from_millis(1);
     loop {
         if *stop.borrow() {
             return;
         }
-        let latest = *appended.borrow_and_update();
-        match step(&db, projection, at).await {
-            Ok(Some(next)) => {
-                at = next;
-                published.send_replace(at);
-                backoff = Duration::from_millis(50);
-                quick = Duration::from_millis(1);
+        // Let events gather unless someone waits to read their own write.
+        let since = last_commit.elapsed();
+        if since < BATCH_WINDOW && urgency.waiters.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            tokio::select! {
+                _ = tokio::time::sleep(BATCH_WINDOW - since) => {}
+                _ = urgency.wake.notified() => {}
+                _ = stop.changed() => return,
             }
-            Ok(None) => {
-                if let Ok(now) = checkpoint(&db, projection).await {
-                    if now != at {
-                        at = now;
-                        published.send_replace(at);
-                        continue;
+        }
+        let latest = *appended.borrow_and_update();
+        let mut progressed = false;
+        let mut failed = false;
+        for (pos, members) in groups(&at) {
+            match step_group(&db, &members, pos).await {
+                Ok(Step::Advanced(next)) => {
+                    progressed = true;
+                    last_commit = tokio::time::Instant::now();
+                    for p in members {
+                        at.insert(p, next);
+                        published[&p].send_replace(next);
                     }
                 }
-                // On PostgreSQL an event this process appended may not be readable yet while an
-                // older transaction is still open: look again soon, backing off.
-                let wait = if latest > at {
-                    quick = (quick * 2).min(Duration::from_millis(50));
-                    quick
-                } else {
-                    IDLE_POLL
-                };
-                tokio::select! {
-                    _ = appended.changed() => {}
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = stop.changed() => return,
+                Ok(Step::Idle) => {}
+                Ok(Step::Moved) => {
+                    // Someone else (a replay, another process) moved a checkpoint: start again
+                    // from what is stored.
+                    progressed = true;
+                    match load_all(&db, &mut stop).await {
+                        Some(fresh) => {
+                            for (p, pos) in &fresh {
+                                published[p].send_replace(*pos);
+                            }
+                            at = fresh;
+                        }
+                        None => return,
+                    }
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "projection step failed; retrying");
+                    failed = true;
+                    break;
                 }
             }
-            Err(e) => {
-                tracing::warn!(projection = name, error = %e, "projection step failed; retrying");
-                if sleep_or_stop(&mut stop, backoff).await {
-                    return;
-                }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+        if failed {
+            if sleep_or_stop(&mut stop, backoff).await {
+                return;
             }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            continue;
+        }
+        backoff = Duration::from_millis(50);
+        if progressed {
+            quick = Duration::from_millis(1);
+            continue;
+        }
+        // Nothing readable. On PostgreSQL an event this process appended may not be readable
+        // yet while an older transaction is still open: look again soon, backing off. Otherwise
+        // wait for the next append here, or poll for other processes' appends.
+        let behind = at.values().min().copied().unwrap_or(LogPosition::START);
+        let wait = if latest > behind {
+            quick = (quick * 2).min(Duration::from_millis(50));
+            quick
+        } else {
+            IDLE_POLL
+        };
+        tokio::select! {
+            _ = appended.changed() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
         }
     }
 }
@@ -262,6 +365,10 @@ impl Projections {
     /// Waits until every projection in `which` has applied the event at `at` (read-your-writes),
     /// at most `timeout`. Returns whether they did.
     pub async fn wait_for(&self, which: &[Projection], at: LogPosition, timeout: Duration) -> bool {
+        if which.iter().all(|p| self.checkpoints.get(p).is_some_and(|rx| *rx.borrow() >= at)) {
+            return true;
+        }
+        let _waiting = Waiting::new(&self.urgency);
         let all = async {
             for p in which {
                 if let Some(rx) = self.checkpoints.get(p) {

@@ -212,7 +212,7 @@ async fn http_run(
     round: u64,
 ) -> anyhow::Result<Sample> {
     let stop = Arc::new(AtomicBool::new(false));
-    let first_day = Utc::now().date_naive() + Days::days(1 + (round as i64) * 60);
+    let first_day = Utc::now().date_naive() + Days::days(1 + (round as i64) * 40);
     let mut tasks = Vec::new();
     let started = Instant::now();
     for c in 0..clients {
@@ -286,6 +286,35 @@ async fn template(
     Ok(rows)
 }
 
+/// A copy of the event log's table (same columns, keys and indexes) for the baseline, so its
+/// rows do not reach the projections.
+async fn create_baseline_table(store: &commands::Store) -> anyhow::Result<()> {
+    match store {
+        commands::Store::Postgres(pg) => {
+            sqlx::query("CREATE TABLE IF NOT EXISTS bench_events (LIKE events INCLUDING ALL)")
+                .execute(pg.pool())
+                .await?;
+        }
+        commands::Store::Sqlite(repo) => {
+            sqlx::query(
+                "CREATE TABLE IF NOT EXISTS bench_events (position INTEGER PRIMARY KEY AUTOINCREMENT, \
+                 aggregate_type TEXT NOT NULL, aggregate_id TEXT NOT NULL, \
+                 sequence INTEGER NOT NULL CHECK (sequence >= 1), event_type TEXT NOT NULL, \
+                 event_version TEXT NOT NULL, payload TEXT NOT NULL, metadata TEXT NOT NULL, \
+                 UNIQUE (aggregate_type, aggregate_id, sequence))",
+            )
+            .execute(repo.pool())
+            .await?;
+            sqlx::query(
+                "CREATE INDEX IF NOT EXISTS bench_events_event_type ON bench_events (event_type, position)",
+            )
+            .execute(repo.pool())
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 async fn raw_run(
     url: &str,
     kind: StoreKind,
@@ -295,6 +324,7 @@ async fn raw_run(
 ) -> anyhow::Result<Sample> {
     let stop = Arc::new(AtomicBool::new(false));
     let store = commands::Store::connect(url).await?;
+    create_baseline_table(&store).await?;
     let mut tasks = Vec::new();
     let started = Instant::now();
     let cast = if kind == StoreKind::Postgres {
@@ -303,7 +333,7 @@ async fn raw_run(
         ""
     };
     let sql = format!(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) VALUES {}",
+        "INSERT INTO bench_events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) VALUES {}",
         (0..rows.len())
             .map(|i| {
                 let b = i * 5;
@@ -337,7 +367,15 @@ async fn raw_run(
                                 .bind(payload.clone())
                                 .bind(meta.clone());
                         }
-                        q.execute(repo.pool()).await.is_ok()
+                        match q.execute(repo.pool()).await {
+                            Ok(_) => true,
+                            Err(e) => {
+                                if s.errors == 0 {
+                                    eprintln!("baseline insert failed: {e}");
+                                }
+                                false
+                            }
+                        }
                     }
                     commands::Store::Postgres(pg) => {
                         let mut q = sqlx::query(&sql);
@@ -349,7 +387,15 @@ async fn raw_run(
                                 .bind(payload.clone())
                                 .bind(meta.clone());
                         }
-                        q.execute(pg.pool()).await.is_ok()
+                        match q.execute(pg.pool()).await {
+                            Ok(_) => true,
+                            Err(e) => {
+                                if s.errors == 0 {
+                                    eprintln!("baseline insert failed: {e}");
+                                }
+                                false
+                            }
+                        }
                     }
                 };
                 if ok {
@@ -404,10 +450,16 @@ async fn bench_store(url: &str, kind: StoreKind, options: &Options) -> anyhow::R
     };
     let mut config = Config::new(url, "127.0.0.1:0".parse()?);
     config.seed_demo = false;
+    if std::env::var("BENCH_NO_RYW").is_ok() {
+        config.read_your_writes = Duration::ZERO;
+    }
     let server = app::start(config).await?;
     seed(&server.state.bus).await?;
     // Warm up (connections, caches) and make one booking to copy rows from.
-    let warm = http_run(server.addr, 1, 0.5, 99).await?;
+    let warm = http_run(server.addr, 1, 0.5, options.clients.len() as u64).await?;
+    if std::env::var("BENCH_NO_RYW").is_ok() {
+        eprintln!("(read-your-writes wait off)");
+    }
     anyhow::ensure!(
         warm.done > 0,
         "warm-up booked nothing ({} errors)",

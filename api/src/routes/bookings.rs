@@ -326,16 +326,24 @@ async fn create(
         .place_booking(request, &metadata, Utc::now())
         .await
         .map_err(place_problem)?;
-    let salon = queries::salon(&state.read).await?;
+    // The salon's time zone from the write side's cached settings: no query on the hot path.
+    let time_zone = state
+        .bus
+        .load_recent::<domain::salon::Salon>(domain::ids::SALON_ID, std::time::Duration::from_secs(2))
+        .await
+        .map(|s| s.state.time_zone)
+        .map_err(|e| place_problem(PlaceError::Store(e)))?;
     let created_at = match placed.committed {
         Some(committed) => {
             // Read-your-writes: answer once the booking shows in lists and its slot is gone from
             // availability, or after the bound (the booking is committed either way).
             let which = [Projection::Bookings, Projection::Availability];
-            state
-                .projections
-                .wait_for(&which, committed.position, state.settings.read_your_writes)
-                .await;
+            if !state.settings.read_your_writes.is_zero() {
+                state
+                    .projections
+                    .wait_for(&which, committed.position, state.settings.read_your_writes)
+                    .await;
+            }
             metadata.recorded_at
         }
         None => queries::booking(&state.read, &placed.id.to_string())
@@ -344,7 +352,7 @@ async fn create(
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or(metadata.recorded_at),
     };
-    let out = BookingOut::from_placed(&placed, salon.time_zone, created_at)
+    let out = BookingOut::from_placed(&placed, time_zone, created_at)
         .ok_or_else(|| Problem::internal(&"placed booking without details"))?;
     let mut response = (StatusCode::CREATED, Json(out)).into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/bookings/{}", placed.id)) {

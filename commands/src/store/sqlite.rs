@@ -20,6 +20,9 @@ use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 
+/// Rows per INSERT statement (7 parameters each, well under SQLite's parameter limit).
+const ROWS_PER_STATEMENT: usize = 100;
+
 #[derive(Clone)]
 pub struct SqliteEventRepository {
     pool: SqlitePool,
@@ -44,23 +47,26 @@ impl SqliteEventRepository {
         &self.pool
     }
 
-    /// Appends events of any aggregates in one transaction. `BEGIN IMMEDIATE` takes the write
-    /// lock up front, so the positions handed out are in commit order.
-    pub async fn append(
-        &self,
-        events: &[SerializedEvent],
-    ) -> Result<LogPosition, PersistenceError> {
+    /// Appends events of any aggregates atomically: one multi-row `INSERT … RETURNING`, which
+    /// SQLite runs as one transaction under its single write lock, so positions are handed out
+    /// in commit order. Larger batches are split into statements inside `BEGIN IMMEDIATE`.
+    pub async fn append(&self, events: &[SerializedEvent]) -> Result<LogPosition, PersistenceError> {
+        if events.len() <= ROWS_PER_STATEMENT {
+            let last = Self::insert_rows(&self.pool, events).await?;
+            return Ok(LogPosition::new(0, last));
+        }
         let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut *conn)
-            .await
-            .map_err(map_sqlx)?;
-        match Self::insert_all(&mut conn, events).await {
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await.map_err(map_sqlx)?;
+        let mut result = Ok(0);
+        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+            result = Self::insert_rows(&mut *conn, chunk).await;
+            if result.is_err() {
+                break;
+            }
+        }
+        match result {
             Ok(last) => {
-                sqlx::query("COMMIT")
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(map_sqlx)?;
+                sqlx::query("COMMIT").execute(&mut *conn).await.map_err(map_sqlx)?;
                 Ok(LogPosition::new(0, last))
             }
             Err(e) => {
@@ -73,27 +79,36 @@ impl SqliteEventRepository {
         }
     }
 
-    async fn insert_all(
-        conn: &mut sqlx::SqliteConnection,
-        events: &[SerializedEvent],
-    ) -> Result<i64, PersistenceError> {
-        let mut last = 0;
+    async fn insert_rows<'c, E>(executor: E, events: &[SerializedEvent]) -> Result<i64, PersistenceError>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+    {
+        let values: Vec<String> = (0..events.len())
+            .map(|i| {
+                let b = i * 7;
+                format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+             VALUES {} RETURNING position",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
         for e in events {
-            let row = sqlx::query(
-                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING position",
-            )
-            .bind(&e.aggregate_type)
-            .bind(&e.aggregate_id)
-            .bind(e.sequence as i64)
-            .bind(&e.event_type)
-            .bind(&e.event_version)
-            .bind(e.payload.to_string())
-            .bind(e.metadata.to_string())
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(map_sqlx)?;
-            last = row.try_get::<i64, _>(0).map_err(map_sqlx)?;
+            query = query
+                .bind(&e.aggregate_type)
+                .bind(&e.aggregate_id)
+                .bind(e.sequence as i64)
+                .bind(&e.event_type)
+                .bind(&e.event_version)
+                .bind(e.payload.to_string())
+                .bind(e.metadata.to_string());
+        }
+        let rows = query.fetch_all(executor).await.map_err(map_sqlx)?;
+        let mut last = 0;
+        for row in rows {
+            last = last.max(row.try_get::<i64, _>(0).map_err(map_sqlx)?);
         }
         Ok(last)
     }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test. Starts what the tests need first (PostgreSQL when it is installed but
+# stopped); each test makes its own database or SQLite file and removes it afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ensure_postgres() {
+  if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+    return
+  fi
+  echo "PostgreSQL is not answering on 127.0.0.1:5432; starting it"
+  local version
+  version=$(ls /etc/postgresql 2>/dev/null | sort -n | tail -1)
+  if [ -z "$version" ]; then
+    echo "PostgreSQL is not installed (expected under /etc/postgresql); install postgresql-15" >&2
+    exit 1
+  fi
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || pg_ctlcluster "$version" main start
+  for _ in $(seq 1 60); do
+    pg_isready -h 127.0.0.1 -p 5432 -q && return
+    sleep 0.5
+  done
+  echo "PostgreSQL did not start" >&2
+  exit 1
+}
+
+ensure_postgres
+export SALON_TEST_PG="${SALON_TEST_PG:-postgres://postgres@127.0.0.1:5432}"
+cargo test --workspace --all-targets "$@"
