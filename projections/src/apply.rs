@@ -9,7 +9,7 @@ use domain::service::{ServiceDetails, ServiceEvent};
 use domain::stylist::StylistEvent;
 use domain::stylist_day::StylistDayEvent;
 use domain::token::ApiTokenEvent;
-use sqlx::AnyConnection;
+use crate::writer::{Val, Writer};
 use sqlx::Row;
 
 /// The projections salon runs. Each has a stable name (its checkpoint row) and owns its tables.
@@ -74,18 +74,18 @@ impl Projection {
     /// Applies one event inside the projection's transaction.
     pub async fn apply(
         self,
-        conn: &mut AnyConnection,
+        w: &mut Writer<'_>,
         event: &StoredEvent,
     ) -> Result<(), ApplyError> {
         if !self.wants(&event.aggregate_type) {
             return Ok(());
         }
         match self {
-            Self::Catalog => catalog(conn, event).await,
-            Self::Bookings => bookings(conn, event).await,
-            Self::Availability => availability(conn, event).await,
-            Self::Audit => audit(conn, event).await,
-            Self::Tokens => tokens(conn, event).await,
+            Self::Catalog => catalog(w, event).await,
+            Self::Bookings => bookings(w, event).await,
+            Self::Availability => availability(w, event).await,
+            Self::Audit => audit(w, event).await,
+            Self::Tokens => tokens(w, event).await,
         }
     }
 }
@@ -119,16 +119,16 @@ fn recorded_at(event: &StoredEvent) -> String {
     event.audit().recorded_at.to_rfc3339()
 }
 
-async fn catalog(conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), ApplyError> {
+async fn catalog(w: &mut Writer<'_>, event: &StoredEvent) -> Result<(), ApplyError> {
     match event.aggregate_type.as_str() {
-        "Salon" => salon(conn, decode(event)?).await,
-        "Service" => service(conn, event, decode(event)?).await,
-        "Stylist" => stylist(conn, event, decode(event)?).await,
+        "Salon" => salon(w, decode(event)?).await,
+        "Service" => service(w, event, decode(event)?).await,
+        "Stylist" => stylist(w, event, decode(event)?).await,
         _ => Ok(()),
     }
 }
 
-async fn salon(conn: &mut AnyConnection, event: SalonEvent) -> Result<(), ApplyError> {
+async fn salon(w: &mut Writer<'_>, event: SalonEvent) -> Result<(), ApplyError> {
     match event {
         SalonEvent::SalonConfigured {
             name,
@@ -144,25 +144,25 @@ async fn salon(conn: &mut AnyConnection, event: SalonEvent) -> Result<(), ApplyE
             .bind(time_zone.name().to_string())
             .bind(currency.as_str().to_string())
             .bind(json(&policy))
-            .execute(&mut *conn)
+            .execute(w.conn().await?)
             .await?;
         }
         SalonEvent::SalonRenamed { name } => {
             sqlx::query("UPDATE rm_salon SET name = $1")
                 .bind(name)
-                .execute(&mut *conn)
+                .execute(w.conn().await?)
                 .await?;
         }
         SalonEvent::TimeZoneChanged { time_zone } => {
             sqlx::query("UPDATE rm_salon SET time_zone = $1")
                 .bind(time_zone.name().to_string())
-                .execute(&mut *conn)
+                .execute(w.conn().await?)
                 .await?;
         }
         SalonEvent::BookingPolicyChanged { policy } => {
             sqlx::query("UPDATE rm_salon SET policy_json = $1")
                 .bind(json(&policy))
-                .execute(&mut *conn)
+                .execute(w.conn().await?)
                 .await?;
         }
     }
@@ -170,7 +170,7 @@ async fn salon(conn: &mut AnyConnection, event: SalonEvent) -> Result<(), ApplyE
 }
 
 async fn write_service(
-    conn: &mut AnyConnection,
+    w: &mut Writer<'_>,
     id: &str,
     d: &ServiceDetails,
     created: Option<i64>,
@@ -195,32 +195,32 @@ async fn write_service(
     if let Some(position) = created {
         query = query.bind(position);
     }
-    query.execute(&mut *conn).await?;
+    query.execute(w.conn().await?).await?;
     Ok(())
 }
 
 async fn service(
-    conn: &mut AnyConnection,
+    w: &mut Writer<'_>,
     stored: &StoredEvent,
     event: ServiceEvent,
 ) -> Result<(), ApplyError> {
     match event {
         ServiceEvent::ServiceCreated { id, details } => {
-            write_service(conn, &id.to_string(), &details, Some(stored.at.position)).await?
+            write_service(w, &id.to_string(), &details, Some(stored.at.position)).await?
         }
         ServiceEvent::ServiceUpdated { id, details } => {
-            write_service(conn, &id.to_string(), &details, None).await?
+            write_service(w, &id.to_string(), &details, None).await?
         }
         ServiceEvent::ServiceArchived { id } => {
             sqlx::query("UPDATE rm_services SET active = 0 WHERE id = $1")
                 .bind(id.to_string())
-                .execute(&mut *conn)
+                .execute(w.conn().await?)
                 .await?;
         }
         ServiceEvent::ServiceRestored { id } => {
             sqlx::query("UPDATE rm_services SET active = 1 WHERE id = $1")
                 .bind(id.to_string())
-                .execute(&mut *conn)
+                .execute(w.conn().await?)
                 .await?;
         }
     }
@@ -228,7 +228,7 @@ async fn service(
 }
 
 async fn stylist(
-    conn: &mut AnyConnection,
+    w: &mut Writer<'_>,
     stored: &StoredEvent,
     event: StylistEvent,
 ) -> Result<(), ApplyError> {
@@ -248,7 +248,7 @@ async fn stylist(
             .bind(bio)
             .bind(json(&services))
             .bind(stored.at.position)
-            .execute(&mut *conn)
+            .execute(w.conn().await?)
             .await?;
         }
         StylistEvent::StylistProfileUpdated { id, name, bio } => {
@@ -256,54 +256,54 @@ async fn stylist(
                 .bind(id.to_string())
                 .bind(name)
                 .bind(bio)
-                .execute(&mut *conn)
+                .execute(w.conn().await?)
                 .await?;
         }
         StylistEvent::StylistServicesSet { id, services } => {
             sqlx::query("UPDATE rm_stylists SET services_json = $2 WHERE id = $1")
                 .bind(id.to_string())
                 .bind(json(&services))
-                .execute(&mut *conn)
+                .execute(w.conn().await?)
                 .await?;
         }
         StylistEvent::StylistHoursSet { id, hours } => {
             sqlx::query("UPDATE rm_stylists SET hours_json = $2 WHERE id = $1")
                 .bind(id.to_string())
                 .bind(json(&hours))
-                .execute(&mut *conn)
+                .execute(w.conn().await?)
                 .await?;
         }
         StylistEvent::TimeOffAdded { id, time_off } => {
-            let mut all = current_time_off(conn, &id.to_string()).await?;
+            let mut all = current_time_off(w, &id.to_string()).await?;
             all.push(time_off);
             all.sort_by_key(|t| t.start);
-            save_time_off(conn, &id.to_string(), &all).await?;
+            save_time_off(w, &id.to_string(), &all).await?;
         }
         StylistEvent::TimeOffRemoved { id, time_off } => {
-            let mut all = current_time_off(conn, &id.to_string()).await?;
+            let mut all = current_time_off(w, &id.to_string()).await?;
             all.retain(|t| t.id != time_off);
-            save_time_off(conn, &id.to_string(), &all).await?;
+            save_time_off(w, &id.to_string(), &all).await?;
         }
         StylistEvent::StylistArchived { id } => {
             sqlx::query("UPDATE rm_stylists SET active = 0 WHERE id = $1")
                 .bind(id.to_string())
-                .execute(&mut *conn)
+                .execute(w.conn().await?)
                 .await?;
         }
         StylistEvent::StylistRestored { id } => {
             sqlx::query("UPDATE rm_stylists SET active = 1 WHERE id = $1")
                 .bind(id.to_string())
-                .execute(&mut *conn)
+                .execute(w.conn().await?)
                 .await?;
         }
     }
     Ok(())
 }
 
-async fn current_time_off(conn: &mut AnyConnection, id: &str) -> Result<Vec<TimeOff>, ApplyError> {
+async fn current_time_off(w: &mut Writer<'_>, id: &str) -> Result<Vec<TimeOff>, ApplyError> {
     let row = sqlx::query("SELECT time_off_json FROM rm_stylists WHERE id = $1")
         .bind(id.to_string())
-        .fetch_optional(&mut *conn)
+        .fetch_optional(w.conn().await?)
         .await?;
     let text: String = match row {
         Some(r) => r.try_get(0)?,
@@ -313,115 +313,148 @@ async fn current_time_off(conn: &mut AnyConnection, id: &str) -> Result<Vec<Time
 }
 
 async fn save_time_off(
-    conn: &mut AnyConnection,
+    w: &mut Writer<'_>,
     id: &str,
     all: &[TimeOff],
 ) -> Result<(), ApplyError> {
     sqlx::query("UPDATE rm_stylists SET time_off_json = $2 WHERE id = $1")
         .bind(id.to_string())
         .bind(json(&all))
-        .execute(&mut *conn)
+        .execute(w.conn().await?)
         .await?;
     Ok(())
 }
 
-async fn set_status(
-    conn: &mut AnyConnection,
-    stored: &StoredEvent,
-    status: &str,
-) -> Result<(), ApplyError> {
-    sqlx::query("UPDATE rm_bookings SET status = $2, updated_at = $3 WHERE id = $1")
-        .bind(stored.aggregate_id.clone())
-        .bind(status.to_string())
-        .bind(recorded_at(stored))
-        .execute(&mut *conn)
-        .await?;
+/// The columns of `rm_bookings` in insert order, and the indexes of those updated later.
+const BOOKING_COLUMNS: &[&str] = &[
+    "id",
+    "status",
+    "deposit_status",
+    "service",
+    "stylist",
+    "start_at",
+    "end_at",
+    "start_epoch",
+    "client_name",
+    "client_email",
+    "client_phone",
+    "notes",
+    "price_cents",
+    "deposit_cents",
+    "currency",
+    "hold_expires_at",
+    "created_at",
+    "updated_at",
+];
+const B_STATUS: usize = 1;
+const B_DEPOSIT: usize = 2;
+const B_HOLD: usize = 15;
+const B_UPDATED: usize = 17;
+
+/// Sets columns of a booking: in the buffered row when it is not written yet, else by UPDATE.
+async fn update_booking(w: &mut Writer<'_>, stored: &StoredEvent, changes: &[(usize, Val)]) -> Result<(), ApplyError> {
+    let at = recorded_at(stored);
+    if let Some(row) = w.pending_row("rm_bookings", 0, &stored.aggregate_id) {
+        for (column, value) in changes {
+            row[*column] = value.clone();
+        }
+        row[B_UPDATED] = at.into();
+        return Ok(());
+    }
+    let sets: Vec<String> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, (c, _))| format!("{} = ${}", BOOKING_COLUMNS[*c], i + 3))
+        .collect();
+    let sql = format!("UPDATE rm_bookings SET updated_at = $2, {} WHERE id = $1", sets.join(", "));
+    let mut query = sqlx::query(&sql).bind(stored.aggregate_id.clone()).bind(at);
+    for (_, value) in changes {
+        query = match value.clone() {
+            Val::Int(i) => query.bind(i),
+            Val::Text(t) => query.bind(t),
+            Val::Null => query.bind(Option::<String>::None),
+        };
+    }
+    query.execute(w.conn().await?).await?;
     Ok(())
 }
 
-async fn bookings(conn: &mut AnyConnection, stored: &StoredEvent) -> Result<(), ApplyError> {
+async fn set_status(w: &mut Writer<'_>, stored: &StoredEvent, status: &str) -> Result<(), ApplyError> {
+    update_booking(w, stored, &[(B_STATUS, status.into())]).await
+}
+
+async fn bookings(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), ApplyError> {
     match decode::<BookingEvent>(stored)? {
         BookingEvent::BookingRequested { id, details: d } => {
             let at = recorded_at(stored);
-            sqlx::query(
-                "INSERT INTO rm_bookings (id, status, deposit_status, service, stylist, start_at, end_at, start_epoch, \
-                 client_name, client_email, client_phone, notes, price_cents, deposit_cents, currency, hold_expires_at, \
-                 created_at, updated_at) VALUES ($1, 'requested', 'none', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $14)",
-            )
-            .bind(id.to_string())
-            .bind(d.service.to_string())
-            .bind(d.stylist.to_string())
-            .bind(d.start.to_rfc3339())
-            .bind(d.end.to_rfc3339())
-            .bind(d.start.timestamp())
-            .bind(d.client.name.as_str().to_string())
-            .bind(d.client.email.as_str().to_string())
-            .bind(d.client.phone.as_str().to_string())
-            .bind(d.notes)
-            .bind(d.price_cents.get())
-            .bind(d.deposit_cents.get())
-            .bind(d.currency.as_str().to_string())
-            .bind(at)
-            .execute(&mut *conn)
-            .await?;
+            let row: Vec<Val> = vec![
+                id.to_string().into(),
+                "requested".into(),
+                "none".into(),
+                d.service.to_string().into(),
+                d.stylist.to_string().into(),
+                d.start.to_rfc3339().into(),
+                d.end.to_rfc3339().into(),
+                d.start.timestamp().into(),
+                d.client.name.as_str().into(),
+                d.client.email.as_str().into(),
+                d.client.phone.as_str().into(),
+                d.notes.into(),
+                d.price_cents.get().into(),
+                d.deposit_cents.get().into(),
+                d.currency.as_str().into(),
+                Val::Null,
+                at.clone().into(),
+                at.into(),
+            ];
+            w.insert("rm_bookings", BOOKING_COLUMNS, row).await?;
         }
-        BookingEvent::BookingHeld {
-            hold_expires_at, ..
-        } => {
-            sqlx::query("UPDATE rm_bookings SET status = 'held', deposit_status = 'pending', hold_expires_at = $2, updated_at = $3 WHERE id = $1")
-                .bind(stored.aggregate_id.clone())
-                .bind(hold_expires_at.to_rfc3339())
-                .bind(recorded_at(stored))
-                .execute(&mut *conn)
-                .await?;
+        BookingEvent::BookingHeld { hold_expires_at, .. } => {
+            let changes = [
+                (B_STATUS, "held".into()),
+                (B_DEPOSIT, "pending".into()),
+                (B_HOLD, hold_expires_at.to_rfc3339().into()),
+            ];
+            update_booking(w, stored, &changes).await?;
         }
-        BookingEvent::BookingConfirmed { .. } => set_status(conn, stored, "confirmed").await?,
-        BookingEvent::DepositPaid { .. } => {
-            sqlx::query(
-                "UPDATE rm_bookings SET deposit_status = 'paid', updated_at = $2 WHERE id = $1",
-            )
-            .bind(stored.aggregate_id.clone())
-            .bind(recorded_at(stored))
-            .execute(&mut *conn)
-            .await?;
-        }
+        BookingEvent::BookingConfirmed { .. } => set_status(w, stored, "confirmed").await?,
+        BookingEvent::DepositPaid { .. } => update_booking(w, stored, &[(B_DEPOSIT, "paid".into())]).await?,
         BookingEvent::HoldExpired { .. } | BookingEvent::BookingCancelled { .. } => {
-            set_status(conn, stored, "cancelled").await?
+            set_status(w, stored, "cancelled").await?
         }
-        BookingEvent::BookingCompleted { .. } => set_status(conn, stored, "completed").await?,
-        BookingEvent::BookingNoShow { .. } => set_status(conn, stored, "no_show").await?,
+        BookingEvent::BookingCompleted { .. } => set_status(w, stored, "completed").await?,
+        BookingEvent::BookingNoShow { .. } => set_status(w, stored, "no_show").await?,
     }
     Ok(())
 }
 
-async fn availability(conn: &mut AnyConnection, stored: &StoredEvent) -> Result<(), ApplyError> {
+const RESERVATION_COLUMNS: &[&str] = &["booking", "stylist", "day", "start_epoch", "end_epoch"];
+
+async fn availability(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), ApplyError> {
     match decode::<StylistDayEvent>(stored)? {
-        StylistDayEvent::SlotReserved {
-            stylist,
-            date,
-            booking,
-            blocked,
-        } => {
-            sqlx::query("INSERT INTO rm_reservations (booking, stylist, day, start_epoch, end_epoch) VALUES ($1, $2, $3, $4, $5)")
-                .bind(booking.to_string())
-                .bind(stylist.to_string())
-                .bind(date.to_string())
-                .bind(blocked.start.timestamp())
-                .bind(blocked.end.timestamp())
-                .execute(&mut *conn)
-                .await?;
+        StylistDayEvent::SlotReserved { stylist, date, booking, blocked } => {
+            let row: Vec<Val> = vec![
+                booking.to_string().into(),
+                stylist.to_string().into(),
+                date.to_string().into(),
+                blocked.start.timestamp().into(),
+                blocked.end.timestamp().into(),
+            ];
+            w.insert("rm_reservations", RESERVATION_COLUMNS, row).await?;
         }
         StylistDayEvent::SlotReleased { booking, .. } => {
-            sqlx::query("DELETE FROM rm_reservations WHERE booking = $1")
-                .bind(booking.to_string())
-                .execute(&mut *conn)
-                .await?;
+            if !w.forget_row("rm_reservations", 0, &booking.to_string()) {
+                sqlx::query("DELETE FROM rm_reservations WHERE booking = $1")
+                    .bind(booking.to_string())
+                    .execute(w.conn().await?)
+                    .await?;
+            }
         }
     }
     Ok(())
 }
 
-async fn tokens(conn: &mut AnyConnection, stored: &StoredEvent) -> Result<(), ApplyError> {
+async fn tokens(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), ApplyError> {
     match decode::<ApiTokenEvent>(stored)? {
         ApiTokenEvent::TokenCreated {
             id,
@@ -435,38 +468,50 @@ async fn tokens(conn: &mut AnyConnection, stored: &StoredEvent) -> Result<(), Ap
                 .bind(scope.as_str().to_string())
                 .bind(secret_hash)
                 .bind(recorded_at(stored))
-                .execute(&mut *conn)
+                .execute(w.conn().await?)
                 .await?;
         }
         ApiTokenEvent::TokenRevoked { id } => {
             sqlx::query("UPDATE rm_api_tokens SET revoked = 1 WHERE id = $1")
                 .bind(id.to_string())
-                .execute(&mut *conn)
+                .execute(w.conn().await?)
                 .await?;
         }
     }
     Ok(())
 }
 
-async fn audit(conn: &mut AnyConnection, stored: &StoredEvent) -> Result<(), ApplyError> {
+const AUDIT_COLUMNS: &[&str] = &[
+    "position",
+    "recorded_at",
+    "actor",
+    "source",
+    "aggregate_type",
+    "aggregate_id",
+    "event_type",
+    "summary",
+    "reason",
+    "request_id",
+    "correlation_id",
+    "causation_id",
+];
+
+async fn audit(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), ApplyError> {
     let meta = stored.audit();
-    sqlx::query(
-        "INSERT INTO rm_audit_log (position, recorded_at, actor, source, aggregate_type, aggregate_id, event_type, summary, \
-         reason, request_id, correlation_id, causation_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(stored.at.position)
-    .bind(meta.recorded_at.to_rfc3339())
-    .bind(meta.actor.clone())
-    .bind(meta.source.to_string())
-    .bind(stored.aggregate_type.clone())
-    .bind(stored.aggregate_id.clone())
-    .bind(stored.event_type.clone())
-    .bind(crate::summary::summarize(stored))
-    .bind(meta.reason)
-    .bind(meta.request_id)
-    .bind(meta.correlation_id)
-    .bind(meta.causation_id)
-    .execute(&mut *conn)
-    .await?;
+    let row: Vec<Val> = vec![
+        stored.at.position.into(),
+        meta.recorded_at.to_rfc3339().into(),
+        meta.actor.into(),
+        meta.source.to_string().into(),
+        stored.aggregate_type.as_str().into(),
+        stored.aggregate_id.as_str().into(),
+        stored.event_type.as_str().into(),
+        crate::summary::summarize(stored).into(),
+        meta.reason.into(),
+        meta.request_id.into(),
+        meta.correlation_id.into(),
+        meta.causation_id.into(),
+    ];
+    w.insert("rm_audit_log", AUDIT_COLUMNS, row).await?;
     Ok(())
 }

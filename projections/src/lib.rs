@@ -13,6 +13,7 @@ pub mod log;
 pub mod queries;
 pub mod runner;
 pub mod summary;
+pub mod writer;
 
 pub use apply::Projection;
 pub use db::ReadDb;

@@ -9,6 +9,7 @@
 use crate::apply::{ApplyError, Projection};
 use crate::db::ReadDb;
 use crate::log::{read_after, ReadError};
+use crate::writer::Writer;
 use migrations::{Backend, LogPosition, LogSignal};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -79,9 +80,10 @@ pub async fn step_group(db: &ReadDb, group: &[Projection], at: LogPosition) -> R
         // crash that loses this commit loses nothing: the batch is simply read again.
         sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
     }
+    let mut writer = Writer::new(&mut tx);
     for projection in group {
         for event in &events {
-            match projection.apply(&mut tx, event).await {
+            match projection.apply(&mut writer, event).await {
                 Ok(()) => {}
                 Err(e @ ApplyError::Decode { .. }) => {
                     // A payload that does not decode will never decode: record it and move on
@@ -92,6 +94,8 @@ pub async fn step_group(db: &ReadDb, group: &[Projection], at: LogPosition) -> R
             }
         }
     }
+    writer.flush().await?;
+    drop(writer);
     let names: Vec<String> = (0..group.len()).map(|i| format!("${}", i + 6)).collect();
     let sql = format!(
         "UPDATE projection_checkpoints SET txid = $1, position = $2, updated_at = $3 \

@@ -1,0 +1,132 @@
+//! Buffered writes inside one projection transaction. Consecutive inserts into the same table
+//! become one multi-row INSERT; an update of a row still in the buffer changes the buffered row
+//! instead of costing a statement; any other statement first flushes the buffer, so the order of
+//! effects is the order of events. A batch of bookings thus costs a handful of statements, not
+//! several per event.
+
+use sqlx::any::Any;
+use sqlx::query::Query;
+use sqlx::{AnyConnection, Arguments};
+
+/// A column value (the types every store shares).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    Int(i64),
+    Text(String),
+    Null,
+}
+
+impl From<i64> for Val {
+    fn from(v: i64) -> Self {
+        Val::Int(v)
+    }
+}
+
+impl From<String> for Val {
+    fn from(v: String) -> Self {
+        Val::Text(v)
+    }
+}
+
+impl From<&str> for Val {
+    fn from(v: &str) -> Self {
+        Val::Text(v.to_string())
+    }
+}
+
+impl From<Option<String>> for Val {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(Val::Null, Val::Text)
+    }
+}
+
+struct Pending {
+    table: &'static str,
+    columns: &'static [&'static str],
+    rows: Vec<Vec<Val>>,
+}
+
+/// Parameters per flushed statement: far below SQLite's and PostgreSQL's limits.
+const MAX_PARAMS: usize = 900;
+
+pub struct Writer<'c> {
+    conn: &'c mut AnyConnection,
+    pending: Option<Pending>,
+}
+
+impl<'c> Writer<'c> {
+    pub fn new(conn: &'c mut AnyConnection) -> Self {
+        Self { conn, pending: None }
+    }
+
+    /// The connection, after writing out anything buffered.
+    pub async fn conn(&mut self) -> Result<&mut AnyConnection, sqlx::Error> {
+        self.flush().await?;
+        Ok(&mut *self.conn)
+    }
+
+    /// Buffers one row for `table`.
+    pub async fn insert(&mut self, table: &'static str, columns: &'static [&'static str], row: Vec<Val>) -> Result<(), sqlx::Error> {
+        debug_assert_eq!(row.len(), columns.len());
+        let same = self.pending.as_ref().is_some_and(|p| p.table == table && p.columns == columns);
+        if !same {
+            self.flush().await?;
+            self.pending = Some(Pending { table, columns, rows: Vec::new() });
+        }
+        let full = match self.pending.as_mut() {
+            Some(p) => {
+                p.rows.push(row);
+                (p.rows.len() + 1) * p.columns.len() > MAX_PARAMS
+            }
+            None => false,
+        };
+        if full {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// The buffered row of `table` whose column `key_column` is `key`, if still unwritten.
+    pub fn pending_row(&mut self, table: &str, key_column: usize, key: &str) -> Option<&mut Vec<Val>> {
+        let p = self.pending.as_mut().filter(|p| p.table == table)?;
+        p.rows.iter_mut().rev().find(|r| matches!(r.get(key_column), Some(Val::Text(k)) if k == key))
+    }
+
+    /// Drops a buffered row (deleted before it was written). Returns whether there was one.
+    pub fn forget_row(&mut self, table: &str, key_column: usize, key: &str) -> bool {
+        let Some(p) = self.pending.as_mut().filter(|p| p.table == table) else { return false };
+        let before = p.rows.len();
+        p.rows.retain(|r| !matches!(r.get(key_column), Some(Val::Text(k)) if k == key));
+        p.rows.len() != before
+    }
+
+    /// Writes the buffered rows in one statement.
+    pub async fn flush(&mut self) -> Result<(), sqlx::Error> {
+        let Some(p) = self.pending.take() else { return Ok(()) };
+        if p.rows.is_empty() {
+            return Ok(());
+        }
+        let width = p.columns.len();
+        let values: Vec<String> = (0..p.rows.len())
+            .map(|r| {
+                let cells: Vec<String> = (0..width).map(|c| format!("${}", r * width + c + 1)).collect();
+                format!("({})", cells.join(", "))
+            })
+            .collect();
+        let sql = format!("INSERT INTO {} ({}) VALUES {}", p.table, p.columns.join(", "), values.join(", "));
+        let mut args = sqlx::any::AnyArguments::default();
+        for row in p.rows {
+            for v in row {
+                let added = match v {
+                    Val::Int(i) => args.add(i),
+                    Val::Text(t) => args.add(t),
+                    Val::Null => args.add(Option::<String>::None),
+                };
+                added.map_err(sqlx::Error::Encode)?;
+            }
+        }
+        let query: Query<'_, Any, _> = sqlx::query_with(&sql, args);
+        query.execute(&mut *self.conn).await?;
+        Ok(())
+    }
+}
