@@ -24,7 +24,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const STYLISTS: usize = 64;
-const SLOTS_PER_DAY: i64 = 96;
+/// Slots a stylist has per day: 00:00 to 23:30 (hours close at 23:59, so 23:45 does not fit).
+const SLOTS_PER_DAY: i64 = 95;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum StoreKind {
@@ -231,8 +232,20 @@ async fn http_run(
                 });
                 let t = Instant::now();
                 let ok = match http.post(&url).json(&body).send().await {
-                    Ok(r) => r.status().as_u16() == 201,
-                    Err(_) => false,
+                    Ok(r) if r.status().as_u16() == 201 => true,
+                    Ok(r) => {
+                        if s.errors == 0 {
+                            let status = r.status();
+                            eprintln!("booking failed: {status} {}", r.text().await.unwrap_or_default());
+                        }
+                        false
+                    }
+                    Err(e) => {
+                        if s.errors == 0 {
+                            eprintln!("booking failed: {e}");
+                        }
+                        false
+                    }
                 };
                 if ok {
                     s.done += 1;
