@@ -55,13 +55,16 @@ fn day(open: (u32, u32), close: (u32, u32), lunch: Option<((u32, u32), (u32, u32
     }
 }
 
-/// (name, bio, services by name, weekly hours)
-fn stylists() -> Vec<(
+/// A demo stylist: name, bio, the services they do (by name), weekly hours.
+type DemoStylist = (
     &'static str,
     &'static str,
     Vec<&'static str>,
     BTreeMap<DayKey, DayHours>,
-)> {
+);
+
+/// (name, bio, services by name, weekly hours)
+fn stylists() -> Vec<DemoStylist> {
     use DayKey::*;
     let all: Vec<&str> = SERVICES.iter().map(|s| s.0).collect();
     vec![

@@ -2,6 +2,7 @@
 //! projection reads another's tables.
 
 use crate::log::StoredEvent;
+use crate::writer::{Val, Writer};
 use domain::booking::BookingEvent;
 use domain::salon::SalonEvent;
 use domain::schedule::TimeOff;
@@ -9,7 +10,6 @@ use domain::service::{ServiceDetails, ServiceEvent};
 use domain::stylist::StylistEvent;
 use domain::stylist_day::StylistDayEvent;
 use domain::token::ApiTokenEvent;
-use crate::writer::{Val, Writer};
 use sqlx::Row;
 
 /// The projections salon runs. Each has a stable name (its checkpoint row) and owns its tables.
@@ -72,11 +72,7 @@ impl Projection {
     }
 
     /// Applies one event inside the projection's transaction.
-    pub async fn apply(
-        self,
-        w: &mut Writer<'_>,
-        event: &StoredEvent,
-    ) -> Result<(), ApplyError> {
+    pub async fn apply(self, w: &mut Writer<'_>, event: &StoredEvent) -> Result<(), ApplyError> {
         if !self.wants(&event.aggregate_type) {
             return Ok(());
         }
@@ -312,11 +308,7 @@ async fn current_time_off(w: &mut Writer<'_>, id: &str) -> Result<Vec<TimeOff>, 
     Ok(serde_json::from_str(&text).unwrap_or_default())
 }
 
-async fn save_time_off(
-    w: &mut Writer<'_>,
-    id: &str,
-    all: &[TimeOff],
-) -> Result<(), ApplyError> {
+async fn save_time_off(w: &mut Writer<'_>, id: &str, all: &[TimeOff]) -> Result<(), ApplyError> {
     sqlx::query("UPDATE rm_stylists SET time_off_json = $2 WHERE id = $1")
         .bind(id.to_string())
         .bind(json(&all))
@@ -352,7 +344,11 @@ const B_HOLD: usize = 15;
 const B_UPDATED: usize = 17;
 
 /// Sets columns of a booking: in the buffered row when it is not written yet, else by UPDATE.
-async fn update_booking(w: &mut Writer<'_>, stored: &StoredEvent, changes: &[(usize, Val)]) -> Result<(), ApplyError> {
+async fn update_booking(
+    w: &mut Writer<'_>,
+    stored: &StoredEvent,
+    changes: &[(usize, Val)],
+) -> Result<(), ApplyError> {
     let at = recorded_at(stored);
     if let Some(row) = w.pending_row("rm_bookings", 0, &stored.aggregate_id) {
         for (column, value) in changes {
@@ -366,7 +362,10 @@ async fn update_booking(w: &mut Writer<'_>, stored: &StoredEvent, changes: &[(us
         .enumerate()
         .map(|(i, (c, _))| format!("{} = ${}", BOOKING_COLUMNS[*c], i + 3))
         .collect();
-    let sql = format!("UPDATE rm_bookings SET updated_at = $2, {} WHERE id = $1", sets.join(", "));
+    let sql = format!(
+        "UPDATE rm_bookings SET updated_at = $2, {} WHERE id = $1",
+        sets.join(", ")
+    );
     let mut query = sqlx::query(&sql).bind(stored.aggregate_id.clone()).bind(at);
     for (_, value) in changes {
         query = match value.clone() {
@@ -379,7 +378,11 @@ async fn update_booking(w: &mut Writer<'_>, stored: &StoredEvent, changes: &[(us
     Ok(())
 }
 
-async fn set_status(w: &mut Writer<'_>, stored: &StoredEvent, status: &str) -> Result<(), ApplyError> {
+async fn set_status(
+    w: &mut Writer<'_>,
+    stored: &StoredEvent,
+    status: &str,
+) -> Result<(), ApplyError> {
     update_booking(w, stored, &[(B_STATUS, status.into())]).await
 }
 
@@ -409,7 +412,9 @@ async fn bookings(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), ApplyE
             ];
             w.insert("rm_bookings", BOOKING_COLUMNS, row).await?;
         }
-        BookingEvent::BookingHeld { hold_expires_at, .. } => {
+        BookingEvent::BookingHeld {
+            hold_expires_at, ..
+        } => {
             let changes = [
                 (B_STATUS, "held".into()),
                 (B_DEPOSIT, "pending".into()),
@@ -418,7 +423,9 @@ async fn bookings(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), ApplyE
             update_booking(w, stored, &changes).await?;
         }
         BookingEvent::BookingConfirmed { .. } => set_status(w, stored, "confirmed").await?,
-        BookingEvent::DepositPaid { .. } => update_booking(w, stored, &[(B_DEPOSIT, "paid".into())]).await?,
+        BookingEvent::DepositPaid { .. } => {
+            update_booking(w, stored, &[(B_DEPOSIT, "paid".into())]).await?
+        }
         BookingEvent::HoldExpired { .. } | BookingEvent::BookingCancelled { .. } => {
             set_status(w, stored, "cancelled").await?
         }
@@ -432,7 +439,12 @@ const RESERVATION_COLUMNS: &[&str] = &["booking", "stylist", "day", "start_epoch
 
 async fn availability(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), ApplyError> {
     match decode::<StylistDayEvent>(stored)? {
-        StylistDayEvent::SlotReserved { stylist, date, booking, blocked } => {
+        StylistDayEvent::SlotReserved {
+            stylist,
+            date,
+            booking,
+            blocked,
+        } => {
             let row: Vec<Val> = vec![
                 booking.to_string().into(),
                 stylist.to_string().into(),
@@ -440,7 +452,8 @@ async fn availability(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), Ap
                 blocked.start.timestamp().into(),
                 blocked.end.timestamp().into(),
             ];
-            w.insert("rm_reservations", RESERVATION_COLUMNS, row).await?;
+            w.insert("rm_reservations", RESERVATION_COLUMNS, row)
+                .await?;
         }
         StylistDayEvent::SlotReleased { booking, .. } => {
             if !w.forget_row("rm_reservations", 0, &booking.to_string()) {

@@ -69,7 +69,11 @@ pub enum Step {
 
 /// Applies the next batch after `at` to every projection in `group` (all at `at`), in one
 /// transaction with their new checkpoints.
-pub async fn step_group(db: &ReadDb, group: &[Projection], at: LogPosition) -> Result<Step, RunError> {
+pub async fn step_group(
+    db: &ReadDb,
+    group: &[Projection],
+    at: LogPosition,
+) -> Result<Step, RunError> {
     let events = read_after(db, at, BATCH).await?;
     let Some(last) = events.last().map(|e| e.at) else {
         return Ok(Step::Idle);
@@ -78,7 +82,9 @@ pub async fn step_group(db: &ReadDb, group: &[Projection], at: LogPosition) -> R
     if db.backend() == Backend::Postgres {
         // Read models are rebuilt from the log, and the checkpoint commits with the rows, so a
         // crash that loses this commit loses nothing: the batch is simply read again.
-        sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
     }
     let mut writer = Writer::new(&mut tx);
     for projection in group {
@@ -186,7 +192,9 @@ impl<'a> Waiting<'a> {
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.waiters.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0
+            .waiters
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -220,11 +228,27 @@ pub fn start(db: ReadDb, signal: LogSignal) -> Running {
         senders.insert(projection, tx);
     }
     let urgency = Arc::new(Urgency::default());
-    let task = tokio::spawn(follow(db, signal.subscribe(), senders, stop_rx, urgency.clone()));
-    Running { handle: Projections { checkpoints: Arc::new(checkpoints), urgency }, stop, tasks: vec![task] }
+    let task = tokio::spawn(follow(
+        db,
+        signal.subscribe(),
+        senders,
+        stop_rx,
+        urgency.clone(),
+    ));
+    Running {
+        handle: Projections {
+            checkpoints: Arc::new(checkpoints),
+            urgency,
+        },
+        stop,
+        tasks: vec![task],
+    }
 }
 
-async fn load_all(db: &ReadDb, stop: &mut watch::Receiver<bool>) -> Option<HashMap<Projection, LogPosition>> {
+async fn load_all(
+    db: &ReadDb,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<HashMap<Projection, LogPosition>> {
     let mut backoff = Duration::from_millis(50);
     loop {
         let mut all = HashMap::new();
@@ -272,7 +296,9 @@ async fn follow(
     urgency: Arc<Urgency>,
 ) {
     let mut last_commit = tokio::time::Instant::now();
-    let Some(mut at) = load_all(&db, &mut stop).await else { return };
+    let Some(mut at) = load_all(&db, &mut stop).await else {
+        return;
+    };
     for (p, pos) in &at {
         published[p].send_replace(*pos);
     }
@@ -369,7 +395,10 @@ impl Projections {
     /// Waits until every projection in `which` has applied the event at `at` (read-your-writes),
     /// at most `timeout`. Returns whether they did.
     pub async fn wait_for(&self, which: &[Projection], at: LogPosition, timeout: Duration) -> bool {
-        if which.iter().all(|p| self.checkpoints.get(p).is_some_and(|rx| *rx.borrow() >= at)) {
+        if which
+            .iter()
+            .all(|p| self.checkpoints.get(p).is_some_and(|rx| *rx.borrow() >= at))
+        {
             return true;
         }
         let _waiting = Waiting::new(&self.urgency);

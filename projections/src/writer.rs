@@ -56,7 +56,10 @@ pub struct Writer<'c> {
 
 impl<'c> Writer<'c> {
     pub fn new(conn: &'c mut AnyConnection) -> Self {
-        Self { conn, pending: None }
+        Self {
+            conn,
+            pending: None,
+        }
     }
 
     /// The connection, after writing out anything buffered.
@@ -66,12 +69,24 @@ impl<'c> Writer<'c> {
     }
 
     /// Buffers one row for `table`.
-    pub async fn insert(&mut self, table: &'static str, columns: &'static [&'static str], row: Vec<Val>) -> Result<(), sqlx::Error> {
+    pub async fn insert(
+        &mut self,
+        table: &'static str,
+        columns: &'static [&'static str],
+        row: Vec<Val>,
+    ) -> Result<(), sqlx::Error> {
         debug_assert_eq!(row.len(), columns.len());
-        let same = self.pending.as_ref().is_some_and(|p| p.table == table && p.columns == columns);
+        let same = self
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.table == table && p.columns == columns);
         if !same {
             self.flush().await?;
-            self.pending = Some(Pending { table, columns, rows: Vec::new() });
+            self.pending = Some(Pending {
+                table,
+                columns,
+                rows: Vec::new(),
+            });
         }
         let full = match self.pending.as_mut() {
             Some(p) => {
@@ -87,33 +102,53 @@ impl<'c> Writer<'c> {
     }
 
     /// The buffered row of `table` whose column `key_column` is `key`, if still unwritten.
-    pub fn pending_row(&mut self, table: &str, key_column: usize, key: &str) -> Option<&mut Vec<Val>> {
+    pub fn pending_row(
+        &mut self,
+        table: &str,
+        key_column: usize,
+        key: &str,
+    ) -> Option<&mut Vec<Val>> {
         let p = self.pending.as_mut().filter(|p| p.table == table)?;
-        p.rows.iter_mut().rev().find(|r| matches!(r.get(key_column), Some(Val::Text(k)) if k == key))
+        p.rows
+            .iter_mut()
+            .rev()
+            .find(|r| matches!(r.get(key_column), Some(Val::Text(k)) if k == key))
     }
 
     /// Drops a buffered row (deleted before it was written). Returns whether there was one.
     pub fn forget_row(&mut self, table: &str, key_column: usize, key: &str) -> bool {
-        let Some(p) = self.pending.as_mut().filter(|p| p.table == table) else { return false };
+        let Some(p) = self.pending.as_mut().filter(|p| p.table == table) else {
+            return false;
+        };
         let before = p.rows.len();
-        p.rows.retain(|r| !matches!(r.get(key_column), Some(Val::Text(k)) if k == key));
+        p.rows
+            .retain(|r| !matches!(r.get(key_column), Some(Val::Text(k)) if k == key));
         p.rows.len() != before
     }
 
     /// Writes the buffered rows in one statement.
     pub async fn flush(&mut self) -> Result<(), sqlx::Error> {
-        let Some(p) = self.pending.take() else { return Ok(()) };
+        let Some(p) = self.pending.take() else {
+            return Ok(());
+        };
         if p.rows.is_empty() {
             return Ok(());
         }
         let width = p.columns.len();
         let values: Vec<String> = (0..p.rows.len())
             .map(|r| {
-                let cells: Vec<String> = (0..width).map(|c| format!("${}", r * width + c + 1)).collect();
+                let cells: Vec<String> = (0..width)
+                    .map(|c| format!("${}", r * width + c + 1))
+                    .collect();
                 format!("({})", cells.join(", "))
             })
             .collect();
-        let sql = format!("INSERT INTO {} ({}) VALUES {}", p.table, p.columns.join(", "), values.join(", "));
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES {}",
+            p.table,
+            p.columns.join(", "),
+            values.join(", ")
+        );
         let mut args = sqlx::any::AnyArguments::default();
         for row in p.rows {
             for v in row {

@@ -48,7 +48,7 @@ pub async fn export(
                 "payload",
                 "metadata",
             ])?;
-            Sink::Csv(w)
+            Sink::Csv(Box::new(w))
         }
         Format::Ndjson => Sink::Ndjson(out),
     };
@@ -69,7 +69,7 @@ pub async fn export(
 
 enum Sink<'a> {
     Ndjson(&'a mut dyn Write),
-    Csv(csv::Writer<&'a mut dyn Write>),
+    Csv(Box<csv::Writer<&'a mut dyn Write>>),
 }
 
 impl Sink<'_> {

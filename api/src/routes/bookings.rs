@@ -329,7 +329,10 @@ async fn create(
     // The salon's time zone from the write side's cached settings: no query on the hot path.
     let time_zone = state
         .bus
-        .load_recent::<domain::salon::Salon>(domain::ids::SALON_ID, std::time::Duration::from_secs(2))
+        .load_recent::<domain::salon::Salon>(
+            domain::ids::SALON_ID,
+            std::time::Duration::from_secs(2),
+        )
         .await
         .map(|s| s.state.time_zone)
         .map_err(|e| place_problem(PlaceError::Store(e)))?;

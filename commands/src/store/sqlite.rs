@@ -50,13 +50,19 @@ impl SqliteEventRepository {
     /// Appends events of any aggregates atomically: one multi-row `INSERT … RETURNING`, which
     /// SQLite runs as one transaction under its single write lock, so positions are handed out
     /// in commit order. Larger batches are split into statements inside `BEGIN IMMEDIATE`.
-    pub async fn append(&self, events: &[SerializedEvent]) -> Result<LogPosition, PersistenceError> {
+    pub async fn append(
+        &self,
+        events: &[SerializedEvent],
+    ) -> Result<LogPosition, PersistenceError> {
         if events.len() <= ROWS_PER_STATEMENT {
             let last = Self::insert_rows(&self.pool, events).await?;
             return Ok(LogPosition::new(0, last));
         }
         let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await.map_err(map_sqlx)?;
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *conn)
+            .await
+            .map_err(map_sqlx)?;
         let mut result = Ok(0);
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
             result = Self::insert_rows(&mut *conn, chunk).await;
@@ -66,7 +72,10 @@ impl SqliteEventRepository {
         }
         match result {
             Ok(last) => {
-                sqlx::query("COMMIT").execute(&mut *conn).await.map_err(map_sqlx)?;
+                sqlx::query("COMMIT")
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(map_sqlx)?;
                 Ok(LogPosition::new(0, last))
             }
             Err(e) => {
@@ -79,14 +88,26 @@ impl SqliteEventRepository {
         }
     }
 
-    async fn insert_rows<'c, E>(executor: E, events: &[SerializedEvent]) -> Result<i64, PersistenceError>
+    async fn insert_rows<'c, E>(
+        executor: E,
+        events: &[SerializedEvent],
+    ) -> Result<i64, PersistenceError>
     where
         E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
     {
         let values: Vec<String> = (0..events.len())
             .map(|i| {
                 let b = i * 7;
-                format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7)
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7
+                )
             })
             .collect();
         let sql = format!(
