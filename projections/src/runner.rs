@@ -26,6 +26,8 @@ const IDLE_POLL: Duration = Duration::from_millis(200);
 /// this long after its last commit, so one transaction applies many of them. A read-your-writes
 /// wait cuts the pause short.
 const BATCH_WINDOW: Duration = Duration::from_millis(10);
+/// How long projections may be unable to read this process's own appends before a warning.
+const STALL_WARNING: Duration = Duration::from_secs(10);
 /// Longest pause between retries after an error.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -304,6 +306,7 @@ async fn follow(
     }
     let mut backoff = Duration::from_millis(50);
     let mut quick = Duration::from_millis(1);
+    let mut stalled_since: Option<tokio::time::Instant> = None;
     loop {
         if *stop.borrow() {
             return;
@@ -362,6 +365,7 @@ async fn follow(
         }
         backoff = Duration::from_millis(50);
         if progressed {
+            stalled_since = None;
             quick = Duration::from_millis(1);
             continue;
         }
@@ -369,6 +373,23 @@ async fn follow(
         // yet while an older transaction is still open: look again soon, backing off. Otherwise
         // wait for the next append here, or poll for other processes' appends.
         let behind = at.values().min().copied().unwrap_or(LogPosition::START);
+        if latest > behind {
+            // Events this process wrote are not readable yet. On PostgreSQL that means an older
+            // transaction is still open somewhere in the cluster (the xmin horizon is
+            // cluster-wide): say so once it lasts, since it delays every read model.
+            let since = *stalled_since.get_or_insert_with(tokio::time::Instant::now);
+            if since.elapsed() > STALL_WARNING {
+                tracing::warn!(
+                    behind = behind.position,
+                    written = latest.position,
+                    "projections cannot advance: an older transaction is still open in the database \
+                     (look for long-running or idle-in-transaction sessions in pg_stat_activity)"
+                );
+                stalled_since = Some(tokio::time::Instant::now());
+            }
+        } else {
+            stalled_since = None;
+        }
         let wait = if latest > behind {
             quick = (quick * 2).min(Duration::from_millis(50));
             quick

@@ -3,6 +3,11 @@
 //! one transaction per booking (the least durable work one booking needs). For 1 and 16
 //! clients, on SQLite and PostgreSQL, with p50/p99 latencies and the ratio.
 //!
+//! Two modes: `command` answers once the booking's events are durable
+//! (`SALON_READ_YOUR_WRITES_MS=0`); `+ryw` (the default configuration) also waits until the
+//! bookings and availability read models show it, which adds one projection transaction to each
+//! answer when bookings do not overlap in time.
+//!
 //! The bench salon has many stylists working round the clock on a 15-minute step, and each
 //! client books its own stylists' slots in order: the figure is throughput, not contention
 //! (the racing tests cover contention).
@@ -40,10 +45,30 @@ pub struct Options {
     pub seconds: f64,
 }
 
+/// Whether a booking's answer waits for its read models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Answer once the events are durable (`SALON_READ_YOUR_WRITES_MS=0`): the command path.
+    Command,
+    /// Answer once the bookings and availability read models show it (the default).
+    ReadYourWrites,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 2] = [Mode::Command, Mode::ReadYourWrites];
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Command => "command",
+            Mode::ReadYourWrites => "+ryw",
+        }
+    }
+}
+
 /// One measured line.
 #[derive(Debug, Clone)]
 pub struct Row {
     pub store: &'static str,
+    pub mode: Mode,
     pub clients: usize,
     pub raw_rate: f64,
     pub raw_p50_ms: f64,
@@ -206,57 +231,47 @@ fn slot(
     (stylist(stylist_index % STYLISTS), start)
 }
 
-async fn http_run(
-    addr: std::net::SocketAddr,
-    clients: usize,
-    seconds: f64,
-    round: u64,
-) -> anyhow::Result<Sample> {
+/// Runs `op` in a loop on `clients` tasks for `seconds`; `op(client, n)` does one unit of work.
+/// The first failure of each task is printed.
+async fn drive<F, Fut>(clients: usize, seconds: f64, op: F) -> anyhow::Result<Sample>
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send,
+{
+    let op = Arc::new(op);
     let stop = Arc::new(AtomicBool::new(false));
-    let first_day = Utc::now().date_naive() + Days::days(1 + (round as i64) * 40);
-    let mut tasks = Vec::new();
     let started = Instant::now();
-    for c in 0..clients {
-        let stop = stop.clone();
-        let url = format!("http://{addr}/api/v1/bookings");
-        tasks.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
-            let mut s = Sample { done: 0, errors: 0, latencies: Vec::new(), elapsed: Duration::ZERO };
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let (stylist, start) = slot(first_day, c, clients, n);
-                n += 1;
-                let body = serde_json::json!({
-                    "service": service(), "stylist": stylist, "start": start.to_rfc3339(),
-                    "client": {"name": "Bench Client", "email": "bench@example.com", "phone": "+12125550100"},
-                });
-                let t = Instant::now();
-                let ok = match http.post(&url).json(&body).send().await {
-                    Ok(r) if r.status().as_u16() == 201 => true,
-                    Ok(r) => {
-                        if s.errors == 0 {
-                            let status = r.status();
-                            eprintln!("booking failed: {status} {}", r.text().await.unwrap_or_default());
-                        }
-                        false
-                    }
-                    Err(e) => {
-                        if s.errors == 0 {
-                            eprintln!("booking failed: {e}");
-                        }
-                        false
-                    }
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let (op, stop) = (op.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut s = Sample {
+                    done: 0,
+                    errors: 0,
+                    latencies: Vec::new(),
+                    elapsed: Duration::ZERO,
                 };
-                if ok {
-                    s.done += 1;
-                    s.latencies.push(t.elapsed());
-                } else {
-                    s.errors += 1;
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    match op(c, n).await {
+                        Ok(()) => {
+                            s.done += 1;
+                            s.latencies.push(t.elapsed());
+                        }
+                        Err(e) => {
+                            if s.errors == 0 {
+                                eprintln!("failed: {e}");
+                            }
+                            s.errors += 1;
+                        }
+                    }
+                    n += 1;
                 }
-            }
-            s
-        }));
-    }
+                s
+            })
+        })
+        .collect();
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
     stop.store(true, Ordering::Relaxed);
     let mut samples = Vec::new();
@@ -266,11 +281,40 @@ async fn http_run(
     Ok(Sample::merge(samples, started.elapsed()))
 }
 
+async fn http_run(
+    addr: std::net::SocketAddr,
+    clients: usize,
+    seconds: f64,
+    round: u64,
+) -> anyhow::Result<Sample> {
+    let first_day = Utc::now().date_naive() + Days::days(1 + (round as i64) * 40);
+    let url = Arc::new(format!("http://{addr}/api/v1/bookings"));
+    let http = reqwest::Client::new();
+    drive(clients, seconds, move |c, n| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let (stylist, start) = slot(first_day, c, clients, n);
+            let body = serde_json::json!({
+                "service": service(), "stylist": stylist, "start": start.to_rfc3339(),
+                "client": {"name": "Bench Client", "email": "bench@example.com", "phone": "+12125550100"},
+            });
+            let r = http.post(url.as_str()).json(&body).send().await.map_err(|e| e.to_string())?;
+            if r.status().as_u16() == 201 {
+                Ok(())
+            } else {
+                Err(format!("booking answered {}: {}", r.status(), r.text().await.unwrap_or_default()))
+            }
+        }
+    })
+    .await
+}
+
 /// The rows one booking appends, taken from a real booking so sizes match.
 async fn template(
     db: &projections::ReadDb,
 ) -> anyhow::Result<Vec<(String, String, String, String)>> {
-    let events = projections::log::export_page(db, 0, 100_000).await?;
+    let head = projections::log::head(db).await?;
+    let events = projections::log::export_page(db, (head.position - 1000).max(0), 100_000).await?;
     let booking_id = events
         .iter()
         .rev()
@@ -335,100 +379,60 @@ async fn raw_run(
     clients: usize,
     seconds: f64,
 ) -> anyhow::Result<Sample> {
-    let stop = Arc::new(AtomicBool::new(false));
     let store = commands::Store::connect(url).await?;
     create_baseline_table(&store).await?;
-    let mut tasks = Vec::new();
-    let started = Instant::now();
     let cast = if kind == StoreKind::Postgres {
         "::jsonb"
     } else {
         ""
     };
-    let sql = format!(
-        "INSERT INTO bench_events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) VALUES {}",
-        (0..rows.len())
-            .map(|i| {
-                let b = i * 5;
-                format!("(${}, ${}, 1, ${}, '1', ${}{cast}, ${}{cast})", b + 1, b + 2, b + 3, b + 4, b + 5)
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    for _ in 0..clients {
-        let stop = stop.clone();
-        let rows = rows.clone();
-        let sql = sql.clone();
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut s = Sample {
-                done: 0,
-                errors: 0,
-                latencies: Vec::new(),
-                elapsed: Duration::ZERO,
-            };
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                let ok = match &store {
-                    commands::Store::Sqlite(repo) => {
-                        let mut q = sqlx::query(&sql);
-                        for (agg, event_type, payload, meta) in rows.iter() {
-                            q = q
-                                .bind(agg.clone())
-                                .bind(uuid::Uuid::new_v4().to_string())
-                                .bind(event_type.clone())
-                                .bind(payload.clone())
-                                .bind(meta.clone());
-                        }
-                        match q.execute(repo.pool()).await {
-                            Ok(_) => true,
-                            Err(e) => {
-                                if s.errors == 0 {
-                                    eprintln!("baseline insert failed: {e}");
-                                }
-                                false
-                            }
-                        }
+    let values: Vec<String> = (0..rows.len())
+        .map(|i| {
+            let b = i * 5;
+            format!(
+                "(${}, ${}, 1, ${}, '1', ${}{cast}, ${}{cast})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5
+            )
+        })
+        .collect();
+    let sql = Arc::new(format!(
+        "INSERT INTO bench_events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+         VALUES {}",
+        values.join(", ")
+    ));
+    let runner = store.clone();
+    let sample = drive(clients, seconds, move |_, _| {
+        let (store, rows, sql) = (runner.clone(), rows.clone(), sql.clone());
+        async move {
+            // The same rows as one booking, fresh ids, one statement (one transaction).
+            macro_rules! bound {
+                () => {{
+                    let mut q = sqlx::query(sql.as_str());
+                    for (agg, event_type, payload, meta) in rows.iter() {
+                        q = q
+                            .bind(agg.clone())
+                            .bind(uuid::Uuid::new_v4().to_string())
+                            .bind(event_type.clone())
+                            .bind(payload.clone())
+                            .bind(meta.clone());
                     }
-                    commands::Store::Postgres(pg) => {
-                        let mut q = sqlx::query(&sql);
-                        for (agg, event_type, payload, meta) in rows.iter() {
-                            q = q
-                                .bind(agg.clone())
-                                .bind(uuid::Uuid::new_v4().to_string())
-                                .bind(event_type.clone())
-                                .bind(payload.clone())
-                                .bind(meta.clone());
-                        }
-                        match q.execute(pg.pool()).await {
-                            Ok(_) => true,
-                            Err(e) => {
-                                if s.errors == 0 {
-                                    eprintln!("baseline insert failed: {e}");
-                                }
-                                false
-                            }
-                        }
-                    }
-                };
-                if ok {
-                    s.done += 1;
-                    s.latencies.push(t.elapsed());
-                } else {
-                    s.errors += 1;
-                }
+                    q
+                }};
             }
-            s
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut samples = Vec::new();
-    for t in tasks {
-        samples.push(t.await?);
-    }
+            let result = match &store {
+                commands::Store::Sqlite(repo) => bound!().execute(repo.pool()).await.map(|_| ()),
+                commands::Store::Postgres(pg) => bound!().execute(pg.pool()).await.map(|_| ()),
+            };
+            result.map_err(|e| format!("baseline insert: {e}"))
+        }
+    })
+    .await?;
     store.close().await;
-    Ok(Sample::merge(samples, started.elapsed()))
+    Ok(sample)
 }
 
 /// Runs the booking benchmark and returns its rows (also printed as they come).
@@ -461,50 +465,62 @@ async fn bench_store(url: &str, kind: StoreKind, options: &Options) -> anyhow::R
         StoreKind::Sqlite => "sqlite",
         StoreKind::Postgres => "postgres",
     };
-    let mut config = Config::new(url, "127.0.0.1:0".parse()?);
-    config.seed_demo = false;
-    if std::env::var("BENCH_NO_RYW").is_ok() {
-        config.read_your_writes = Duration::ZERO;
-    }
-    let server = app::start(config).await?;
-    seed(&server.state.bus).await?;
-    // Warm up (connections, caches) and make one booking to copy rows from.
-    let warm = http_run(server.addr, 1, 0.5, options.clients.len() as u64).await?;
-    if std::env::var("BENCH_NO_RYW").is_ok() {
-        eprintln!("(read-your-writes wait off)");
-    }
-    anyhow::ensure!(
-        warm.done > 0,
-        "warm-up booked nothing ({} errors)",
-        warm.errors
-    );
-    let rows = Arc::new(template(&server.state.read).await?);
     let mut out = Vec::new();
-    for (round, &clients) in options.clients.iter().enumerate() {
-        let raw = raw_run(url, kind, rows.clone(), clients, options.seconds).await?;
-        let http = http_run(server.addr, clients, options.seconds, round as u64).await?;
-        let row = Row {
-            store: store_name,
-            clients,
-            raw_rate: raw.rate(),
-            raw_p50_ms: raw.percentile_ms(0.5),
-            raw_p99_ms: raw.percentile_ms(0.99),
-            http_rate: http.rate(),
-            http_p50_ms: http.percentile_ms(0.5),
-            http_p99_ms: http.percentile_ms(0.99),
-            http_errors: http.errors,
+    let rounds_per_mode = options.clients.len() as u64 + 1;
+    for (m, mode) in Mode::ALL.into_iter().enumerate() {
+        let mut config = Config::new(url, "127.0.0.1:0".parse()?);
+        config.seed_demo = false;
+        config.read_your_writes = match mode {
+            Mode::Command => Duration::ZERO,
+            Mode::ReadYourWrites => Duration::from_secs(2),
         };
-        print_row(&row);
-        out.push(row);
+        let server = app::start(config).await?;
+        if m == 0 {
+            seed(&server.state.bus).await?;
+        }
+        let first_round = m as u64 * rounds_per_mode;
+        // Warm up (connections, caches) and make one booking to copy rows from.
+        let warm = http_run(server.addr, 1, 0.5, first_round + rounds_per_mode - 1).await?;
+        anyhow::ensure!(
+            warm.done > 0,
+            "warm-up booked nothing ({} errors)",
+            warm.errors
+        );
+        let rows = Arc::new(template(&server.state.read).await?);
+        for (round, &clients) in options.clients.iter().enumerate() {
+            let raw = raw_run(url, kind, rows.clone(), clients, options.seconds).await?;
+            let http = http_run(
+                server.addr,
+                clients,
+                options.seconds,
+                first_round + round as u64,
+            )
+            .await?;
+            let row = Row {
+                store: store_name,
+                mode,
+                clients,
+                raw_rate: raw.rate(),
+                raw_p50_ms: raw.percentile_ms(0.5),
+                raw_p99_ms: raw.percentile_ms(0.99),
+                http_rate: http.rate(),
+                http_p50_ms: http.percentile_ms(0.5),
+                http_p99_ms: http.percentile_ms(0.99),
+                http_errors: http.errors,
+            };
+            print_row(&row);
+            out.push(row);
+        }
+        server.shutdown().await?;
     }
-    server.shutdown().await?;
     Ok(out)
 }
 
 pub fn print_header() {
     println!(
-        "{:<9} {:>7} | {:>11} {:>8} {:>8} | {:>11} {:>8} {:>8} {:>6} | {:>6}",
+        "{:<9} {:<8} {:>7} | {:>11} {:>8} {:>8} | {:>11} {:>8} {:>8} {:>6} | {:>6}",
         "store",
+        "mode",
         "clients",
         "raw/s",
         "p50 ms",
@@ -519,8 +535,9 @@ pub fn print_header() {
 
 pub fn print_row(r: &Row) {
     println!(
-        "{:<9} {:>7} | {:>11.0} {:>8.2} {:>8.2} | {:>11.0} {:>8.2} {:>8.2} {:>6} | {:>5.0}%",
+        "{:<9} {:<8} {:>7} | {:>11.0} {:>8.2} {:>8.2} | {:>11.0} {:>8.2} {:>8.2} {:>6} | {:>5.0}%",
         r.store,
+        r.mode.name(),
         r.clients,
         r.raw_rate,
         r.raw_p50_ms,
