@@ -24,6 +24,16 @@ ensure_postgres() {
   exit 1
 }
 
+# Databases left behind by an earlier run that was killed or panicked before it could drop them.
+drop_stale_databases() {
+  psql -h 127.0.0.1 -U postgres -d postgres -Atc \
+    "select datname from pg_database where datname ~ '^salon_(test|bench|durability)_[0-9a-f]{32}$'" 2>/dev/null |
+    while read -r db; do
+      psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+    done
+}
+
 ensure_postgres
+drop_stale_databases
 export SALON_TEST_PG="${SALON_TEST_PG:-postgres://postgres@127.0.0.1:5432}"
 cargo test --workspace --all-targets "$@"

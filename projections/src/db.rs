@@ -29,6 +29,8 @@ impl ReadDb {
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 10 })
             .acquire_timeout(Duration::from_secs(5))
+            // As on the write side: no ping round trip before every use.
+            .test_before_acquire(false)
             .after_connect(move |conn: &mut AnyConnection, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

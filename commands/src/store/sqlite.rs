@@ -38,6 +38,7 @@ impl SqliteEventRepository {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(10)
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         Ok(Self { pool })
