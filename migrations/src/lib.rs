@@ -110,3 +110,36 @@ pub const READ_MODEL_TABLES: &[&str] = &[
     "rm_api_tokens",
     "projection_checkpoints",
 ];
+
+/// Database error codes that mean "the database is not available right now" rather than "this
+/// request is wrong": PostgreSQL's connection exceptions (class 08), shutdowns and restarts
+/// (57P01–57P03), too many connections (53300), read-only or out-of-disk states (25006, 53100);
+/// SQLite's busy, locked, I/O, full and cannot-open codes (5, 6, 10, 13, 14 and their extended
+/// forms).
+pub fn is_unavailable_code(code: &str) -> bool {
+    if code.starts_with("08")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "53300" | "53100" | "25006"
+        )
+    {
+        return true;
+    }
+    match code.parse::<u32>() {
+        Ok(n) => matches!(n & 0xff, 5 | 6 | 10 | 13 | 14),
+        Err(_) => false,
+    }
+}
+
+/// Does this driver error mean the database is unreachable or refusing work for now (so the
+/// answer is 503, try again), rather than a bug?
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| is_unavailable_code(&c)),
+        _ => false,
+    }
+}

@@ -21,15 +21,10 @@ pub enum QueryError {
 impl QueryError {
     /// The database could not be reached (as opposed to a bug or bad data).
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            Self::Sql(
-                sqlx::Error::Io(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::Tls(_)
-            )
-        )
+        match self {
+            Self::Sql(e) => migrations::is_unavailable(e),
+            Self::Corrupt(_) => false,
+        }
     }
 }
 

@@ -73,7 +73,7 @@ impl Store {
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
         match self {
             Self::Sqlite(s) => s.get_events::<A>(id).await,
-            Self::Postgres(p) => p.repository().get_events::<A>(id).await,
+            Self::Postgres(p) => p.repository().get_events::<A>(id).await.map_err(reclassify),
         }
     }
 
@@ -118,6 +118,9 @@ pub(crate) fn map_sqlx(err: sqlx::Error) -> PersistenceError {
             Some(SQLITE_CONSTRAINT_PRIMARYKEY | SQLITE_CONSTRAINT_UNIQUE | PG_UNIQUE_VIOLATION) => {
                 PersistenceError::OptimisticLockError
             }
+            Some(code) if migrations::is_unavailable_code(code) => {
+                PersistenceError::ConnectionError(Box::new(err))
+            }
             _ => PersistenceError::UnknownError(Box::new(err)),
         },
         sqlx::Error::Io(_)
@@ -125,5 +128,17 @@ pub(crate) fn map_sqlx(err: sqlx::Error) -> PersistenceError {
         | sqlx::Error::PoolClosed
         | sqlx::Error::Tls(_) => PersistenceError::ConnectionError(Box::new(err)),
         _ => PersistenceError::UnknownError(Box::new(err)),
+    }
+}
+
+/// postgres-es reports every database error but a duplicate key as "unknown"; an outage (a
+/// killed connection, a restarting server) is a connection error to us, answered 503.
+fn reclassify(err: PersistenceError) -> PersistenceError {
+    match err {
+        PersistenceError::UnknownError(inner) => match inner.downcast::<sqlx::Error>() {
+            Ok(sqlx_error) => map_sqlx(*sqlx_error),
+            Err(other) => PersistenceError::UnknownError(other),
+        },
+        other => other,
     }
 }
