@@ -152,16 +152,85 @@ pub fn is_free(
     calendar: &StylistCalendar<'_>,
     start: DateTime<Utc>,
 ) -> bool {
+    // Checks the one candidate instead of listing the day: the booking path asks this on every
+    // request, against a day that may hold dozens of reservations.
     let date = local_date(rules.time_zone, start);
-    let mut day = Vec::new();
-    slots_on(rules, span, calendar, date, &mut day);
-    day.iter().any(|s| s.start == start)
+    let Some(day) = Day::of(rules, calendar, date) else {
+        return false;
+    };
+    let offset = (start - day.open).num_seconds();
+    let step = i64::from(rules.policy.slot_step_minutes.max(1)) * 60;
+    offset >= 0 && offset % step == 0 && day.admits(rules, span, calendar, start)
 }
 
 /// The last local date clients may book, counting today as day 0.
 pub fn horizon_end(rules: &Rules<'_>) -> NaiveDate {
     let today = local_date(rules.time_zone, rules.now);
     today + Duration::days(rules.policy.horizon_days.into())
+}
+
+/// One working day of a stylist, turned into instants.
+struct Day {
+    open: DateTime<Utc>,
+    close: DateTime<Utc>,
+    breaks: Vec<Interval>,
+    time_off: Vec<Interval>,
+}
+
+impl Day {
+    /// The stylist's working day on `date`, or `None` (day off, or past the horizon).
+    fn of(rules: &Rules<'_>, calendar: &StylistCalendar<'_>, date: NaiveDate) -> Option<Self> {
+        let tz = rules.time_zone;
+        if date > horizon_end(rules) {
+            return None;
+        }
+        let hours = calendar.hours.day(date.weekday())?;
+        let open = local_to_utc(tz, date.and_time(hours.open));
+        let close = local_to_utc(tz, date.and_time(hours.close));
+        let breaks = hours
+            .breaks
+            .iter()
+            .map(|b| {
+                Interval::new(
+                    local_to_utc(tz, date.and_time(b.start)),
+                    local_to_utc(tz, date.and_time(b.end)),
+                )
+            })
+            .collect();
+        let time_off = calendar
+            .time_off
+            .iter()
+            .map(|t| Interval::new(local_to_utc(tz, t.start), local_to_utc(tz, t.end)))
+            .filter(|t| t.start < close && open < t.end)
+            .collect();
+        Some(Self {
+            open,
+            close,
+            breaks,
+            time_off,
+        })
+    }
+
+    /// Is an appointment starting at `start` (on this day's grid) free? The appointment must
+    /// lie within working hours and miss every break; with its buffers it must miss time off and
+    /// busy time; and it must start after the lead time.
+    fn admits(
+        &self,
+        rules: &Rules<'_>,
+        span: ServiceSpan,
+        calendar: &StylistCalendar<'_>,
+        start: DateTime<Utc>,
+    ) -> bool {
+        let appointment = span.appointment(start);
+        let blocked = span.blocked(start);
+        let earliest = rules.now + Duration::minutes(rules.policy.lead_time_minutes.into());
+        start >= self.open
+            && appointment.end <= self.close
+            && start >= earliest
+            && !self.breaks.iter().any(|b| b.overlaps(&appointment))
+            && !self.time_off.iter().any(|t| t.overlaps(&blocked))
+            && !calendar.busy.iter().any(|b| b.overlaps(&blocked))
+    }
 }
 
 fn slots_on(
@@ -171,45 +240,17 @@ fn slots_on(
     date: NaiveDate,
     out: &mut Vec<Slot>,
 ) {
-    let tz = rules.time_zone;
-    if date > horizon_end(rules) {
-        return;
-    }
-    let Some(hours) = calendar.hours.day(date.weekday()) else {
+    let Some(day) = Day::of(rules, calendar, date) else {
         return;
     };
-    let open = local_to_utc(tz, date.and_time(hours.open));
-    let close = local_to_utc(tz, date.and_time(hours.close));
-    let breaks: Vec<Interval> = hours
-        .breaks
-        .iter()
-        .map(|b| {
-            Interval::new(
-                local_to_utc(tz, date.and_time(b.start)),
-                local_to_utc(tz, date.and_time(b.end)),
-            )
-        })
-        .collect();
-    let time_off: Vec<Interval> = calendar
-        .time_off
-        .iter()
-        .map(|t| Interval::new(local_to_utc(tz, t.start), local_to_utc(tz, t.end)))
-        .filter(|t| t.start < close && open < t.end)
-        .collect();
-    let earliest = rules.now + Duration::minutes(rules.policy.lead_time_minutes.into());
+    let tz = rules.time_zone;
     let step = Duration::minutes(rules.policy.slot_step_minutes.max(1).into());
-    let mut start = open;
-    while start + Duration::minutes(span.duration_minutes.into()) <= close {
-        let appointment = span.appointment(start);
-        let blocked = span.blocked(start);
-        let free = start >= earliest
-            && !breaks.iter().any(|b| b.overlaps(&appointment))
-            && !time_off.iter().any(|t| t.overlaps(&blocked))
-            && !calendar.busy.iter().any(|b| b.overlaps(&blocked));
-        if free {
+    let mut start = day.open;
+    while start + Duration::minutes(span.duration_minutes.into()) <= day.close {
+        if day.admits(rules, span, calendar, start) {
             out.push(Slot {
                 start: in_zone(tz, start),
-                end: in_zone(tz, appointment.end),
+                end: in_zone(tz, span.appointment(start).end),
                 stylist: calendar.stylist,
             });
         }

@@ -100,7 +100,7 @@ pub enum ApplyError {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(event: &StoredEvent) -> Result<T, ApplyError> {
-    serde_json::from_value(event.payload.clone()).map_err(|e| ApplyError::Decode {
+    T::deserialize(&event.payload).map_err(|e| ApplyError::Decode {
         event_type: event.event_type.clone(),
         position: event.at.position,
         message: e.to_string(),

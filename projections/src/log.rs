@@ -11,6 +11,7 @@
 use crate::db::ReadDb;
 use domain::metadata::EventMetadata;
 use migrations::{Backend, LogPosition};
+use serde::Deserialize;
 use serde_json::Value;
 use sqlx::Row;
 
@@ -30,7 +31,7 @@ pub struct StoredEvent {
 impl StoredEvent {
     /// The audit metadata; events written without it (never by salon) read as `system`.
     pub fn audit(&self) -> EventMetadata {
-        serde_json::from_value(self.metadata.clone())
+        EventMetadata::deserialize(&self.metadata)
             .unwrap_or_else(|_| EventMetadata::new("system", domain::metadata::Source::Job))
     }
 }

@@ -77,6 +77,9 @@ pub struct Row {
     pub http_p50_ms: f64,
     pub http_p99_ms: f64,
     pub http_errors: u64,
+    /// `GET /healthz` per second with the same clients: HTTP alone (client, loopback, server),
+    /// no database. The ceiling any HTTP command could reach on this machine.
+    pub healthz_rate: f64,
 }
 
 impl Row {
@@ -309,6 +312,28 @@ async fn http_run(
     .await
 }
 
+async fn healthz_run(
+    addr: std::net::SocketAddr,
+    clients: usize,
+    seconds: f64,
+) -> anyhow::Result<Sample> {
+    let url = Arc::new(format!("http://{addr}/healthz"));
+    let http = reqwest::Client::new();
+    drive(clients, seconds, move |_, _| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let r = http
+                .get(url.as_str())
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            r.bytes().await.map_err(|e| e.to_string())?;
+            Ok(())
+        }
+    })
+    .await
+}
+
 /// The rows one booking appends, taken from a real booking so sizes match.
 async fn template(
     db: &projections::ReadDb,
@@ -496,6 +521,7 @@ async fn bench_store(url: &str, kind: StoreKind, options: &Options) -> anyhow::R
                 first_round + round as u64,
             )
             .await?;
+            let healthz = healthz_run(server.addr, clients, options.seconds / 2.0).await?;
             let row = Row {
                 store: store_name,
                 mode,
@@ -507,6 +533,7 @@ async fn bench_store(url: &str, kind: StoreKind, options: &Options) -> anyhow::R
                 http_p50_ms: http.percentile_ms(0.5),
                 http_p99_ms: http.percentile_ms(0.99),
                 http_errors: http.errors,
+                healthz_rate: healthz.rate(),
             };
             print_row(&row);
             out.push(row);
@@ -518,7 +545,7 @@ async fn bench_store(url: &str, kind: StoreKind, options: &Options) -> anyhow::R
 
 pub fn print_header() {
     println!(
-        "{:<9} {:<8} {:>7} | {:>11} {:>8} {:>8} | {:>11} {:>8} {:>8} {:>6} | {:>6}",
+        "{:<9} {:<8} {:>7} | {:>11} {:>8} {:>8} | {:>11} {:>8} {:>8} {:>6} | {:>6} | {:>10}",
         "store",
         "mode",
         "clients",
@@ -529,13 +556,14 @@ pub fn print_header() {
         "p50 ms",
         "p99 ms",
         "errors",
-        "ratio"
+        "ratio",
+        "healthz/s"
     );
 }
 
 pub fn print_row(r: &Row) {
     println!(
-        "{:<9} {:<8} {:>7} | {:>11.0} {:>8.2} {:>8.2} | {:>11.0} {:>8.2} {:>8.2} {:>6} | {:>5.0}%",
+        "{:<9} {:<8} {:>7} | {:>11.0} {:>8.2} {:>8.2} | {:>11.0} {:>8.2} {:>8.2} {:>6} | {:>5.0}% | {:>10.0}",
         r.store,
         r.mode.name(),
         r.clients,
@@ -546,6 +574,7 @@ pub fn print_row(r: &Row) {
         r.http_p50_ms,
         r.http_p99_ms,
         r.http_errors,
-        r.ratio() * 100.0
+        r.ratio() * 100.0,
+        r.healthz_rate
     );
 }
