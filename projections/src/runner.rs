@@ -10,7 +10,7 @@ use crate::apply::{ApplyError, Projection};
 use crate::db::ReadDb;
 use crate::log::{read_after, ReadError};
 use crate::writer::Writer;
-use migrations::{Backend, LogPosition, LogSignal};
+use migrations::{LogPosition, LogSignal};
 use sqlx::Row;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -80,14 +80,8 @@ pub async fn step_group(
     let Some(last) = events.last().map(|e| e.at) else {
         return Ok(Step::Idle);
     };
+    // On PostgreSQL these commits do not wait for fsync (set per connection in `db`).
     let mut tx = db.pool().begin().await?;
-    if db.backend() == Backend::Postgres {
-        // Read models are rebuilt from the log, and the checkpoint commits with the rows, so a
-        // crash that loses this commit loses nothing: the batch is simply read again.
-        sqlx::query("SET LOCAL synchronous_commit = off")
-            .execute(&mut *tx)
-            .await?;
-    }
     let mut writer = Writer::new(&mut tx);
     for projection in group {
         for event in &events {
