@@ -17,6 +17,7 @@ done
 curl -fsS "http://127.0.0.1:$port/readyz"; echo
 count=$(curl -fsS "http://127.0.0.1:$port/api/v1/services" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')
 [ "$count" = 6 ] || { echo "expected 6 demo services, got $count"; cat "$work/serve.log"; exit 1; }
+curl -fsS "http://127.0.0.1:$port/" | grep -q 'src="/app.js"' || { echo "the booking site is not served at /"; exit 1; }
 [ -f "$work/salon.db" ] || { echo "no salon.db in the working directory"; exit 1; }
 kill -TERM "$pid"
 wait "$pid"

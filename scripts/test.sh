@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test. Starts what the tests need first (PostgreSQL when it is installed but
-# stopped); each test makes its own database or SQLite file and removes it afterwards.
+# stopped; Chromium and the browser tests' npm packages when missing); each test makes its own
+# database or SQLite file and removes it afterwards. Non-interactive: works under CI=true.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,7 +34,21 @@ drop_stale_databases() {
     done
 }
 
+# The browser tests drive Debian's Chromium through playwright-core.
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return
+  echo "Chromium is missing (/usr/bin/chromium); installing the Debian package"
+  local sudo=()
+  [ "$(id -u)" -ne 0 ] && sudo=(sudo -n)
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q </dev/null
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium </dev/null
+}
+
 ensure_postgres
 drop_stale_databases
+ensure_chromium
 export SALON_TEST_PG="${SALON_TEST_PG:-postgres://postgres@127.0.0.1:5432}"
 cargo test --workspace --all-targets "$@"
+
+# The booking site in headless Chromium against target/debug/salon, built by cargo test above.
+(cd browser-tests && npm ci --no-audit --no-fund --loglevel=error </dev/null && npm test </dev/null)

@@ -114,7 +114,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             read_your_writes: config.read_your_writes,
         }),
     };
-    let router = api::router(state.clone());
+    // The booking site's files first; the API's fallback answers every other path.
+    let router = api::router(state.clone()).merge(web::site_router());
     let listener = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("binding {}", config.addr))?;

@@ -1,0 +1,336 @@
+// The booking site: home, then service → stylist → day and time → details → confirmation.
+// Renders at once from bundled fallback data, then from the live API when it answers.
+import * as api from './api.js';
+import { FALLBACK } from './fallback-data.js';
+import { esc, money, duration, weekday, addDays, dayLabel, today, slotDay, clock, when } from './format.js';
+import * as queue from './queue.js';
+
+const DAYS = 14;
+const main = document.getElementById('main');
+const notice = document.getElementById('notice');
+const data = { ...FALLBACK, live: false };
+const sel = load('salon.choice', {});
+const form = load('salon.contact', { name: '', email: '', phone: '', notes: '' });
+let avail = null; // {key, tz, slots} | {key, error}
+let sending = null; // {key, state, message}
+let rejection = null; // {problem}
+
+function load(k, d) {
+  try {
+    return { ...d, ...JSON.parse(sessionStorage.getItem(k)) };
+  } catch {
+    return d;
+  }
+}
+function save() {
+  try {
+    sessionStorage.setItem('salon.choice', JSON.stringify(sel));
+    sessionStorage.setItem('salon.contact', JSON.stringify(form));
+  } catch {
+    /* private mode: choices live for this page only */
+  }
+}
+
+const service = (id) => data.services.find((s) => s.id === id);
+const stylist = (id) => data.stylists.find((s) => s.id === id);
+const services = () => data.services.filter((s) => s.active);
+const stylistsFor = (sid) => data.stylists.filter((s) => s.active && s.services.includes(sid));
+const stylistName = (id) => (id === 'any' ? 'Any stylist' : stylist(id)?.name || 'Your stylist');
+
+function say(text) {
+  notice.textContent = text || '';
+  notice.hidden = !text;
+}
+
+// ---------- pages ----------
+
+const STEPS = ['Service', 'Stylist', 'Day & time', 'Your details'];
+function steps(n) {
+  return `<ol class="steps" aria-label="Booking steps">${STEPS.map(
+    (s, i) => `<li${i === n ? ' aria-current="step"' : ''}${i < n ? ' class="done"' : ''}>${s}</li>`,
+  ).join('')}</ol>`;
+}
+
+function serviceCard(s, button) {
+  const head = `<span class="name">${esc(s.name)}</span><span class="meta">${money(s.price_cents, s.currency)} · ${duration(s.duration_minutes)}</span>`;
+  return button
+    ? `<li><button class="card pick" data-go="service" data-id="${s.id}" aria-pressed="${sel.service === s.id}">${head}<span class="desc">${esc(s.description)}</span></button></li>`
+    : `<li class="card">${head}<span class="desc">${esc(s.description)}</span></li>`;
+}
+
+function home() {
+  return `<section class="hero"><h1 tabindex="-1">${esc(data.salon.name)}</h1>
+  <p>${esc(data.salon.tagline)}</p><a class="button" href="#/book">Book an appointment</a></section>
+  <section aria-labelledby="h-services"><h2 id="h-services">Services</h2>
+  <ul class="cards">${services().map((s) => serviceCard(s)).join('')}</ul></section>
+  <section aria-labelledby="h-team"><h2 id="h-team">Stylists</h2>
+  <ul class="cards">${data.stylists.filter((s) => s.active).map((s) =>
+    `<li class="card"><span class="name">${esc(s.name)}</span><span class="desc">${esc(s.bio)}</span></li>`).join('')}</ul></section>`;
+}
+
+function pickService() {
+  return `${steps(0)}<h1 tabindex="-1">Choose a service</h1>
+  <ul class="cards">${services().map((s) => serviceCard(s, true)).join('')}</ul>`;
+}
+
+function pickStylist() {
+  const s = service(sel.service);
+  const list = stylistsFor(sel.service);
+  return `${steps(1)}<h1 tabindex="-1">Choose a stylist</h1><p class="muted">For ${esc(s.name)}</p>
+  <ul class="cards"><li><button class="card pick" data-go="stylist" data-id="any" aria-pressed="${sel.stylist === 'any'}"><span class="name">Any stylist</span><span class="desc">The first free time with whoever is in.</span></button></li>
+  ${list.map((p) => `<li><button class="card pick" data-go="stylist" data-id="${p.id}" aria-pressed="${sel.stylist === p.id}"><span class="name">${esc(p.name)}</span><span class="desc">${esc(p.bio)}</span></button></li>`).join('')}</ul>
+  <p><a href="#/book">← Change service</a></p>`;
+}
+
+// Days someone who does this service works, from their weekly hours (works offline too).
+function workingDays(from) {
+  const people = sel.stylist === 'any' ? stylistsFor(sel.service) : [stylist(sel.stylist)].filter(Boolean);
+  return Array.from({ length: DAYS }, (_, i) => addDays(from, i)).map((d) => ({
+    d,
+    open: people.some((p) => p.hours && p.hours[weekday(d)]),
+  }));
+}
+
+function pickTime() {
+  const s = service(sel.service);
+  const tz = (avail && avail.tz) || data.salon.time_zone;
+  const from = today(tz);
+  const key = `${sel.service}|${sel.stylist}|${from}`;
+  if (!avail || avail.key !== key) loadSlots(key, from);
+  const ready = avail && avail.key === key && avail.slots;
+  const failed = avail && avail.key === key && avail.error;
+  const count = (d) => (ready ? avail.slots.filter((x) => slotDay(x.start) === d).length : 0);
+  const days = workingDays(from).map((x) => ({ ...x, n: count(x.d) }));
+  if (ready && !days.some((x) => x.d === sel.day && x.n)) sel.day = (days.find((x) => x.n) || {}).d;
+  let body;
+  if (failed) {
+    body = `<div class="alert" role="alert"><p>We can't load free times right now — the connection to the salon failed.</p>
+    <button class="button" data-go="retry">Try again</button></div>`;
+  } else if (!ready) {
+    body = `<p class="muted" role="status">Loading free times…</p>`;
+  } else if (!days.some((x) => x.n)) {
+    body = `<p role="status">No free times in the next ${DAYS} days. Try another stylist or service.</p>`;
+  } else {
+    const slots = avail.slots.filter((x) => slotDay(x.start) === sel.day);
+    body = `<h2 id="h-day">Day</h2><ul class="days" aria-labelledby="h-day">${days.map((x) =>
+      `<li><button class="day" data-go="day" data-id="${x.d}" aria-pressed="${x.d === sel.day}" ${x.n ? '' : 'disabled'} aria-label="${dayLabel(x.d, true)}, ${x.n ? `${x.n} free times` : 'closed or full'}">${dayLabel(x.d)}<small>${x.n ? `${x.n} free` : x.open ? 'full' : 'closed'}</small></button></li>`).join('')}</ul>
+    <h2 id="h-slots">Free times on ${dayLabel(sel.day, true)}</h2>
+    ${slotList(slots, 'h-slots')}`;
+  }
+  return `${steps(2)}<h1 tabindex="-1">Choose a day and time</h1>
+  <p class="muted">${esc(s.name)} with ${esc(stylistName(sel.stylist))} · times in ${esc(tz.replace('_', ' '))}</p>
+  ${body}<p><a href="#/book/stylist">← Change stylist</a></p>`;
+}
+
+function slotList(slots, labelledby) {
+  return `<ul class="slots" aria-labelledby="${labelledby}">${slots.map((x) =>
+    `<li><button class="slot" data-go="slot" data-id="${x.start}" data-stylist="${x.stylist}" aria-label="${when(x.start)}${sel.stylist === 'any' ? ` with ${esc(stylistName(x.stylist))}` : ''}">${clock(x.start)}${sel.stylist === 'any' ? `<small>${esc(stylistName(x.stylist).split(' ')[0])}</small>` : ''}</button></li>`).join('')}</ul>`;
+}
+
+async function loadSlots(key, from) {
+  avail = { key };
+  try {
+    const r = await api.availability(sel.service, sel.stylist, from, addDays(from, DAYS - 1));
+    avail = { key, tz: r.time_zone, slots: r.slots };
+  } catch (e) {
+    avail = { key, error: e };
+  }
+  if (route() === 'book/time') render(false);
+}
+
+const FIELDS = [
+  ['name', 'Name', 'text', 'name'],
+  ['email', 'Email', 'email', 'email'],
+  ['phone', 'Phone', 'tel', 'tel'],
+];
+const LABELS = { name: 'Name', email: 'Email', phone: 'Phone', notes: 'Notes', start: 'Time', service: 'Service', stylist: 'Stylist', client: 'Contact details' };
+
+function details(errors = {}) {
+  const s = service(sel.service);
+  const busy = !!sending;
+  const field = ([k, label, type, ac]) => `<div class="field"><label for="f-${k}">${label}</label>
+    <input id="f-${k}" name="${k}" type="${type}" autocomplete="${ac}" required value="${esc(form[k])}"${errors[k] ? ` aria-invalid="true" aria-describedby="e-${k}"` : ''}>
+    ${errors[k] ? `<p class="err" id="e-${k}">${esc(errors[k])}</p>` : ''}</div>`;
+  const other = Object.entries(errors).filter(([k]) => !['name', 'email', 'phone', 'notes'].includes(k));
+  const alts = rejection?.problem?.alternatives || [];
+  return `${steps(3)}<h1 tabindex="-1">Your details</h1>
+  <div class="summary"><p><strong>${esc(s.name)}</strong> · ${money(s.price_cents, s.currency)} · ${duration(s.duration_minutes)}</p>
+  <p>${when(sel.slot)} with ${esc(stylistName(sel.slotStylist && sel.stylist !== 'any' ? sel.slotStylist : sel.stylist))}</p>
+  <p><a href="#/book/time">Change time</a></p></div>
+  ${rejection ? `<div class="alert" role="alert" id="problem"><p><strong>${esc(rejection.problem.title || 'We could not book that')}.</strong> ${esc(rejection.problem.detail || '')}</p>
+    ${other.map(([k, m]) => `<p>${esc(LABELS[k] || k)} ${esc(m)}.</p>`).join('')}
+    ${alts.length ? `<p id="h-alts">These times are free instead:</p>${slotList(alts, 'h-alts')}` : ''}</div>` : ''}
+  <form id="details" novalidate>${FIELDS.map(field).join('')}
+  <div class="field"><label for="f-notes">Notes <span class="muted">(optional)</span></label>
+  <textarea id="f-notes" name="notes" rows="3"${errors.notes ? ' aria-invalid="true" aria-describedby="e-notes"' : ''}>${esc(form.notes)}</textarea>
+  ${errors.notes ? `<p class="err" id="e-notes">${esc(errors.notes)}</p>` : ''}</div>
+  <button class="button" type="submit" id="submit"${busy ? ' disabled aria-disabled="true"' : ''}>${busy ? 'Sending…' : `Book ${clock(sel.slot)}`}</button>
+  ${sending ? `<p class="${sending.state === 'waiting' ? 'alert' : 'muted'}" role="status" id="sending">${esc(sending.message)}</p>` : ''}
+  </form>`;
+}
+
+function confirmation(id) {
+  const b = queue.booking(id);
+  if (!b) return `<h1 tabindex="-1">Booking not found</h1><p>We have no booking ${esc(id)} on this device.</p><p><a href="#/">Home</a></p>`;
+  const s = service(b.service);
+  return `<h1 tabindex="-1">You're booked</h1>
+  <div class="summary confirm"><dl>
+  <dt>Service</dt><dd>${esc(s ? s.name : b.service)}</dd>
+  <dt>Stylist</dt><dd>${esc(stylistName(b.stylist))}</dd>
+  <dt>When</dt><dd>${when(b.start)} – ${clock(b.end)}</dd>
+  <dt>Price</dt><dd>${money(b.price_cents, b.currency)}${b.deposit_cents ? ` (deposit ${money(b.deposit_cents, b.currency)})` : ''}</dd>
+  <dt>Name</dt><dd>${esc(b.client?.name)}</dd>
+  <dt>Status</dt><dd id="status">${esc(b.status)}</dd>
+  <dt>Reference</dt><dd><code id="booking-id">${esc(b.id)}</code></dd></dl>
+  ${b.checkout_url ? `<p><a class="button" href="${esc(b.checkout_url)}">Pay the deposit</a></p>` : ''}</div>
+  <p><a href="#/">Back to home</a></p>`;
+}
+
+// ---------- routing ----------
+
+const route = () => location.hash.replace(/^#\/?/, '');
+
+function render(focus = true) {
+  const r = route();
+  let html;
+  if (r.startsWith('booking/')) html = confirmation(r.slice(8));
+  else if (r === 'book') html = pickService();
+  else if (r === 'book/stylist' && service(sel.service)) html = pickStylist();
+  else if (r === 'book/time' && service(sel.service) && sel.stylist) html = pickTime();
+  else if (r === 'book/details' && service(sel.service) && sel.slot) html = details(lastErrors);
+  else if (r.startsWith('book')) return go('book');
+  else html = home();
+  main.innerHTML = html;
+  if (focus) (main.querySelector('h1') || main).focus();
+}
+let lastErrors = {};
+
+const go = (r) => {
+  if (route() === r) render();
+  else location.hash = '#/' + r;
+};
+
+main.addEventListener('click', (e) => {
+  const b = e.target.closest('button[data-go]');
+  if (!b || b.disabled) return;
+  const id = b.dataset.id;
+  switch (b.dataset.go) {
+    case 'service':
+      if (sel.service !== id) Object.assign(sel, { service: id, stylist: null, day: null, slot: null });
+      save();
+      return go('book/stylist');
+    case 'stylist':
+      if (sel.stylist !== id) Object.assign(sel, { stylist: id, day: null, slot: null });
+      save();
+      return go('book/time');
+    case 'day':
+      sel.day = id;
+      save();
+      render(false);
+      return main.querySelector(`[data-id="${id}"]`)?.focus();
+    case 'retry':
+      avail = null;
+      return render(false);
+    case 'slot':
+      Object.assign(sel, { slot: id, slotStylist: b.dataset.stylist, day: slotDay(id) });
+      rejection = null;
+      lastErrors = {};
+      save();
+      return go('book/details');
+  }
+});
+
+main.addEventListener('input', (e) => {
+  if (e.target.name in form) {
+    form[e.target.name] = e.target.value;
+    save();
+  }
+});
+
+function validate() {
+  const errors = {};
+  if (!form.name.trim()) errors.name = 'Please enter your name.';
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(form.email.trim())) errors.email = 'Please enter an email address like name@example.com.';
+  if ((form.phone.match(/\d/g) || []).length < 7) errors.phone = 'Please enter a phone number with at least 7 digits.';
+  return errors;
+}
+
+main.addEventListener('submit', (e) => {
+  e.preventDefault();
+  if (sending) return;
+  const errors = validate();
+  rejection = null;
+  lastErrors = errors;
+  if (Object.keys(errors).length) {
+    render(false);
+    return main.querySelector('[aria-invalid="true"]')?.focus();
+  }
+  const entry = queue.enqueue({
+    service: sel.service,
+    stylist: sel.stylist,
+    start: sel.slot,
+    client: { name: form.name.trim(), email: form.email.trim(), phone: form.phone.trim() },
+    notes: form.notes.trim(),
+  });
+  sending = { key: entry.key, state: 'sending', message: 'Sending your booking…' };
+  render(false);
+  queue.send(entry);
+});
+
+// ---------- queue outcomes ----------
+
+queue.events.addEventListener('landed', ({ detail }) => {
+  if (sending && sending.key !== detail.key) return;
+  sending = null;
+  say('');
+  sel.slot = null;
+  save();
+  avail = null;
+  go('booking/' + detail.booking.id);
+});
+
+queue.events.addEventListener('waiting', ({ detail }) => {
+  const text = `We couldn't reach the salon${detail.status ? ` (it answered ${detail.status})` : ''}. Your booking is saved on this device and we'll keep trying — next try in ${Math.round(detail.delay / 1000)} s. You can keep this page open.`;
+  if (sending && sending.key === detail.key) {
+    sending = { ...sending, state: 'waiting', message: text };
+    if (route() === 'book/details') render(false);
+  } else say('A booking from earlier is still being sent. We will keep trying while this page is open.');
+});
+
+queue.events.addEventListener('rejected', ({ detail }) => {
+  if (sending && sending.key !== detail.key) return;
+  sending = null;
+  const p = detail.error.problem || {};
+  rejection = { problem: { title: p.title || 'We could not book that', detail: p.detail || detail.error.message, alternatives: p.alternatives } };
+  lastErrors = {};
+  for (const f of p.errors || []) lastErrors[f.field.replace(/^client\./, '')] = `${LABELS[f.field.replace(/^client\./, '')] || f.field} ${f.message}.`;
+  if (p.status === 409) avail = null;
+  if (route() !== 'book/details') go('book/details');
+  else {
+    render(false);
+    (main.querySelector('[aria-invalid="true"]') || main.querySelector('#problem'))?.focus();
+  }
+});
+
+// ---------- start ----------
+
+addEventListener('hashchange', () => render());
+render();
+
+// A booking left in the queue by an earlier visit (reload, closed tab): resume it.
+const left = queue.pending();
+if (left.length) {
+  sending = { key: left[0].key, state: 'sending', message: 'Sending the booking you made earlier…' };
+  queue.flush();
+}
+
+Promise.all([api.services(), api.stylists()]).then(
+  ([services, stylists]) => {
+    Object.assign(data, { services, stylists, live: true });
+    say('');
+    if (route() !== 'book/details') render(false);
+  },
+  () => say("We can't reach the salon right now, so you're seeing saved information. Booking still works: we keep your request and send it when the connection is back."),
+);
+
+if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => {});
