@@ -203,3 +203,40 @@ test('bad input is explained next to the field; a taken slot offers alternatives
   assert.equal((await salon.events('BookingRequested')).length, 2);
   assert.deepEqual(errors.filter((e) => !/409|Conflict/.test(e)), []);
 });
+
+test('a 503 from the API is retried with the same key until it lands', async () => {
+  await open();
+  const keys = [];
+  await page.route('**/api/v1/bookings', (r) => {
+    keys.push(r.request().headers()['idempotency-key']);
+    if (keys.length <= 2) {
+      return r.fulfill({
+        status: 503,
+        contentType: 'application/problem+json',
+        body: JSON.stringify({ type: 'about:blank', title: 'Service unavailable', status: 503, detail: 'the store is unreachable' }),
+      });
+    }
+    return r.continue();
+  });
+  await chooseSlot(page);
+  await fillDetails(page);
+  await page.getByRole('button', { name: /^Book / }).click();
+  await page.locator('#sending').filter({ hasText: 'it answered 503' }).waitFor();
+  await booked().waitFor({ timeout: 30000 });
+  assert.equal(keys.length, 3);
+  assert.equal(new Set(keys).size, 1);
+  assert.equal((await salon.events('BookingRequested')).length, 1);
+});
+
+test('the service worker serves the shell offline', async () => {
+  await open({ serviceWorkers: 'allow' });
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await page.reload(); // now controlled by the worker
+  await page.waitForFunction(() => !!navigator.serviceWorker.controller);
+  await context.setOffline(true);
+  await page.reload();
+  await page.getByRole('heading', { name: /Crown & Coil/ }).waitFor();
+  await page.getByText('Starter Locs', { exact: true }).waitFor();
+  await page.getByRole('status').filter({ hasText: "can't reach the salon" }).waitFor();
+  await context.setOffline(false);
+});

@@ -35,7 +35,7 @@ const service = (id) => data.services.find((s) => s.id === id);
 const stylist = (id) => data.stylists.find((s) => s.id === id);
 const services = () => data.services.filter((s) => s.active);
 const stylistsFor = (sid) => data.stylists.filter((s) => s.active && s.services.includes(sid));
-const stylistName = (id) => (id === 'any' ? 'Any stylist' : stylist(id)?.name || 'Your stylist');
+const stylistName = (id) => (id === 'any' ? 'the first available stylist' : stylist(id)?.name || 'your stylist');
 
 function say(text) {
   notice.textContent = text || '';
@@ -104,8 +104,10 @@ function pickTime() {
   if (ready && !days.some((x) => x.d === sel.day && x.n)) sel.day = (days.find((x) => x.n) || {}).d;
   let body;
   if (failed) {
+    const open = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'].filter((w) => days.some((x) => x.open && dayLabel(x.d).startsWith(w)));
     body = `<div class="alert" role="alert"><p>We can't load free times right now — the connection to the salon failed.</p>
-    <button class="button" data-go="retry">Try again</button></div>`;
+    <button class="button" data-go="retry">Try again</button></div>
+    ${open.length ? `<p>${esc(sel.stylist === 'any' ? 'The salon' : stylistName(sel.stylist))} is usually in on ${open.join(', ')}.</p>` : ''}`;
   } else if (!ready) {
     body = `<p class="muted" role="status">Loading free times…</p>`;
   } else if (!days.some((x) => x.n)) {
@@ -113,25 +115,28 @@ function pickTime() {
   } else {
     const slots = avail.slots.filter((x) => slotDay(x.start) === sel.day);
     body = `<h2 id="h-day">Day</h2><ul class="days" aria-labelledby="h-day">${days.map((x) =>
-      `<li><button class="day" data-go="day" data-id="${x.d}" aria-pressed="${x.d === sel.day}" ${x.n ? '' : 'disabled'} aria-label="${dayLabel(x.d, true)}, ${x.n ? `${x.n} free times` : 'closed or full'}">${dayLabel(x.d)}<small>${x.n ? `${x.n} free` : x.open ? 'full' : 'closed'}</small></button></li>`).join('')}</ul>
+      `<li><button class="day" data-go="day" data-id="${x.d}" aria-pressed="${x.d === sel.day}" ${x.n ? '' : 'disabled'} aria-label="${dayLabel(x.d, true)}, ${x.n ? `${x.n} free times` : x.open ? 'full' : 'closed'}"><b>${dayLabel(x.d).replace(', ', '</b>')}<small>${x.n ? `${x.n} free` : x.open ? 'full' : 'closed'}</small></button></li>`).join('')}</ul>
     <h2 id="h-slots">Free times on ${dayLabel(sel.day, true)}</h2>
     ${slotList(slots, 'h-slots')}`;
   }
   return `${steps(2)}<h1 tabindex="-1">Choose a day and time</h1>
-  <p class="muted">${esc(s.name)} with ${esc(stylistName(sel.stylist))} · times in ${esc(tz.replace('_', ' '))}</p>
+  <p class="muted">${esc(s.name)} with ${esc(stylistName(sel.stylist))} · ${esc(tz.split('/').pop().replace(/_/g, ' '))} time</p>
   ${body}<p><a href="#/book/stylist">← Change stylist</a></p>`;
 }
 
+// One button per start time: with "any stylist" the salon picks whoever is free at booking.
+const unique = (slots) => slots.filter((x, i) => slots.findIndex((y) => y.start === x.start) === i);
+
 function slotList(slots, labelledby) {
-  return `<ul class="slots" aria-labelledby="${labelledby}">${slots.map((x) =>
-    `<li><button class="slot" data-go="slot" data-id="${x.start}" data-stylist="${x.stylist}" aria-label="${when(x.start)}${sel.stylist === 'any' ? ` with ${esc(stylistName(x.stylist))}` : ''}">${clock(x.start)}${sel.stylist === 'any' ? `<small>${esc(stylistName(x.stylist).split(' ')[0])}</small>` : ''}</button></li>`).join('')}</ul>`;
+  return `<ul class="slots" aria-labelledby="${labelledby}">${unique(slots).map((x) =>
+    `<li><button class="slot" data-go="slot" data-id="${x.start}" data-stylist="${x.stylist}" aria-label="${when(x.start)}">${clock(x.start)}</button></li>`).join('')}</ul>`;
 }
 
 async function loadSlots(key, from) {
   avail = { key };
   try {
     const r = await api.availability(sel.service, sel.stylist, from, addDays(from, DAYS - 1));
-    avail = { key, tz: r.time_zone, slots: r.slots };
+    avail = { key, tz: r.time_zone, slots: unique(r.slots) };
   } catch (e) {
     avail = { key, error: e };
   }
@@ -155,7 +160,7 @@ function details(errors = {}) {
   const alts = rejection?.problem?.alternatives || [];
   return `${steps(3)}<h1 tabindex="-1">Your details</h1>
   <div class="summary"><p><strong>${esc(s.name)}</strong> · ${money(s.price_cents, s.currency)} · ${duration(s.duration_minutes)}</p>
-  <p>${when(sel.slot)} with ${esc(stylistName(sel.slotStylist && sel.stylist !== 'any' ? sel.slotStylist : sel.stylist))}</p>
+  <p>${when(sel.slot)} with ${esc(stylistName(sel.stylist))}</p>
   <p><a href="#/book/time">Change time</a></p></div>
   ${rejection ? `<div class="alert" role="alert" id="problem"><p><strong>${esc(rejection.problem.title || 'We could not book that')}.</strong> ${esc(rejection.problem.detail || '')}</p>
     ${other.map(([k, m]) => `<p>${esc(LABELS[k] || k)} ${esc(m)}.</p>`).join('')}
@@ -178,9 +183,9 @@ function confirmation(id) {
   <dt>Service</dt><dd>${esc(s ? s.name : b.service)}</dd>
   <dt>Stylist</dt><dd>${esc(stylistName(b.stylist))}</dd>
   <dt>When</dt><dd>${when(b.start)} – ${clock(b.end)}</dd>
-  <dt>Price</dt><dd>${money(b.price_cents, b.currency)}${b.deposit_cents ? ` (deposit ${money(b.deposit_cents, b.currency)})` : ''}</dd>
+  <dt>Price</dt><dd>${money(b.price_cents, b.currency)}${b.checkout_url && b.deposit_cents ? ` (deposit ${money(b.deposit_cents, b.currency)} due now)` : ', paid at the salon'}</dd>
   <dt>Name</dt><dd>${esc(b.client?.name)}</dd>
-  <dt>Status</dt><dd id="status">${esc(b.status)}</dd>
+  <dt>Status</dt><dd id="status" class="cap">${esc(b.status)}</dd>
   <dt>Reference</dt><dd><code id="booking-id">${esc(b.id)}</code></dd></dl>
   ${b.checkout_url ? `<p><a class="button" href="${esc(b.checkout_url)}">Pay the deposit</a></p>` : ''}</div>
   <p><a href="#/">Back to home</a></p>`;
@@ -330,7 +335,7 @@ Promise.all([api.services(), api.stylists()]).then(
     say('');
     if (route() !== 'book/details') render(false);
   },
-  () => say("We can't reach the salon right now, so you're seeing saved information. Booking still works: we keep your request and send it when the connection is back."),
+  () => say("We can't reach the salon right now, so you're seeing saved information. Free times need a connection; try again in a moment."),
 );
 
 if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => {});

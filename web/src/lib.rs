@@ -1,6 +1,6 @@
 //! The client booking site at `/`: vanilla JavaScript modules, CSS and a service worker,
 //! embedded in the binary so it stands alone. Every file is served with its Content-Type, a
-//! strong ETag (answering `If-None-Match` with 304) and `Cache-Control: no-cache`, so browsers
+//! weak ETag (answering `If-None-Match` with 304), `Cache-Control: no-cache` and gzip, so browsers
 //! and the service worker revalidate cheaply and never run a stale shell after a deploy.
 //!
 //! The owner's panel (`/admin`) and the partner's dashboard (`/dashboard`) will live here too.
@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use std::sync::OnceLock;
+use tower_http::compression::CompressionLayer;
 
 /// One embedded file: the URL path it answers, its type and bytes.
 pub struct Asset {
@@ -62,8 +63,8 @@ fn etags() -> &'static [HeaderValue] {
         ASSETS
             .iter()
             .map(|a| {
-                HeaderValue::from_str(&format!("\"{:016x}\"", fnv1a(a.body)))
-                    .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+                HeaderValue::from_str(&format!("W/\"{:016x}\"", fnv1a(a.body)))
+                    .unwrap_or_else(|_| HeaderValue::from_static("W/\"0\""))
             })
             .collect()
     })
@@ -72,13 +73,13 @@ fn etags() -> &'static [HeaderValue] {
 fn serve(index: usize, headers: &HeaderMap) -> Response {
     let asset = &ASSETS[index];
     let etag = etags()[index].clone();
+    // Weak comparison (RFC 9110 §13.1.2): the gzipped and plain bodies are the same file.
+    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    let ours = etag.to_str().map(opaque).unwrap_or_default();
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == etag)
-        });
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == "*" || opaque(t) == ours));
     let common = [
         (header::ETAG, etag),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
@@ -103,6 +104,7 @@ fn serve(index: usize, headers: &HeaderMap) -> Response {
 
 /// The site's routes, one per file. Sets no fallback: it is merged into the API router,
 /// whose fallback answers everything else with problem+json.
+/// Files go out gzipped to clients that accept it.
 pub fn site_router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     ASSETS
         .iter()
@@ -113,6 +115,7 @@ pub fn site_router<S: Clone + Send + Sync + 'static>() -> Router<S> {
                 get(move |headers: HeaderMap| async move { serve(index, &headers) }),
             )
         })
+        .layer(CompressionLayer::new())
 }
 
 #[cfg(test)]
