@@ -425,3 +425,37 @@ async fn every_event_carries_audit_metadata_and_a_position() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn booking_site_is_served_beside_the_api() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for (path, ty) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/app.js", "text/javascript; charset=utf-8"),
+        ("/styles.css", "text/css; charset=utf-8"),
+        ("/sw.js", "text/javascript; charset=utf-8"),
+    ] {
+        let r = app.get(path).await;
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        assert_eq!(r.headers()["content-type"], ty, "{path}");
+        assert_eq!(r.headers()["cache-control"], "no-cache", "{path}");
+        let etag = r.headers()["etag"].clone();
+        let again = app
+            .http
+            .get(app.url(path))
+            .header("if-none-match", etag)
+            .send()
+            .await
+            .expect("revalidate");
+        assert_eq!(again.status().as_u16(), 304, "{path}");
+    }
+    let html = app.get("/").await.text().await.expect("body");
+    assert!(html.contains(r#"src="/app.js""#));
+    // Paths that are neither a file of the site nor an API route still get problem+json.
+    for path in ["/nope.js", "/api/v1/nope", "/app.js/x"] {
+        let r = app.get(path).await;
+        assert_eq!(r.status().as_u16(), 404, "{path}");
+        assert!(is_problem(&r), "{path}");
+    }
+    app.stop().await;
+}
