@@ -240,3 +240,52 @@ test('the service worker serves the shell offline', async () => {
   await page.getByRole('status').filter({ hasText: "can't reach the salon" }).waitFor();
   await context.setOffline(false);
 });
+
+test('books with the keyboard alone, focus kept when live data re-renders the page', async () => {
+  context = await browser.newContext({ serviceWorkers: 'block', viewport: { width: 390, height: 800 } });
+  // Live data arrives while the client is already tabbing through the flow.
+  let release;
+  const held = new Promise((r) => (release = r));
+  await context.route('**/api/v1/stylists*', async (r) => {
+    await held;
+    return r.continue();
+  });
+  page = await context.newPage();
+  errors = watchErrors(page);
+  await page.goto(salon.url + '/');
+  const tabTo = async (selector) => {
+    for (let i = 0; i < 60; i++) {
+      await page.keyboard.press('Tab');
+      if (await page.evaluate((s) => document.activeElement?.matches(s), selector)) return;
+    }
+    assert.fail(`Tab never reached ${selector}`);
+  };
+  await tabTo('a[href="#/book"]');
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Choose a service' }).waitFor();
+  await tabTo('button[data-go="service"]');
+  const live = page.waitForResponse('**/api/v1/stylists*');
+  release();
+  await live;
+  await page.waitForTimeout(200);
+  assert.ok(await page.evaluate(() => document.activeElement?.matches('button[data-go="service"]')), 'focus lost on re-render');
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Choose a stylist' }).waitFor();
+  await tabTo('button[data-go="stylist"]');
+  await page.keyboard.press('Enter');
+  await page.locator('button.slot').first().waitFor();
+  await tabTo('button.slot');
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Your details' }).waitFor();
+  await tabTo('#f-name');
+  await page.keyboard.type('Kofi Mensah');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('kofi@example.com');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('212 555 0199');
+  await tabTo('#submit');
+  await page.keyboard.press('Enter');
+  await booked().waitFor();
+  assert.equal((await salon.events('BookingRequested')).length, 1);
+  assert.deepEqual(errors, []);
+});

@@ -43,6 +43,43 @@ try {
       await context.close();
     }
   }
+  // A booking while the API is unreachable (queued), and one whose slot was just taken (409).
+  for (const width of [390, 1280]) {
+    const context = await browser.newContext({ serviceWorkers: 'block', viewport: { width, height: 844 } });
+    const page = await context.newPage();
+    const shot = (name) => page.screenshot({ path: join(out, `${width}-${name}.png`), fullPage: true });
+    await page.route('**/api/v1/bookings', (r) => r.abort());
+    await page.goto(salon.url + '/#/book');
+    await page.getByRole('button', { name: /Retwist/ }).click();
+    await page.getByRole('button', { name: /Malik/ }).click();
+    await page.locator('button.slot').first().click();
+    await fillDetails(page);
+    await page.getByRole('button', { name: /^Book / }).click();
+    await page.locator('#sending').filter({ hasText: 'saved on this device' }).waitFor();
+    await shot('7-queued');
+    await page.unroute('**/api/v1/bookings');
+    await page.evaluate(() => localStorage.clear());
+    await page.goto(salon.url + '/#/');
+    await page.reload();
+    await page.getByRole('link', { name: 'Book now' }).click();
+    await page.getByRole('button', { name: /Retwist/ }).click();
+    await page.getByRole('button', { name: /Malik/ }).click();
+    const slot = page.locator('button.slot').nth(1);
+    const start = await slot.getAttribute('data-id');
+    const who = await slot.getAttribute('data-stylist');
+    await slot.click();
+    const taken = await fetch(salon.url + '/api/v1/bookings', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ service: '77d5de2f-6c6f-5291-90df-5ba039e90a05', stylist: who, start, client: { name: 'Other', email: 'o@example.com', phone: '2125550100' }, notes: '' }),
+    });
+    if (taken.status !== 201) throw new Error(`could not take the slot: ${taken.status}`);
+    await fillDetails(page);
+    await page.getByRole('button', { name: /^Book / }).click();
+    await page.getByRole('alert').waitFor();
+    await shot('8-conflict');
+    await context.close();
+  }
 } finally {
   await browser.close();
   await salon.stop();

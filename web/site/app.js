@@ -129,7 +129,7 @@ const unique = (slots) => slots.filter((x, i) => slots.findIndex((y) => y.start 
 
 function slotList(slots, labelledby) {
   return `<ul class="slots" aria-labelledby="${labelledby}">${unique(slots).map((x) =>
-    `<li><button class="slot" data-go="slot" data-id="${x.start}" data-stylist="${x.stylist}" aria-label="${when(x.start)}">${clock(x.start)}</button></li>`).join('')}</ul>`;
+    `<li><button class="slot" data-go="slot" data-id="${x.start}" data-stylist="${x.stylist}" aria-label="${when(x.start)}">${clock(x.start)}${slotDay(x.start) === sel.day ? '' : `<small>${dayLabel(slotDay(x.start))}</small>`}</button></li>`).join('')}</ul>`;
 }
 
 async function loadSlots(key, from) {
@@ -152,7 +152,8 @@ const LABELS = { name: 'Name', email: 'Email', phone: 'Phone', notes: 'Notes', s
 
 function details(errors = {}) {
   const s = service(sel.service);
-  const busy = !!sending;
+  const taken = rejection?.problem?.status === 409;
+  const busy = !!sending || taken;
   const field = ([k, label, type, ac]) => `<div class="field"><label for="f-${k}">${label}</label>
     <input id="f-${k}" name="${k}" type="${type}" autocomplete="${ac}" required value="${esc(form[k])}"${errors[k] ? ` aria-invalid="true" aria-describedby="e-${k}"` : ''}>
     ${errors[k] ? `<p class="err" id="e-${k}">${esc(errors[k])}</p>` : ''}</div>`;
@@ -164,13 +165,13 @@ function details(errors = {}) {
   <p><a href="#/book/time">Change time</a></p></div>
   ${rejection ? `<div class="alert" role="alert" id="problem"><p><strong>${esc(rejection.problem.title || 'We could not book that')}.</strong> ${esc(rejection.problem.detail || '')}</p>
     ${other.map(([k, m]) => `<p>${esc(LABELS[k] || k)} ${esc(m)}.</p>`).join('')}
-    ${alts.length ? `<p id="h-alts">These times are free instead:</p>${slotList(alts, 'h-alts')}` : ''}</div>` : ''}
+    ${alts.length ? `<p id="h-alts">These times are free instead:</p>${slotList(alts, 'h-alts')}` : taken ? '<p><a href="#/book/time">Pick another time</a></p>' : ''}</div>` : ''}
   <form id="details" novalidate>${FIELDS.map(field).join('')}
   <div class="field"><label for="f-notes">Notes <span class="muted">(optional)</span></label>
   <textarea id="f-notes" name="notes" rows="3"${errors.notes ? ' aria-invalid="true" aria-describedby="e-notes"' : ''}>${esc(form.notes)}</textarea>
   ${errors.notes ? `<p class="err" id="e-notes">${esc(errors.notes)}</p>` : ''}</div>
-  <button class="button" type="submit" id="submit"${busy ? ' disabled aria-disabled="true"' : ''}>${busy ? 'Sending…' : `Book ${clock(sel.slot)}`}</button>
-  ${sending ? `<p class="${sending.state === 'waiting' ? 'alert' : 'muted'}" role="status" id="sending">${esc(sending.message)}</p>` : ''}
+  <button class="button" type="submit" id="submit"${busy ? ' disabled aria-disabled="true"' : ''}>${taken ? 'Choose another time' : sending ? 'Sending…' : `Book ${clock(sel.slot)}`}</button>
+  ${sending ? `<p class="${sending.state === 'waiting' ? 'wait' : 'muted'}" role="status" id="sending">${esc(sending.message)}</p>` : ''}
   </form>`;
 }
 
@@ -178,7 +179,7 @@ function confirmation(id) {
   const b = queue.booking(id);
   if (!b) return `<h1 tabindex="-1">Booking not found</h1><p>We have no booking ${esc(id)} on this device.</p><p><a href="#/">Home</a></p>`;
   const s = service(b.service);
-  return `<h1 tabindex="-1">You're booked</h1>
+  return `<h1 tabindex="-1">${b.status === 'held' ? 'Almost done: your time is held until the deposit is paid' : "You're booked"}</h1>
   <div class="summary confirm"><dl>
   <dt>Service</dt><dd>${esc(s ? s.name : b.service)}</dd>
   <dt>Stylist</dt><dd>${esc(stylistName(b.stylist))}</dd>
@@ -205,8 +206,12 @@ function render(focus = true) {
   else if (r === 'book/details' && service(sel.service) && sel.slot) html = details(lastErrors);
   else if (r.startsWith('book')) return go('book');
   else html = home();
+  // Re-rendering in place (live data, slots arriving) keeps keyboard focus where it was.
+  const a = document.activeElement;
+  const keep = !focus && a && main.contains(a) && (a.id ? `#${a.id}` : a.dataset.go ? `[data-go="${a.dataset.go}"][data-id="${a.dataset.id}"]` : a.tagName);
   main.innerHTML = html;
   if (focus) (main.querySelector('h1') || main).focus();
+  else if (keep) main.querySelector(keep)?.focus();
 }
 let lastErrors = {};
 
@@ -231,8 +236,7 @@ main.addEventListener('click', (e) => {
     case 'day':
       sel.day = id;
       save();
-      render(false);
-      return main.querySelector(`[data-id="${id}"]`)?.focus();
+      return render(false);
     case 'retry':
       avail = null;
       return render(false);
@@ -306,10 +310,12 @@ queue.events.addEventListener('rejected', ({ detail }) => {
   if (sending && sending.key !== detail.key) return;
   sending = null;
   const p = detail.error.problem || {};
-  rejection = { problem: { title: p.title || 'We could not book that', detail: p.detail || detail.error.message, alternatives: p.alternatives } };
+  const s = detail.error.status;
+  const words = s === 409 ? 'Someone else booked it a moment ago.' : p.errors?.length ? 'Please check the details below.' : p.detail || detail.error.message;
+  rejection = { problem: { status: s, title: p.title || 'We could not book that', detail: words, alternatives: p.alternatives } };
   lastErrors = {};
   for (const f of p.errors || []) lastErrors[f.field.replace(/^client\./, '')] = `${LABELS[f.field.replace(/^client\./, '')] || f.field} ${f.message}.`;
-  if (p.status === 409) avail = null;
+  if (s === 409) avail = null;
   if (route() !== 'book/details') go('book/details');
   else {
     render(false);
