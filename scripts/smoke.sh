@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'kill "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 port=${SMOKE_PORT:-18089}
 cargo build --release -p salon
 (cd "$work" && SALON_ADDR="127.0.0.1:$port" exec "$root/target/release/salon" serve >"$work/serve.log" 2>&1) &
@@ -15,7 +15,12 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 curl -fsS "http://127.0.0.1:$port/readyz"; echo
-count=$(curl -fsS "http://127.0.0.1:$port/api/v1/services" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')
+# Ready means the store answers; the catalog projection may still be applying the demo seed.
+for _ in $(seq 1 100); do
+  count=$(curl -fsS "http://127.0.0.1:$port/api/v1/services" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')
+  [ "$count" = 6 ] && break
+  sleep 0.1
+done
 [ "$count" = 6 ] || { echo "expected 6 demo services, got $count"; cat "$work/serve.log"; exit 1; }
 curl -fsS "http://127.0.0.1:$port/" | grep -q 'src="/app.js"' || { echo "the booking site is not served at /"; exit 1; }
 [ -f "$work/salon.db" ] || { echo "no salon.db in the working directory"; exit 1; }
