@@ -38,6 +38,23 @@ async fn health_and_readiness() {
 }
 
 #[tokio::test]
+async fn the_salon_settings_are_public() {
+    each_backend(|app| async move {
+        let (s, body) = app.get_json("/api/v1/salon").await;
+        assert_eq!(s, 200, "{body}");
+        assert_eq!(body["name"], commands::demo::SALON_NAME);
+        assert_eq!(body["time_zone"], "America/New_York");
+        assert_eq!(body["currency"], "USD");
+        assert_eq!(body["policy"]["slot_step_minutes"], 30);
+        assert!(body["policy"]["horizon_days"]
+            .as_u64()
+            .is_some_and(|d| d > 0));
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn catalog_lists_demo_services_and_stylists_with_paging() {
     each_backend(|app| async move {
         let (s, body) = app.get_json("/api/v1/services").await;

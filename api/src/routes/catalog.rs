@@ -1,5 +1,5 @@
-//! Public catalog reads for the booking site: services and stylists, paged with the DRF
-//! envelope `{count, next, previous, results}`.
+//! Public catalog reads for the booking site: the salon's settings, and services and stylists
+//! paged with the DRF envelope `{count, next, previous, results}`.
 
 use crate::extract::ApiQuery;
 use crate::problem::{FieldError, Problem};
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/salon", get(salon))
         .route("/api/v1/services", get(list_services))
         .route("/api/v1/services/{id}", get(get_service))
         .route("/api/v1/stylists", get(list_stylists))
@@ -100,6 +101,11 @@ pub fn paginate<T>(all: Vec<T>, page: Page, uri: &Uri) -> Paged<T> {
         previous,
         results,
     }
+}
+
+/// The salon's name, time zone, currency and booking policy (what the booking site shows).
+async fn salon(State(state): State<AppState>) -> Result<Json<queries::SalonView>, Problem> {
+    Ok(Json(queries::salon(&state.read).await?))
 }
 
 async fn list_services(
