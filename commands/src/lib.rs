@@ -8,6 +8,7 @@
 //! It never imports the read side; the two meet at the log.
 
 pub mod booking;
+pub mod calendars;
 pub mod bus;
 pub mod demo;
 pub mod store;
