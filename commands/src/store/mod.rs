@@ -77,6 +77,64 @@ impl Store {
         }
     }
 
+    /// Ids of every aggregate of `aggregate_type` that has events (e.g. the calendar sources the
+    /// sync job walks), in order of first appearance.
+    pub async fn aggregate_ids(&self, aggregate_type: &str) -> Result<Vec<String>, sqlx::Error> {
+        const SQL: &str = "SELECT aggregate_id FROM events WHERE aggregate_type = $1 AND sequence = 1 \
+                           ORDER BY position";
+        match self {
+            Self::Sqlite(s) => {
+                sqlx::query_scalar(SQL)
+                    .bind(aggregate_type)
+                    .fetch_all(s.pool())
+                    .await
+            }
+            Self::Postgres(p) => {
+                sqlx::query_scalar(SQL)
+                    .bind(aggregate_type)
+                    .fetch_all(p.pool())
+                    .await
+            }
+        }
+    }
+
+    /// Operational state of the calendar sync job (not an event: tries are not history).
+    pub async fn record_sync_status(
+        &self,
+        source: &str,
+        at: chrono::DateTime<chrono::Utc>,
+        error: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        const SQL: &str = "INSERT INTO calendar_sync_status \
+             (source, last_attempt_at, last_success_at, last_error, consecutive_failures) \
+             VALUES ($1, $2, CASE WHEN $3 IS NULL THEN $2 ELSE NULL END, $3, CASE WHEN $3 IS NULL THEN 0 ELSE 1 END) \
+             ON CONFLICT (source) DO UPDATE SET last_attempt_at = excluded.last_attempt_at, \
+             last_success_at = COALESCE(excluded.last_success_at, calendar_sync_status.last_success_at), \
+             last_error = excluded.last_error, \
+             consecutive_failures = CASE WHEN excluded.last_error IS NULL THEN 0 \
+             ELSE calendar_sync_status.consecutive_failures + 1 END";
+        let at = at.to_rfc3339();
+        match self {
+            Self::Sqlite(s) => {
+                sqlx::query(SQL)
+                    .bind(source)
+                    .bind(at)
+                    .bind(error)
+                    .execute(s.pool())
+                    .await?;
+            }
+            Self::Postgres(p) => {
+                sqlx::query(SQL)
+                    .bind(source)
+                    .bind(at)
+                    .bind(error)
+                    .execute(p.pool())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Is the store reachable? (`/readyz`)
     pub async fn ping(&self) -> bool {
         match self {
