@@ -8,8 +8,8 @@
 //! It never imports the read side; the two meet at the log.
 
 pub mod booking;
-pub mod calendars;
 pub mod bus;
+pub mod calendars;
 pub mod demo;
 pub mod store;
 pub mod tokens;

@@ -312,8 +312,7 @@ impl Aggregate for CalendarSource {
                     return Err(CalendarSourceError::EmptyWindow);
                 }
                 let busy = normalize_busy(busy);
-                if self.fingerprint.as_deref() != Some(fingerprint.as_str()) || self.busy != busy
-                {
+                if self.fingerprint.as_deref() != Some(fingerprint.as_str()) || self.busy != busy {
                     let event = CalendarSourceEvent::ExternalBusySynced {
                         stylist,
                         window,
@@ -511,7 +510,11 @@ mod tests {
             })
             .then_expect_events(vec![failed.clone()]);
         SourceTest::with(())
-            .given(vec![registered(), synced(vec![iv(9, 11)], "a"), failed.clone()])
+            .given(vec![
+                registered(),
+                synced(vec![iv(9, 11)], "a"),
+                failed.clone(),
+            ])
             .when(CalendarSourceCommand::RecordFailure {
                 error: "timed out".into(),
                 at: at(3),
@@ -537,7 +540,9 @@ mod tests {
                 },
             ])
             .when(sync(vec![iv(9, 11)], "a"))
-            .then_expect_events(vec![CalendarSourceEvent::CalendarSyncRecovered { at: at(1) }]);
+            .then_expect_events(vec![CalendarSourceEvent::CalendarSyncRecovered {
+                at: at(1),
+            }]);
     }
 
     #[test]

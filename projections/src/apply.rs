@@ -477,13 +477,16 @@ async fn availability(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), Ap
             source,
             busy,
         } => {
-            let (stylist, day, source) = (stylist.to_string(), date.to_string(), source.to_string());
-            sqlx::query("DELETE FROM rm_external_busy WHERE stylist = $1 AND day = $2 AND source = $3")
-                .bind(stylist.clone())
-                .bind(day.clone())
-                .bind(source.clone())
-                .execute(w.conn().await?)
-                .await?;
+            let (stylist, day, source) =
+                (stylist.to_string(), date.to_string(), source.to_string());
+            sqlx::query(
+                "DELETE FROM rm_external_busy WHERE stylist = $1 AND day = $2 AND source = $3",
+            )
+            .bind(stylist.clone())
+            .bind(day.clone())
+            .bind(source.clone())
+            .execute(w.conn().await?)
+            .await?;
             for b in busy {
                 let row: Vec<Val> = vec![
                     stylist.clone().into(),

@@ -168,18 +168,26 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
 /// `GOOGLE_API_BASE`, `GOOGLE_OAUTH_TOKEN_URL`, `SALON_CALENDAR_TIMEOUT_SECS` (default 30).
 pub fn calendar_settings_from_env() -> anyhow::Result<CalendarSettings> {
     let mut settings = CalendarSettings::default();
-    if let Some(key) = std::env::var("SALON_SECRET_KEY").ok().filter(|k| !k.is_empty()) {
-        settings.sealer = Some(
-            commands::calendars::Sealer::new(&key).context("SALON_SECRET_KEY is unusable")?,
-        );
+    if let Some(key) = std::env::var("SALON_SECRET_KEY")
+        .ok()
+        .filter(|k| !k.is_empty())
+    {
+        settings.sealer =
+            Some(commands::calendars::Sealer::new(&key).context("SALON_SECRET_KEY is unusable")?);
     }
-    if let Some(base) = std::env::var("GOOGLE_API_BASE").ok().filter(|v| !v.is_empty()) {
+    if let Some(base) = std::env::var("GOOGLE_API_BASE")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
         settings.google.api_base = base;
     }
-    if let Some(url) = std::env::var("GOOGLE_OAUTH_TOKEN_URL").ok().filter(|v| !v.is_empty()) {
+    if let Some(url) = std::env::var("GOOGLE_OAUTH_TOKEN_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
         settings.google.token_url = url;
     }
-    if let Some(secs) = std::env::var("SALON_CALENDAR_TIMEOUT_SECS").ok() {
+    if let Ok(secs) = std::env::var("SALON_CALENDAR_TIMEOUT_SECS") {
         let secs: u64 = secs
             .parse()
             .context("SALON_CALENDAR_TIMEOUT_SECS must be a number of seconds")?;

@@ -106,12 +106,9 @@ fn command_problem(e: CommandError<CalendarSourceError>) -> Problem {
         CommandError::Rejected(e @ CalendarSourceError::StylistChanged) => {
             Problem::validation(vec![FieldError::new("stylist", e.to_string())])
         }
-        CommandError::Rejected(e) => Problem::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            "Conflict",
-            e.to_string(),
-        ),
+        CommandError::Rejected(e) => {
+            Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", e.to_string())
+        }
         CommandError::Contended => Problem::unavailable("Busy; try again."),
         CommandError::Store(e) => store_problem(&e),
     }
@@ -232,7 +229,10 @@ async fn create(
             None
         }
         None => {
-            errors.push(FieldError::new("kind", "is required (\"caldav\" or \"google\")"));
+            errors.push(FieldError::new(
+                "kind",
+                "is required (\"caldav\" or \"google\")",
+            ));
             None
         }
     };
@@ -351,18 +351,29 @@ async fn update(
         .load_fresh::<CalendarSource>(&id)
         .await
         .map_err(|e| store_problem(&e))?;
-    let Some(mut settings) = loaded.state.settings.clone().filter(|_| !loaded.state.removed) else {
+    let Some(mut settings) = loaded
+        .state
+        .settings
+        .clone()
+        .filter(|_| !loaded.state.removed)
+    else {
         return Err(Problem::not_found("No such calendar source."));
     };
     let mut errors = Vec::new();
     if let Some(kind) = &raw.kind {
         if kind != settings.kind.as_str() {
-            errors.push(FieldError::new("kind", "cannot change; add a new source instead"));
+            errors.push(FieldError::new(
+                "kind",
+                "cannot change; add a new source instead",
+            ));
         }
     }
     if let Some(stylist) = &raw.stylist {
         if StylistId::parse(stylist).ok() != Some(settings.stylist) {
-            errors.push(FieldError::new("stylist", "cannot change; add a new source instead"));
+            errors.push(FieldError::new(
+                "stylist",
+                "cannot change; add a new source instead",
+            ));
         }
     }
     if let Some(name) = raw.name {
@@ -543,6 +554,9 @@ async fn feed(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/calendar; charset=utf-8"),
     );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=300"),
+    );
     Ok(response)
 }

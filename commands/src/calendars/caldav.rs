@@ -9,10 +9,7 @@ use chrono_tz::Tz;
 use domain::availability::Interval;
 use http::header::{HeaderValue, AUTHORIZATION};
 use http::{Request, Uri};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::{Client, ResponseFuture};
-use hyper_util::rt::TokioExecutor;
+use hyper_util::client::legacy::ResponseFuture;
 use libdav::caldav::{
     CalendarComponent, FindCalendarHomeSet, FindCalendars, GetCalendarResources,
     ListCalendarResources, TimeRange,
@@ -26,7 +23,7 @@ use std::task::{Context, Poll};
 /// some. The header value is marked sensitive so that no debug output shows it.
 #[derive(Clone)]
 pub struct HttpClient {
-    inner: Client<HttpsConnector<HttpConnector>, String>,
+    inner: super::Https,
     authorization: Option<HeaderValue>,
 }
 
@@ -48,20 +45,15 @@ impl tower::Service<Request<String>> for HttpClient {
 }
 
 fn http_client(username: Option<&str>, password: Option<&str>) -> Result<HttpClient, SourceError> {
-    super::install_crypto_provider();
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let inner = Client::builder(TokioExecutor::new()).build(https);
+    let inner = super::https_client();
     let authorization = match username {
         Some(user) if !user.is_empty() => {
             use base64::Engine;
             let raw = format!("{user}:{}", password.unwrap_or(""));
             let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
-            let mut value = HeaderValue::from_str(&format!("Basic {encoded}"))
-                .map_err(|_| SourceError::config("username or password has characters HTTP cannot carry"))?;
+            let mut value = HeaderValue::from_str(&format!("Basic {encoded}")).map_err(|_| {
+                SourceError::config("username or password has characters HTTP cannot carry")
+            })?;
             value.set_sensitive(true);
             Some(value)
         }
@@ -76,7 +68,9 @@ fn http_client(username: Option<&str>, password: Option<&str>) -> Result<HttpCli
 fn dav_error<E: std::error::Error>(what: &str, e: WebDavError<E>) -> SourceError {
     match e {
         WebDavError::BadStatusCode(code) if code.as_u16() == 401 || code.as_u16() == 403 => {
-            SourceError::config(format!("{what}: the server refused the credentials ({code})"))
+            SourceError::config(format!(
+                "{what}: the server refused the credentials ({code})"
+            ))
         }
         WebDavError::BadStatusCode(code) => {
             SourceError::transient(format!("{what}: the server answered {code}"))
@@ -105,7 +99,11 @@ pub struct CaldavRead {
 }
 
 impl CaldavCalendar {
-    pub fn new(url: &str, username: Option<&str>, password: Option<&str>) -> Result<Self, SourceError> {
+    pub fn new(
+        url: &str,
+        username: Option<&str>,
+        password: Option<&str>,
+    ) -> Result<Self, SourceError> {
         let uri: Uri = url
             .trim()
             .parse()
@@ -148,7 +146,9 @@ impl CaldavCalendar {
                 .await
                 .map_err(|e| SourceError::transient(format!("finding the principal: {e}")))?
                 .ok_or_else(|| {
-                    SourceError::config("the server names no principal and the URL holds no calendar")
+                    SourceError::config(
+                        "the server names no principal and the URL holds no calendar",
+                    )
                 })?;
             let homes = self
                 .client
@@ -178,8 +178,12 @@ impl CaldavCalendar {
     pub async fn read(&mut self, tz: Tz, window: Interval) -> Result<CaldavRead, SourceError> {
         let calendars = self.discover().await?;
         let range = TimeRange::Between(
-            stamp(window.start).parse().map_err(|_| SourceError::config("bad window"))?,
-            stamp(window.end).parse().map_err(|_| SourceError::config("bad window"))?,
+            stamp(window.start)
+                .parse()
+                .map_err(|_| SourceError::config("bad window"))?,
+            stamp(window.end)
+                .parse()
+                .map_err(|_| SourceError::config("bad window"))?,
         );
         let mut out = CaldavRead::default();
         let mut seen: HashMap<String, (String, String)> = HashMap::new();

@@ -2,9 +2,11 @@
 //! assertion) or an installed-app refresh token. Base URLs are configurable so tests talk to a
 //! local stub of the documented wire format. Quota errors and 5xx are retried with backoff.
 
-use super::SourceError;
+use super::{Https, SourceError};
 use chrono::{DateTime, Utc};
 use domain::availability::Interval;
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http_body_util::BodyExt;
 use serde::Deserialize;
 use std::time::{Duration, Instant};
 
@@ -130,9 +132,16 @@ struct BusyPeriod {
     end: DateTime<Utc>,
 }
 
+/// An answer: status and body text.
+struct Answer {
+    status: u16,
+    body: String,
+}
+
 /// One Google calendar, with its cached access token.
 pub struct GoogleCalendar {
-    http: reqwest::Client,
+    http: Https,
+    timeout: Duration,
     config: GoogleConfig,
     calendar_id: String,
     credentials: GoogleCredentials,
@@ -146,15 +155,11 @@ impl GoogleCalendar {
         credentials: &str,
         timeout: Duration,
     ) -> Result<Self, SourceError> {
-        super::install_crypto_provider();
         let credentials = GoogleCredentials::parse(credentials)
             .map_err(|m| SourceError::config(format!("Google credentials {m}")))?;
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| SourceError::config(format!("HTTP client: {e}")))?;
         Ok(Self {
-            http,
+            http: super::https_client(),
+            timeout,
             config,
             calendar_id: calendar_id.trim().to_string(),
             credentials,
@@ -209,23 +214,31 @@ impl GoogleCalendar {
             ],
         };
         let url = self.config.token_url.clone();
-        let response = self
+        let encoded = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", form_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let answer = self
             .send_with_retry("getting a Google access token", || {
-                self.http.post(&url).form(&form)
+                http::Request::post(url.as_str())
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(encoded.clone())
             })
             .await?;
-        let status = response.status();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| SourceError::transient(format!("reading the Google token: {e}")))?;
-        if !status.is_success() {
+        let (status, body) = (answer.status, answer.body);
+        if !(200..300).contains(&status) {
             let detail = serde_json::from_str::<OAuthError>(&body)
                 .map(|e| match e.error_description {
                     Some(d) => format!("{}: {d}", e.error),
                     None => e.error,
                 })
                 .unwrap_or_else(|_| status.to_string());
+            if status == 429 || status >= 500 {
+                return Err(SourceError::transient(format!(
+                    "Google's token endpoint answered {detail}"
+                )));
+            }
             return Err(SourceError::config(format!(
                 "Google refused the credentials ({detail})"
             )));
@@ -237,34 +250,53 @@ impl GoogleCalendar {
         Ok(token.access_token)
     }
 
+    /// One request, bounded by the timeout.
+    async fn send(&self, request: http::Request<String>) -> Result<Answer, String> {
+        let exchange = async {
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| connect_error(&e))?;
+            let status = response.status().as_u16();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| format!("reading the answer: {e}"))?
+                .to_bytes();
+            Ok(Answer {
+                status,
+                body: String::from_utf8_lossy(&bytes).into_owned(),
+            })
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(answer) => answer,
+            Err(_) => Err("timed out".to_string()),
+        }
+    }
+
     /// Sends the request built by `build`, again after quota errors, 5xx and network errors,
-    /// with doubling delays. Returns the last response (success or not).
-    async fn send_with_retry<F>(&self, what: &str, build: F) -> Result<reqwest::Response, SourceError>
+    /// with doubling delays. Returns the last answer (success or not).
+    async fn send_with_retry<F>(&self, what: &str, build: F) -> Result<Answer, SourceError>
     where
-        F: Fn() -> reqwest::RequestBuilder,
+        F: Fn() -> Result<http::Request<String>, http::Error>,
     {
         let mut delay = self.config.first_backoff;
         let attempts = self.config.attempts.max(1);
         for attempt in 1..=attempts {
             let last = attempt == attempts;
-            match build().send().await {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let retry = status == 429 || status >= 500 || status == 403;
+            let request = build().map_err(|e| SourceError::config(format!("{what}: {e}")))?;
+            match self.send(request).await {
+                Ok(answer) => {
+                    let status = answer.status;
+                    let quota = status == 403 && is_quota_error(&answer.body);
+                    let retry = status == 429 || status >= 500 || quota;
                     if !retry || last {
-                        return Ok(response);
-                    }
-                    if status == 403 {
-                        // 403 is retried only for quota reasons; anything else is final.
-                        let body = response.text().await.unwrap_or_default();
-                        if !is_quota_error(&body) {
-                            return Err(api_error(what, 403, &body));
-                        }
+                        return Ok(answer);
                     }
                 }
-                Err(e) if last => {
-                    return Err(SourceError::transient(format!("{what}: {}", without_url(&e))))
-                }
+                Err(e) if last => return Err(SourceError::transient(format!("{what}: {e}"))),
                 Err(_) => {}
             }
             tokio::time::sleep(delay).await;
@@ -287,16 +319,16 @@ impl GoogleCalendar {
                 "timeZone": "UTC",
                 "items": [{ "id": self.calendar_id }],
             });
-            let response = self
+            let body = body.to_string();
+            let answer = self
                 .send_with_retry("asking Google for free/busy", || {
-                    self.http.post(&url).bearer_auth(&token).json(&body)
+                    http::Request::post(url.as_str())
+                        .header(CONTENT_TYPE, "application/json")
+                        .header(AUTHORIZATION, format!("Bearer {token}"))
+                        .body(body.clone())
                 })
                 .await?;
-            let status = response.status().as_u16();
-            let text = response
-                .text()
-                .await
-                .map_err(|e| SourceError::transient(format!("reading free/busy: {e}")))?;
+            let (status, text) = (answer.status, answer.body);
             if status == 401 && pass == 0 {
                 self.token = None;
                 continue;
@@ -304,8 +336,9 @@ impl GoogleCalendar {
             if !(200..300).contains(&status) {
                 return Err(api_error("asking Google for free/busy", status, &text));
             }
-            let parsed: FreeBusyResponse = serde_json::from_str(&text)
-                .map_err(|_| SourceError::transient("Google's free/busy answer was not understood"))?;
+            let parsed: FreeBusyResponse = serde_json::from_str(&text).map_err(|_| {
+                SourceError::transient("Google's free/busy answer was not understood")
+            })?;
             let calendar = parsed.calendars.get(&self.calendar_id).ok_or_else(|| {
                 SourceError::transient("Google's answer does not mention the calendar")
             })?;
@@ -322,7 +355,9 @@ impl GoogleCalendar {
                 .map(|b| Interval::new(b.start, b.end))
                 .collect());
         }
-        Err(SourceError::config("Google keeps refusing the access token"))
+        Err(SourceError::config(
+            "Google keeps refusing the access token",
+        ))
     }
 }
 
@@ -361,15 +396,26 @@ fn api_error(what: &str, status: u16, body: &str) -> SourceError {
     }
 }
 
-/// reqwest errors print the URL; ours carry no secrets, but keep messages short anyway.
-fn without_url(e: &reqwest::Error) -> String {
+/// A connection error in a few words (hyper's chain of causes, without the request).
+fn connect_error(e: &hyper_util::client::legacy::Error) -> String {
     let mut msg = e.to_string();
-    if let Some(url) = e.url() {
-        msg = msg.replace(url.as_str(), "");
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        msg = format!("{msg}: {cause}");
+        source = cause.source();
     }
-    if e.is_timeout() {
-        "timed out".to_string()
-    } else {
-        msg.trim().to_string()
-    }
+    msg
+}
+
+/// `application/x-www-form-urlencoded` value encoding.
+fn form_encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

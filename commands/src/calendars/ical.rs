@@ -324,7 +324,9 @@ mod tests {
         assert_eq!(vevent.uid(), Some(event.booking.as_str()));
         assert!(busy_in_resource(&ics, New_York, window()).busy.is_empty());
         let instant = wrap("BEGIN:VEVENT\r\nUID:i\r\nDTSTART:20270304T150000Z\r\nEND:VEVENT\r\n");
-        assert!(busy_in_resource(&instant, New_York, window()).busy.is_empty());
+        assert!(busy_in_resource(&instant, New_York, window())
+            .busy
+            .is_empty());
     }
 
     #[test]

@@ -43,3 +43,19 @@ impl SourceError {
 pub(crate) fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+/// The HTTP client both adapters use: hyper over rustls (ring, webpki roots), HTTP/1.1.
+pub(crate) type Https = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    String,
+>;
+
+pub(crate) fn https_client() -> Https {
+    install_crypto_provider();
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .build();
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https)
+}

@@ -84,7 +84,11 @@ mod tests {
         let b = Sealer::new("fedcba9876543210fedcba9876543210").unwrap();
         let sealed = a.seal("app-specific password");
         assert!(!sealed.contains("password"));
-        assert_ne!(sealed, a.seal("app-specific password"), "fresh nonce each time");
+        assert_ne!(
+            sealed,
+            a.seal("app-specific password"),
+            "fresh nonce each time"
+        );
         assert_eq!(a.open(&sealed).unwrap(), "app-specific password");
         assert_eq!(b.open(&sealed), Err(SealError::Unreadable));
         let mut tampered = sealed.clone();

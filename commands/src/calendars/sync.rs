@@ -13,7 +13,8 @@ use chrono_tz::Tz;
 use cqrs_es::persist::PersistenceError;
 use domain::availability::{local_date, local_to_utc, Interval};
 use domain::calendar_source::{
-    normalize_busy, CalendarSource, CalendarSourceCommand, SourceKind, SourceSettings,
+    normalize_busy, CalendarSource, CalendarSourceCommand, CalendarSourceEvent, SourceKind,
+    SourceSettings,
 };
 use domain::ids::{CalendarSourceId, SALON_ID};
 use domain::metadata::{EventMetadata, Source};
@@ -140,7 +141,9 @@ impl CalendarSync {
         let secret = match &settings.sealed_credentials {
             Some(sealed) => {
                 let sealer = self.settings.sealer.as_ref().ok_or_else(|| {
-                    SourceError::config("SALON_SECRET_KEY is not set, so the stored credentials cannot be read")
+                    SourceError::config(
+                        "SALON_SECRET_KEY is not set, so the stored credentials cannot be read",
+                    )
                 })?;
                 Some(
                     sealer
@@ -217,7 +220,11 @@ impl CalendarSync {
             last.insert(id, Instant::now());
         }
         let source = self.bus.load_fresh::<CalendarSource>(&key).await?;
-        let Some(settings) = source.state.settings.clone().filter(|_| !source.state.removed)
+        let Some(settings) = source
+            .state
+            .settings
+            .clone()
+            .filter(|_| !source.state.removed)
         else {
             return Err(SyncError::NotFound);
         };
@@ -339,7 +346,10 @@ impl CalendarSync {
                 }
             }
         }
-        let changed = !decision.is_empty();
+        let changed = decision
+            .events()
+            .iter()
+            .any(|e| matches!(e, CalendarSourceEvent::ExternalBusySynced { .. }));
         let days_changed = day_decisions.len();
         let mut pending: Vec<&dyn Pending> = vec![&decision];
         pending.extend(day_decisions.iter().map(|d| d as &dyn Pending));
@@ -362,7 +372,11 @@ impl CalendarSync {
         let key = id.to_string();
         for _ in 0..8 {
             let source = self.bus.load::<CalendarSource>(&key).await?;
-            let Some(settings) = source.state.settings.clone().filter(|_| !source.state.removed)
+            let Some(settings) = source
+                .state
+                .settings
+                .clone()
+                .filter(|_| !source.state.removed)
             else {
                 return Err(SyncError::NotFound);
             };
@@ -420,7 +434,11 @@ impl CalendarSync {
                 continue;
             };
             let period = Duration::from_secs(u64::from(settings.sync_minutes) * 60);
-            let last = self.last_attempt.lock().ok().and_then(|m| m.get(&id).copied());
+            let last = self
+                .last_attempt
+                .lock()
+                .ok()
+                .and_then(|m| m.get(&id).copied());
             if last.is_none_or(|t| t.elapsed() >= period) {
                 due.push(id);
             }
@@ -463,8 +481,14 @@ mod tests {
 
     #[test]
     fn busy_time_is_split_at_local_midnight() {
-        let start = New_York.with_ymd_and_hms(2027, 3, 13, 22, 0, 0).unwrap().with_timezone(&Utc);
-        let end = New_York.with_ymd_and_hms(2027, 3, 15, 2, 0, 0).unwrap().with_timezone(&Utc);
+        let start = New_York
+            .with_ymd_and_hms(2027, 3, 13, 22, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        let end = New_York
+            .with_ymd_and_hms(2027, 3, 15, 2, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc);
         let days = by_day(New_York, &[Interval::new(start, end)]);
         let dates: Vec<String> = days.keys().map(|d| d.to_string()).collect();
         assert_eq!(dates, ["2027-03-13", "2027-03-14", "2027-03-15"]);

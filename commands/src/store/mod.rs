@@ -80,7 +80,8 @@ impl Store {
     /// Ids of every aggregate of `aggregate_type` that has events (e.g. the calendar sources the
     /// sync job walks), in order of first appearance.
     pub async fn aggregate_ids(&self, aggregate_type: &str) -> Result<Vec<String>, sqlx::Error> {
-        const SQL: &str = "SELECT aggregate_id FROM events WHERE aggregate_type = $1 AND sequence = 1 \
+        const SQL: &str =
+            "SELECT aggregate_id FROM events WHERE aggregate_type = $1 AND sequence = 1 \
                            ORDER BY position";
         match self {
             Self::Sqlite(s) => {
