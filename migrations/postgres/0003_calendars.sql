@@ -46,3 +46,16 @@ CREATE TABLE calendar_sync_status (
     last_error           TEXT,
     consecutive_failures INTEGER NOT NULL DEFAULT 0
 );
+
+-- Operational state of calendar write-back: which booking events salon has written into which
+-- source's calendar, at which path, with which content (a fingerprint), and how many times.
+CREATE TABLE calendar_writeback (
+    source      TEXT    NOT NULL,
+    booking     TEXT    NOT NULL,
+    href        TEXT    NOT NULL,
+    fingerprint TEXT    NOT NULL,
+    sequence    INTEGER NOT NULL,
+    start_epoch BIGINT  NOT NULL,
+    written_at  TEXT    NOT NULL,
+    PRIMARY KEY (source, booking)
+);

@@ -364,7 +364,7 @@ async fn a_booking_over_calendar_busy_time_is_refused_and_shows_in_the_ics_feed_
         &app,
         &token,
         json!({"kind": "caldav", "url": radicale.url("/owner/work/"), "username": "owner",
-               "stylist": amara()}),
+               "stylist": amara(), "write_back": true}),
     )
     .await;
     assert_eq!(status, 201, "{created}");
@@ -405,6 +405,27 @@ async fn a_booking_over_calendar_busy_time_is_refused_and_shows_in_the_ics_feed_
         )
         .await;
     assert_eq!(status, 201, "{booked}");
+    // Write-back: the confirmed booking lands in the owner's calendar, UID = booking id...
+    let booking_id = booked["id"].as_str().unwrap().to_string();
+    let source_id = CalendarSourceId::parse(&id).unwrap();
+    let sync = app.server.state.calendars.clone();
+    let wrote = sync.write_back_now(source_id).await.expect("write back");
+    assert_eq!((wrote.written, wrote.errors.len()), (1, 0), "{wrote:?}");
+    let (status, ics) = radicale
+        .get("owner", &format!("/owner/work/{booking_id}.ics"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        ics.contains(&format!("UID:{booking_id}")) && ics.contains("Bea"),
+        "{ics}"
+    );
+    // ...is not written twice, and is not counted as busy time by the next sync.
+    let again = sync.write_back_now(source_id).await.expect("write back");
+    assert_eq!((again.written, again.unchanged), (0, 1));
+    let resync = sync.sync(source_id).await.expect("sync");
+    assert!(!resync.changed && resync.error.is_none(), "{resync:?}");
+    assert_eq!(resync.busy_blocks, 1, "only the dentist");
+
     let feed = app
         .get(&format!("/calendar/{}.ics?token={token}", amara()))
         .await;
@@ -428,6 +449,23 @@ async fn a_booking_over_calendar_busy_time_is_refused_and_shows_in_the_ics_feed_
             .busy
             .is_empty(),
         "a feed of our own bookings is never counted as outside busy time"
+    );
+    // Cancelled: the event leaves the owner's calendar.
+    let meta = domain::metadata::EventMetadata::new("owner", domain::metadata::Source::Panel);
+    app.server
+        .state
+        .bus
+        .cancel_booking(domain::ids::BookingId::parse(&booking_id).unwrap(), &meta)
+        .await
+        .expect("cancel");
+    let gone = sync.write_back_now(source_id).await.expect("write back");
+    assert_eq!(gone.deleted, 1, "{gone:?}");
+    assert_eq!(
+        radicale
+            .get("owner", &format!("/owner/work/{booking_id}.ics"))
+            .await
+            .0,
+        404
     );
     for path in [
         format!("/calendar/{}.ics", amara()),

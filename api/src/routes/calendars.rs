@@ -457,6 +457,8 @@ async fn remove(
 #[derive(Serialize)]
 struct SyncAnswer {
     report: commands::calendars::SyncReport,
+    /// Bookings written into (or removed from) the calendar, for sources with `write_back`.
+    write_back: commands::calendars::WriteBackReport,
     source: CalendarSourceView,
 }
 
@@ -473,9 +475,18 @@ async fn sync_now(
         .sync(source_id)
         .await
         .map_err(sync_problem)?;
+    let write_back = state
+        .calendars
+        .write_back_now(source_id)
+        .await
+        .map_err(sync_problem)?;
     wait_calendars(&state, state.bus.signal().last()).await;
     let source = view_or_404(&state, &id).await?;
-    Ok(Json(SyncAnswer { report, source }))
+    Ok(Json(SyncAnswer {
+        report,
+        write_back,
+        source,
+    }))
 }
 
 #[derive(Debug, Deserialize)]

@@ -11,9 +11,11 @@ pub mod google;
 pub mod ical;
 pub mod seal;
 pub mod sync;
+pub mod writeback;
 
 pub use seal::{SealError, Sealer};
 pub use sync::{CalendarSettings, CalendarSync, SyncError, SyncReport};
+pub use writeback::WriteBackReport;
 
 /// Why a source could not be read. `config` errors need the owner (wrong URL, password,
 /// calendar id); `transient` ones heal by themselves (timeouts, 5xx, quota).

@@ -74,20 +74,22 @@ pub struct SyncReport {
     pub error: Option<String>,
 }
 
-enum Client {
+pub(super) enum Client {
     Caldav(Box<CaldavCalendar>),
     Google(Box<GoogleCalendar>),
 }
 
-struct Connection {
+pub(super) struct Connection {
     settings: SourceSettings,
-    client: Client,
+    pub(super) client: Client,
 }
 
+type Slot = Arc<Mutex<Option<Connection>>>;
+
 pub struct CalendarSync {
-    bus: CommandBus,
+    pub(super) bus: CommandBus,
     settings: CalendarSettings,
-    connections: Mutex<HashMap<CalendarSourceId, Arc<Mutex<Option<Connection>>>>>,
+    connections: Mutex<HashMap<CalendarSourceId, Slot>>,
     last_attempt: std::sync::Mutex<HashMap<CalendarSourceId, Instant>>,
 }
 
@@ -168,6 +170,27 @@ impl CalendarSync {
         }
     }
 
+    /// The source's connection (one at a time: a sync and a write-back never overlap), made
+    /// anew when its settings changed.
+    pub(super) async fn connection(
+        &self,
+        id: CalendarSourceId,
+        settings: &SourceSettings,
+    ) -> Result<tokio::sync::OwnedMutexGuard<Option<Connection>>, SourceError> {
+        let slot = {
+            let mut connections = self.connections.lock().await;
+            connections.entry(id).or_default().clone()
+        };
+        let mut guard = slot.lock_owned().await;
+        if guard.as_ref().map(|c| &c.settings) != Some(settings) {
+            *guard = Some(Connection {
+                settings: settings.clone(),
+                client: self.connect(settings)?,
+            });
+        }
+        Ok(guard)
+    }
+
     async fn read(
         &self,
         id: CalendarSourceId,
@@ -175,17 +198,7 @@ impl CalendarSync {
         tz: Tz,
         window: Interval,
     ) -> Result<Vec<Interval>, SourceError> {
-        let slot = {
-            let mut connections = self.connections.lock().await;
-            connections.entry(id).or_default().clone()
-        };
-        let mut guard = slot.lock().await;
-        if guard.as_ref().map(|c| &c.settings) != Some(settings) {
-            *guard = Some(Connection {
-                settings: settings.clone(),
-                client: self.connect(settings)?,
-            });
-        }
+        let mut guard = self.connection(id, settings).await?;
         let Some(connection) = guard.as_mut() else {
             return Err(SourceError::config("no connection"));
         };
@@ -416,23 +429,33 @@ impl CalendarSync {
         Err(SyncError::Contended)
     }
 
-    /// Sources that are due: never tried by this process, or tried `sync_minutes` ago.
-    async fn due(&self) -> Result<Vec<CalendarSourceId>, SyncError> {
+    /// Every source not removed, with its settings.
+    pub(super) async fn live_sources(
+        &self,
+    ) -> Result<Vec<(CalendarSourceId, SourceSettings)>, SyncError> {
         let ids = self
             .bus
             .store()
             .aggregate_ids("CalendarSource")
             .await
             .map_err(|e| SyncError::Store(PersistenceError::UnknownError(Box::new(e))))?;
-        let mut due = Vec::new();
+        let mut out = Vec::new();
         for raw in ids {
             let Ok(id) = CalendarSourceId::parse(&raw) else {
                 continue;
             };
             let source = self.bus.load::<CalendarSource>(&raw).await?;
-            let Some(settings) = source.state.settings.filter(|_| !source.state.removed) else {
-                continue;
-            };
+            if let Some(settings) = source.state.settings.filter(|_| !source.state.removed) {
+                out.push((id, settings));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sources that are due: never tried by this process, or tried `sync_minutes` ago.
+    async fn due(&self) -> Result<Vec<CalendarSourceId>, SyncError> {
+        let mut due = Vec::new();
+        for (id, settings) in self.live_sources().await? {
             let period = Duration::from_secs(u64::from(settings.sync_minutes) * 60);
             let last = self
                 .last_attempt
@@ -461,6 +484,9 @@ impl CalendarSync {
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "calendar sources could not be listed"),
+            }
+            if let Err(e) = self.write_back_all(Utc::now()).await {
+                tracing::warn!(error = %e, "calendar write-back could not run");
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.settings.tick) => {}
