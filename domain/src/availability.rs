@@ -243,6 +243,24 @@ fn slots_on(
     let Some(day) = Day::of(rules, calendar, date) else {
         return;
     };
+    // Only busy time near this day can block its slots: checking each candidate against the
+    // day's few blocks instead of the whole range's keeps a month of slots linear.
+    let reach = Interval::new(
+        day.open - Duration::minutes(span.buffer_after_minutes.into()),
+        day.close + Duration::minutes(span.buffer_before_minutes.into()),
+    );
+    let nearby: Vec<Interval> = calendar
+        .busy
+        .iter()
+        .filter(|b| b.overlaps(&reach))
+        .copied()
+        .collect();
+    let calendar = &StylistCalendar {
+        stylist: calendar.stylist,
+        hours: calendar.hours,
+        time_off: calendar.time_off,
+        busy: &nearby,
+    };
     let tz = rules.time_zone;
     let step = Duration::minutes(rules.policy.slot_step_minutes.max(1).into());
     let mut start = day.open;

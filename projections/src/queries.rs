@@ -9,6 +9,7 @@ use domain::schedule::{BookingPolicy, TimeOff, WeeklyHours};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
@@ -190,30 +191,59 @@ pub async fn busy(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<Interval>> {
-    let rows = sqlx::query(
-        "SELECT start_epoch, end_epoch FROM rm_reservations WHERE stylist = $1 AND start_epoch < $3 AND end_epoch > $2 \
+    let mut all = busy_of(db, &[stylist.to_string()], from, to).await?;
+    Ok(all.remove(stylist).unwrap_or_default())
+}
+
+/// The busy time of several stylists at once (one query), by stylist id, each sorted by start.
+pub async fn busy_of(
+    db: &ReadDb,
+    stylists: &[String],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<HashMap<String, Vec<Interval>>> {
+    let mut out: HashMap<String, Vec<Interval>> = HashMap::new();
+    if stylists.is_empty() {
+        return Ok(out);
+    }
+    let list = (0..stylists.len())
+        .map(|i| format!("${}", i + 4))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // Both tables hold blocks within one stylist-day (reservations, and external busy time
+    // split at local midnight), so none starts more than two days before it ends: the lower
+    // bound on `start_epoch` keeps the index scan to the range asked for, however much history
+    // there is.
+    let sql = format!(
+        "SELECT stylist, start_epoch, end_epoch FROM rm_reservations \
+         WHERE stylist IN ({list}) AND start_epoch < $2 AND end_epoch > $1 AND start_epoch > $3 \
          UNION ALL \
-         SELECT start_epoch, end_epoch FROM rm_external_busy WHERE stylist = $1 AND start_epoch < $3 AND end_epoch > $2 \
-         ORDER BY 1",
-    )
-    .bind(stylist.to_string())
-    .bind(from.timestamp())
-    .bind(to.timestamp())
-    .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let s: i64 = r.try_get(0)?;
-            let e: i64 = r.try_get(1)?;
-            match (
-                DateTime::from_timestamp(s, 0),
-                DateTime::from_timestamp(e, 0),
-            ) {
-                (Some(s), Some(e)) => Ok(Interval::new(s, e)),
-                _ => Err(corrupt("reservation time out of range")),
-            }
-        })
-        .collect()
+         SELECT stylist, start_epoch, end_epoch FROM rm_external_busy \
+         WHERE stylist IN ({list}) AND start_epoch < $2 AND end_epoch > $1 AND start_epoch > $3"
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(from.timestamp())
+        .bind(to.timestamp())
+        .bind((from - Duration::days(2)).timestamp());
+    for s in stylists {
+        query = query.bind(s.clone());
+    }
+    for r in query.fetch_all(db.pool()).await? {
+        let stylist: String = r.try_get(0)?;
+        let s: i64 = r.try_get(1)?;
+        let e: i64 = r.try_get(2)?;
+        match (
+            DateTime::from_timestamp(s, 0),
+            DateTime::from_timestamp(e, 0),
+        ) {
+            (Some(s), Some(e)) => out.entry(stylist).or_default().push(Interval::new(s, e)),
+            _ => return Err(corrupt("busy time out of range")),
+        }
+    }
+    for list in out.values_mut() {
+        list.sort_by_key(|i| (i.start, i.end));
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -258,14 +288,17 @@ pub async fn availability(
         availability::local_to_utc(salon.time_zone, to.and_hms_opt(0, 0, 0).unwrap_or_default())
             + Duration::days(2);
     let mut slots = Vec::new();
-    for s in candidates
+    let offering: Vec<&StylistView> = candidates
         .iter()
         .filter(|s| s.services.iter().any(|x| x == &service.id))
-    {
+        .collect();
+    let ids: Vec<String> = offering.iter().map(|s| s.id.clone()).collect();
+    let mut busy_by_stylist = busy_of(db, &ids, range_start, range_end).await?;
+    for s in offering {
         let Ok(id) = StylistId::parse(&s.id) else {
             continue;
         };
-        let busy = busy(db, &s.id, range_start, range_end).await?;
+        let busy = busy_by_stylist.remove(&s.id).unwrap_or_default();
         let calendar = StylistCalendar {
             stylist: id,
             hours: &s.hours,

@@ -92,7 +92,7 @@ impl Row {
     }
 }
 
-struct Sample {
+pub struct Sample {
     done: u64,
     errors: u64,
     latencies: Vec<Duration>,
@@ -115,10 +115,10 @@ impl Sample {
         out.latencies.sort();
         out
     }
-    fn rate(&self) -> f64 {
+    pub fn rate(&self) -> f64 {
         self.done as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
-    fn percentile_ms(&self, p: f64) -> f64 {
+    pub fn percentile_ms(&self, p: f64) -> f64 {
         if self.latencies.is_empty() {
             return 0.0;
         }
@@ -236,7 +236,7 @@ fn slot(
 
 /// Runs `op` in a loop on `clients` tasks for `seconds`; `op(client, n)` does one unit of work.
 /// The first failure of each task is printed.
-async fn drive<F, Fut>(clients: usize, seconds: f64, op: F) -> anyhow::Result<Sample>
+pub(crate) async fn drive<F, Fut>(clients: usize, seconds: f64, op: F) -> anyhow::Result<Sample>
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<(), String>> + Send,
@@ -312,7 +312,7 @@ async fn http_run(
     .await
 }
 
-async fn healthz_run(
+pub(crate) async fn healthz_run(
     addr: std::net::SocketAddr,
     clients: usize,
     seconds: f64,

@@ -3,5 +3,6 @@
 
 pub mod app;
 pub mod bench;
+pub mod bench_availability;
 pub mod export;
 pub mod scratch;

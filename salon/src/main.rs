@@ -97,6 +97,24 @@ enum EventsCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// GET /api/v1/availability (10 stylists, 30 days, 15-minute step) with 500 and 50 000
+    /// past bookings and 2 000 external busy blocks, beside GET /healthz; p50/p95 and ratios
+    Availability {
+        /// Stores to measure
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            default_value = "sqlite,postgres"
+        )]
+        stores: Vec<bench::StoreKind>,
+        /// Past bookings to seed, one fresh database each
+        #[arg(long, value_delimiter = ',', default_value = "500,50000")]
+        past: Vec<usize>,
+        /// Seconds per measurement
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
     /// Booking commands per second through HTTP vs raw INSERTs, 1 and 16 clients, both stores
     Booking {
         /// Stores to measure
@@ -203,6 +221,16 @@ async fn main() -> anyhow::Result<()> {
                 let at = projections::runner::catch_up(&db, p).await?;
                 eprintln!("{}: rebuilt to position {}", p.name(), at.position);
             }
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Availability {
+                    stores,
+                    past,
+                    seconds,
+                },
+        } => {
+            salon::bench_availability::run(&stores, &past, seconds).await?;
         }
         Command::Bench {
             command:
