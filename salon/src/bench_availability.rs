@@ -122,11 +122,12 @@ async fn seed_catalog(bus: &CommandBus) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `count` past bookings: hourly reservations from 9:00 to 18:00 on past days, stylist by
-/// stylist, going back from yesterday; appended by 8 concurrent writers.
+/// `count` past bookings: hourly reservations from 9:00 to 18:00 on past days, going back from
+/// yesterday; 8 concurrent writers, each filling whole stylist-days (so they never contend).
 async fn seed_past(bus: &CommandBus, count: usize) -> anyhow::Result<()> {
+    const PER_DAY: usize = 9;
     let today = local_date(TZ, Utc::now());
-    let per_day = 9;
+    let units = count.div_ceil(PER_DAY);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let tasks: Vec<_> = (0..8)
         .map(|_| {
@@ -134,29 +135,30 @@ async fn seed_past(bus: &CommandBus, count: usize) -> anyhow::Result<()> {
             tokio::spawn(async move {
                 let meta = EventMetadata::new("system", Source::Cli);
                 loop {
-                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if n >= count {
+                    let u = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if u >= units {
                         return Ok::<(), anyhow::Error>(());
                     }
-                    let s = n % STYLISTS;
-                    let k = n / STYLISTS;
-                    let date = today - Days::days(1 + (k / per_day) as i64);
-                    let hour = 9 + (k % per_day) as u32;
-                    let start = local_to_utc(
-                        TZ,
-                        date.and_time(
-                            NaiveTime::from_hms_opt(hour, 0, 0).unwrap_or(NaiveTime::MIN),
-                        ),
-                    );
-                    let day = StylistDayId::new(stylist(s), date);
-                    let reserve = StylistDayCommand::Reserve {
-                        day,
-                        booking: BookingId::new(),
-                        blocked: Interval::new(start, start + Days::minutes(60)),
-                    };
-                    bus.execute::<StylistDay>(&day.to_string(), reserve, &meta)
-                        .await
-                        .map_err(err)?;
+                    let date = today - Days::days(1 + (u / STYLISTS) as i64);
+                    let day = StylistDayId::new(stylist(u % STYLISTS), date);
+                    let here = PER_DAY.min(count - u * PER_DAY);
+                    for k in 0..here {
+                        let hour = 9 + k as u32;
+                        let start = local_to_utc(
+                            TZ,
+                            date.and_time(
+                                NaiveTime::from_hms_opt(hour, 0, 0).unwrap_or(NaiveTime::MIN),
+                            ),
+                        );
+                        let reserve = StylistDayCommand::Reserve {
+                            day,
+                            booking: BookingId::new(),
+                            blocked: Interval::new(start, start + Days::minutes(60)),
+                        };
+                        bus.execute::<StylistDay>(&day.to_string(), reserve, &meta)
+                            .await
+                            .map_err(err)?;
+                    }
                 }
             })
         })
