@@ -25,6 +25,11 @@ pub struct Config {
     /// Hold bookings that need a deposit until it is paid (needs Stripe keys).
     pub collect_deposits: bool,
     pub read_your_writes: Duration,
+    /// What the booking site's `/config.js` says (API base, intake URL).
+    pub site: web::SiteConfig,
+    /// Browser origins allowed to call the API (CORS; `SALON_SITE_ORIGIN`). Empty: same
+    /// origin only, no CORS headers.
+    pub site_origins: Vec<String>,
 }
 
 impl Config {
@@ -35,6 +40,8 @@ impl Config {
             seed_demo: true,
             collect_deposits: false,
             read_your_writes: Duration::from_secs(2),
+            site: web::SiteConfig::default(),
+            site_origins: Vec::new(),
         }
     }
 }
@@ -115,7 +122,12 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         }),
     };
     // The booking site's files first; the API's fallback answers every other path.
-    let router = api::router(state.clone()).merge(web::site_router());
+    let mut router = api::router(state.clone()).merge(web::site_router_with(&config.site));
+    if !config.site_origins.is_empty() {
+        // The site served from elsewhere (`salon export-site` on a CDN) calls the API across
+        // origins: only the listed origins get CORS headers.
+        router = router.layer(crate::intake::cors(&config.site_origins));
+    }
     let listener = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("binding {}", config.addr))?;
