@@ -36,7 +36,8 @@ fn export_site_writes_every_file_with_the_configured_urls() {
     for asset in web::ASSETS.iter().filter(|a| a.path != "/") {
         let written = std::fs::read(out.join(asset.path.trim_start_matches('/'))).expect("file");
         assert_eq!(
-            written, asset.body,
+            written,
+            asset.served(),
             "{} differs from what the binary serves",
             asset.path
         );
