@@ -32,6 +32,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
+use futures::FutureExt;
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -40,6 +41,7 @@ use serde_json::{json, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -345,10 +347,16 @@ where
         if *stopped.borrow() {
             return;
         }
-        let next = match round(s.clone()).await {
-            Ok(next) => next,
-            Err(e) => {
+        // A failed (or, against all intent, panicking) round is logged and tried again: the
+        // worker never dies quietly while the HTTP side keeps taking entries.
+        let next = match AssertUnwindSafe(round(s.clone())).catch_unwind().await {
+            Ok(Ok(next)) => next,
+            Ok(Err(e)) => {
                 tracing::warn!(error = %e, "intake worker round failed; retrying");
+                Some(now_ms() + 1000)
+            }
+            Err(_) => {
+                tracing::error!("intake worker round panicked; retrying");
                 Some(now_ms() + 1000)
             }
         };
@@ -1093,11 +1101,12 @@ fn compose(
             )
         }
         _ => (
-            format!("New booking via the intake: {name}, {}", field(body, "start")),
+            format!("New booking from the site: {name}, {}", field(body, "start")),
             format!(
-                "A client booked through the site while its connection to the booking system was failing,\n\
-                 so the booking went to the intake. The intake forwards it until the booking system accepts it;\n\
-                 you will get a second email only if it is refused.\n\n\
+                "A client sent this booking from the site. The site sends every booking both to the booking\n\
+                 system and to the intake (its backup path); the intake forwards its copy until the booking\n\
+                 system has it, and the same reference lands once. You get a second email only if the booking\n\
+                 system refuses it, so no action is needed for this one.\n\n\
                  Service:  {service}\nStylist:  {stylist}\nStart:    {}\n{contact}{notes}{footer}",
                 field(body, "start"),
             ),
