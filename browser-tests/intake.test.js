@@ -79,6 +79,7 @@ test('with the API down, the intake keeps the booking: "received, not booked yet
   const requested = await back.events('BookingRequested');
   assert.equal(requested.length, 1, 'exactly one booking');
   assert.equal(requested[0].aggregate_id, accepted.booking_id);
+  assert.equal(requested[0].metadata.source, 'intake', 'the audit trail names the path it came by');
   assert.deepEqual(errors, []);
 });
 
@@ -182,7 +183,9 @@ test('the exported site, served by a static server on another origin, books agai
   await page.getByRole('button', { name: /^Book / }).click();
   await page.getByRole('heading', { name: "You're booked" }).waitFor();
   assert.ok(apiCalls.some((u) => u.includes('/api/v1/availability')), 'slots came from the API');
-  assert.equal((await salon.events('BookingRequested')).length, 1);
+  const requested = await salon.events('BookingRequested');
+  assert.equal(requested.length, 1);
+  assert.equal(requested[0].metadata.source, 'spa');
   assert.deepEqual(errors, []);
 });
 

@@ -154,6 +154,7 @@ pub fn cors(origins: &[String]) -> CorsLayer {
             header::AUTHORIZATION,
             header::HeaderName::from_static("idempotency-key"),
             header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("x-salon-source"),
         ])
         .expose_headers([
             header::LOCATION,
@@ -880,6 +881,7 @@ impl Forwarder {
             .post(format!("{}/api/v1/bookings", self.api))
             .header(header::CONTENT_TYPE, "application/json")
             .header("idempotency-key", key)
+            .header("x-salon-source", "intake")
             .body(body)
             .send()
             .await;

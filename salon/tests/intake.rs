@@ -261,6 +261,22 @@ async fn booking_events(db_url: &str) -> i64 {
     n
 }
 
+async fn booking_source(db_url: &str) -> String {
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect(db_url)
+        .await
+        .expect("open the API's log");
+    let source = sqlx::query_scalar(
+        "SELECT json_extract(metadata, '$.source') FROM events WHERE event_type = 'BookingRequested'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("source");
+    pool.close().await;
+    source
+}
+
 async fn wait_mails(sink: &SmtpSink, n: usize, within: Duration) -> Vec<String> {
     let deadline = Instant::now() + within;
     loop {
@@ -489,6 +505,11 @@ async fn forwards_once_the_api_is_up_and_emails_the_owner_once_when_smtp_starts_
         booking_events(&api_db).await,
         1,
         "exactly one booking in the log"
+    );
+    assert_eq!(
+        booking_source(&api_db).await,
+        "intake",
+        "the audit trail names the path"
     );
     assert_eq!(sink.messages().len(), 1, "the owner is emailed once");
     assert_eq!(c.entries("open").await["count"], 0);

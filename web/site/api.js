@@ -35,7 +35,7 @@ async function call(url, init = {}, ms = 8000) {
 const post = (url, body, key) =>
   call(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': key },
+    headers: { 'content-type': 'application/json', 'idempotency-key': key, 'x-salon-source': 'spa' },
     body: JSON.stringify(body),
   }, 15000);
 
