@@ -265,8 +265,22 @@ pub async fn start(config: IntakeConfig) -> anyhow::Result<Intake> {
         .await
         .with_context(|| format!("binding {}", config.addr))?;
     let addr = listener.local_addr()?;
+    let forwarder = match &config.api_url {
+        Some(api) => Some(Forwarder {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(15))
+                .connect_timeout(Duration::from_secs(5))
+                .build()?,
+            api: api.clone(),
+        }),
+        None => None,
+    };
     let mailer = match (&config.smtp_url, &config.owner_email) {
-        (Some(url), Some(owner)) => Some(Mailer::new(url, owner, &config.mail_from)?),
+        (Some(url), Some(owner)) => {
+            let mut m = Mailer::new(url, owner, &config.mail_from)?;
+            m.names = forwarder.clone();
+            Some(m)
+        }
         _ => {
             tracing::warn!(
                 "SMTP_URL or SALON_OWNER_EMAIL is not set: owner emails stay pending until both are"
@@ -288,13 +302,8 @@ pub async fn start(config: IntakeConfig) -> anyhow::Result<Intake> {
     };
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
-    if let Some(api) = shared.config.api_url.clone() {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .connect_timeout(Duration::from_secs(5))
-            .build()?;
+    if let Some(forwarder) = forwarder {
         let s = shared.clone();
-        let forwarder = Forwarder { http, api };
         tasks.push(tokio::spawn(worker(
             s.clone(),
             s.forward.clone(),
@@ -927,6 +936,8 @@ struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     owner: Mailbox,
     from: Mailbox,
+    /// The API, to put service and stylist names in the email instead of ids (best effort).
+    names: Option<Forwarder>,
 }
 
 impl Mailer {
@@ -944,7 +955,42 @@ impl Mailer {
             from: from
                 .parse()
                 .map_err(|_| anyhow::anyhow!("SALON_MAIL_FROM is not an email address"))?,
+            names: None,
         })
+    }
+
+    /// `service_name` and `stylist_name` from the API's public catalog when the body has ids
+    /// only; left out when the API does not answer within two seconds.
+    async fn with_names(&self, mut body: Value) -> Value {
+        let Some(api) = &self.names else { return body };
+        for (id_field, name_field, path) in [
+            ("service", "service_name", "services"),
+            ("stylist", "stylist_name", "stylists"),
+        ] {
+            let id = field(&body, id_field).to_string();
+            if id.is_empty() || id == "any" || !field(&body, name_field).is_empty() {
+                continue;
+            }
+            let url = format!("{}/api/v1/{path}/{}", api.api, urlencode(&id));
+            let got = api
+                .http
+                .get(url)
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
+            let name = match got {
+                Ok(r) if r.status().is_success() => r
+                    .json::<Value>()
+                    .await
+                    .ok()
+                    .and_then(|v| v.get("name").and_then(Value::as_str).map(str::to_string)),
+                _ => None,
+            };
+            if let (Some(name), Some(obj)) = (name, body.as_object_mut()) {
+                obj.insert(name_field.into(), Value::String(name));
+            }
+        }
+        body
     }
 
     async fn round(&self, s: &Shared) -> anyhow::Result<Option<i64>> {
@@ -967,6 +1013,7 @@ impl Mailer {
             let problem = row
                 .get::<Option<&str>, _>("problem")
                 .and_then(|p| serde_json::from_str::<Value>(p).ok());
+            let body = self.with_names(body).await;
             let (subject, text) =
                 compose(&kind, &key, &body, problem.as_ref(), row.get("received_at"));
             let sent = match self.message(&kind, &key, subject, text) {
@@ -1037,6 +1084,32 @@ impl Mailer {
     }
 }
 
+/// Percent-encodes everything but unreserved characters (ids are UUIDs; this is a guard).
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// "Tue 1 Dec 2026, 10:00 (UTC-05:00)" from an RFC 3339 start; the text itself otherwise.
+fn when(start: &str) -> String {
+    DateTime::parse_from_rfc3339(start)
+        .map(|t| t.format("%a %-d %b %Y, %H:%M (UTC%:z)").to_string())
+        .unwrap_or_else(|_| start.to_string())
+}
+
+/// "Tue 1 Dec 2026" from a local date; the text itself otherwise.
+fn day(d: &str) -> String {
+    NaiveDate::parse_from_str(d, "%Y-%m-%d")
+        .map(|t| t.format("%a %-d %b %Y").to_string())
+        .unwrap_or_else(|_| d.to_string())
+}
+
 fn field<'a>(v: &'a Value, path: &str) -> &'a str {
     let mut cur = Some(v);
     for part in path.split('.') {
@@ -1074,14 +1147,19 @@ fn compose(
         (n, _) => n,
     };
     let footer = format!("\nReceived: {received}\nReference (Idempotency-Key): {key}\n");
+    let start = when(field(body, "start"));
     match kind {
         "request" => (
-            format!("Booking request to confirm: {name}, {} ({})", field(body, "day"), field(body, "window")),
             format!(
-                "A client could not see free times on the booking site and asks for an appointment.\n\
+                "Booking request to confirm: {name}, {} ({})",
+                day(field(body, "day")),
+                field(body, "window")
+            ),
+            format!(
+                "A client could not see free times on the booking site and asks for an appointment. \
                  This is a request, not a booking: nothing is reserved. Please call or email the client to agree a time.\n\n\
                  Service:  {service}\nStylist:  {stylist}\nDay:      {}\nTime:     {}\n{contact}{notes}{footer}",
-                field(body, "day"),
+                day(field(body, "day")),
                 field(body, "window"),
             ),
         ),
@@ -1095,22 +1173,20 @@ fn compose(
             (
                 format!("Call back: a booking from {name} could not be made"),
                 format!(
-                    "A booking sent through the intake was refused by the booking system, so the client has no appointment.\n\
+                    "A booking sent through the intake was refused by the booking system, so the client has no appointment. \
                      Please call the client back (they may already have picked another time on the site).\n\n\
-                     Reason:   {reason}\nService:  {service}\nStylist:  {stylist}\nStart:    {}\n{contact}{notes}{footer}",
-                    field(body, "start"),
+                     Reason:   {reason}\nService:  {service}\nStylist:  {stylist}\nStart:    {start}\n{contact}{notes}{footer}",
                 ),
             )
         }
         _ => (
-            format!("New booking from the site: {name}, {}", field(body, "start")),
+            format!("New booking from the site: {name}, {start}"),
             format!(
-                "A client sent this booking from the site. The site sends every booking both to the booking\n\
-                 system and to the intake (its backup path); the intake forwards its copy until the booking\n\
-                 system has it, and the same reference lands once. You get a second email only if the booking\n\
+                "A client sent this booking from the site. The site sends every booking both to the booking \
+                 system and to the intake (its backup path); the intake forwards its copy until the booking \
+                 system has it, and the same reference lands once. You get a second email only if the booking \
                  system refuses it, so no action is needed for this one.\n\n\
-                 Service:  {service}\nStylist:  {stylist}\nStart:    {}\n{contact}{notes}{footer}",
-                field(body, "start"),
+                 Service:  {service}\nStylist:  {stylist}\nStart:    {start}\n{contact}{notes}{footer}",
             ),
         ),
     }
@@ -1186,6 +1262,10 @@ mod tests {
         let (subject, text) = compose("rejected", "k1", &body, Some(&problem), 0);
         assert!(subject.contains("Call back") && subject.contains("Nia"));
         assert!(text.contains("That time was just taken: Another booking took it"));
+        assert!(
+            text.contains("Start:    Sun 14 Mar 2027, 10:00 (UTC-04:00)"),
+            "{text}"
+        );
         assert!(text.contains("2125550100"));
     }
 }

@@ -557,6 +557,8 @@ async fn a_refusal_keeps_the_problem_and_asks_the_owner_to_call_back() {
         .find(|m| m.contains("Subject: Call back"))
         .unwrap_or_else(|| panic!("no call-back email: {mails:?}"));
     assert!(call_back.contains("Kofi Mensah") && call_back.contains("That time cannot be booked"));
+    // Names from the API's catalog, not ids.
+    assert!(call_back.contains("Service:  Consultation"), "{call_back}");
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(sink.messages().len(), 2);
     assert_eq!(booking_events(&api_db).await, 0);
