@@ -98,6 +98,20 @@ impl Integrator {
     pub fn actor(&self) -> String {
         format!("token:{}", self.name)
     }
+
+    /// Writes need a `write` token; a `read` token gets 403.
+    pub fn require_write(&self) -> Result<(), Problem> {
+        if self.scope == "write" {
+            Ok(())
+        } else {
+            Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Forbidden",
+                "This token may only read; writes need a token with the write scope.",
+            ))
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for Integrator {

@@ -51,6 +51,8 @@ pub struct AppState {
     pub read: ReadDb,
     pub projections: Projections,
     pub settings: Arc<ApiSettings>,
+    /// The calendar sync job (on-demand syncs and source removal go through it).
+    pub calendars: Arc<commands::calendars::CalendarSync>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -106,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::catalog::router())
         .merge(routes::availability::router())
         .merge(routes::bookings::router())
+        .merge(routes::calendars::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))

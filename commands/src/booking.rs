@@ -335,3 +335,69 @@ impl CommandBus {
         Ok(found)
     }
 }
+
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    #[error("no such booking")]
+    NotFound,
+    #[error(transparent)]
+    Refused(domain::booking::BookingError),
+    #[error("too many concurrent changes to this booking; try again")]
+    Contended,
+    #[error("event store: {0}")]
+    Store(#[from] PersistenceError),
+}
+
+impl CommandBus {
+    /// Cancels a booking and gives its time back, in one commit. (Refunds and notices belong to
+    /// the payment and mail reactors, which follow the log.)
+    pub async fn cancel_booking(
+        &self,
+        id: BookingId,
+        metadata: &EventMetadata,
+    ) -> Result<Committed, CancelError> {
+        let key = id.to_string();
+        for _ in 0..MAX_ATTEMPTS {
+            let booking = self.load::<Booking>(&key).await?;
+            let Some(details) = booking.state.details.clone() else {
+                return Err(CancelError::NotFound);
+            };
+            let decision = self
+                .decide(&booking, &key, BookingCommand::Cancel, &())
+                .await
+                .map_err(CancelError::Refused)?;
+            let salon = self
+                .load_recent::<Salon>(SALON_ID, CATALOG_MAX_AGE)
+                .await?
+                .state;
+            let day =
+                StylistDayId::new(details.stylist, local_date(salon.time_zone, details.start));
+            let day_key = day.to_string();
+            let _turn = self.day_lock(&day_key).await;
+            let loaded_day = self.load::<StylistDay>(&day_key).await?;
+            let release = match self
+                .decide(
+                    &loaded_day,
+                    &day_key,
+                    StylistDayCommand::Release { day, booking: id },
+                    &(),
+                )
+                .await
+            {
+                Ok(d) => Some(d),
+                Err(StylistDayError::NotReserved) => None,
+                Err(_) => None,
+            };
+            let result = match &release {
+                Some(r) => self.commit(&[&decision, r], metadata).await,
+                None => self.commit(&[&decision], metadata).await,
+            };
+            match result {
+                Ok(committed) => return Ok(committed),
+                Err(PersistenceError::OptimisticLockError) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CancelError::Contended)
+    }
+}

@@ -9,6 +9,7 @@
 
 pub mod booking;
 pub mod bus;
+pub mod calendars;
 pub mod demo;
 pub mod store;
 pub mod tokens;

@@ -13,6 +13,7 @@
 
 pub mod availability;
 pub mod booking;
+pub mod calendar_source;
 pub mod ids;
 pub mod metadata;
 pub mod salon;

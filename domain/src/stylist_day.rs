@@ -4,11 +4,12 @@
 //! decided by optimistic concurrency on this aggregate's sequence: exactly one append wins.
 
 use crate::availability::Interval;
-use crate::ids::{BookingId, ParseError, StylistId};
+use crate::ids::{BookingId, CalendarSourceId, ParseError, StylistId};
 use chrono::NaiveDate;
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// `<stylist uuid>:<YYYY-MM-DD>`: the aggregate id of a stylist's day.
@@ -51,14 +52,23 @@ pub struct Reservation {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct StylistDay {
     pub reservations: Vec<Reservation>,
+    /// Busy time from the stylist's external calendars on this day, per source, as the last
+    /// good sync of each source knew it.
+    #[serde(default)]
+    pub external: BTreeMap<CalendarSourceId, Vec<Interval>>,
 }
 
 impl StylistDay {
     pub fn reservation(&self, booking: BookingId) -> Option<&Reservation> {
         self.reservations.iter().find(|r| r.booking == booking)
     }
+    /// Everything that keeps the stylist from a new booking: reservations and external busy time.
     pub fn busy(&self) -> Vec<Interval> {
-        self.reservations.iter().map(|r| r.blocked).collect()
+        self.reservations
+            .iter()
+            .map(|r| r.blocked)
+            .chain(self.external.values().flatten().copied())
+            .collect()
     }
 }
 
@@ -74,6 +84,12 @@ pub enum StylistDayCommand {
     Release {
         day: StylistDayId,
         booking: BookingId,
+    },
+    /// Replace what external calendar `source` says is busy on this day.
+    SetExternalBusy {
+        day: StylistDayId,
+        source: CalendarSourceId,
+        busy: Vec<Interval>,
     },
 }
 
@@ -91,6 +107,13 @@ pub enum StylistDayEvent {
         booking: BookingId,
         blocked: Interval,
     },
+    /// An external calendar's busy time on this day changed (empty: nothing busy any more).
+    ExternalBusyChanged {
+        stylist: StylistId,
+        date: NaiveDate,
+        source: CalendarSourceId,
+        busy: Vec<Interval>,
+    },
 }
 
 impl DomainEvent for StylistDayEvent {
@@ -98,6 +121,7 @@ impl DomainEvent for StylistDayEvent {
         match self {
             Self::SlotReserved { .. } => "SlotReserved",
             Self::SlotReleased { .. } => "SlotReleased",
+            Self::ExternalBusyChanged { .. } => "ExternalBusyChanged",
         }
         .into()
     }
@@ -117,6 +141,8 @@ pub enum StylistDayError {
     NotReserved,
     #[error("a reservation must end after it starts")]
     EmptyInterval,
+    #[error("the stylist's own calendar is busy then")]
+    CalendarBusy { calendar: CalendarSourceId },
 }
 
 impl Aggregate for StylistDay {
@@ -153,6 +179,13 @@ impl Aggregate for StylistDay {
                 {
                     return Err(StylistDayError::SlotTaken { by: taken.booking });
                 }
+                if let Some((source, _)) = self
+                    .external
+                    .iter()
+                    .find(|(_, busy)| busy.iter().any(|b| b.overlaps(&blocked)))
+                {
+                    return Err(StylistDayError::CalendarBusy { calendar: *source });
+                }
                 let event = StylistDayEvent::SlotReserved {
                     stylist: day.stylist,
                     date: day.date,
@@ -174,6 +207,21 @@ impl Aggregate for StylistDay {
                 };
                 sink.write(event, self).await;
             }
+            StylistDayCommand::SetExternalBusy { day, source, busy } => {
+                let mut busy = busy;
+                busy.retain(|i| i.start < i.end);
+                busy.sort_by_key(|i| (i.start, i.end));
+                let current = self.external.get(&source).map(Vec::as_slice).unwrap_or(&[]);
+                if current != busy.as_slice() {
+                    let event = StylistDayEvent::ExternalBusyChanged {
+                        stylist: day.stylist,
+                        date: day.date,
+                        source,
+                        busy,
+                    };
+                    sink.write(event, self).await;
+                }
+            }
         }
         Ok(())
     }
@@ -187,6 +235,13 @@ impl Aggregate for StylistDay {
             }
             StylistDayEvent::SlotReleased { booking, .. } => {
                 self.reservations.retain(|r| r.booking != booking)
+            }
+            StylistDayEvent::ExternalBusyChanged { source, busy, .. } => {
+                if busy.is_empty() {
+                    self.external.remove(&source);
+                } else {
+                    self.external.insert(source, busy);
+                }
             }
         }
     }
@@ -220,6 +275,66 @@ mod tests {
 
     fn interval(from: (u32, u32), to: (u32, u32)) -> Interval {
         Interval::new(at(from.0, from.1), at(to.0, to.1))
+    }
+
+    fn source() -> CalendarSourceId {
+        CalendarSourceId::from_uuid(Uuid::from_u128(9))
+    }
+
+    fn external(busy: Vec<Interval>) -> StylistDayEvent {
+        StylistDayEvent::ExternalBusyChanged {
+            stylist: day().stylist,
+            date: day().date,
+            source: source(),
+            busy,
+        }
+    }
+
+    #[test]
+    fn external_busy_time_is_recorded_when_it_changes_and_only_then() {
+        let set = |busy| StylistDayCommand::SetExternalBusy {
+            day: day(),
+            source: source(),
+            busy,
+        };
+        DayTest::with(())
+            .given_no_previous_events()
+            .when(set(vec![interval((16, 0), (17, 0))]))
+            .then_expect_events(vec![external(vec![interval((16, 0), (17, 0))])]);
+        DayTest::with(())
+            .given(vec![external(vec![interval((16, 0), (17, 0))])])
+            .when(set(vec![interval((16, 0), (17, 0))]))
+            .then_expect_events(vec![]);
+        DayTest::with(())
+            .given(vec![external(vec![interval((16, 0), (17, 0))])])
+            .when(set(vec![]))
+            .then_expect_events(vec![external(vec![])]);
+        DayTest::with(())
+            .given_no_previous_events()
+            .when(set(vec![]))
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_reservation_over_external_busy_time_is_refused_and_beside_it_accepted() {
+        DayTest::with(())
+            .given(vec![external(vec![interval((16, 0), (17, 0))])])
+            .when(reserve(1, interval((16, 30), (17, 30))))
+            .then_expect_error(StylistDayError::CalendarBusy { calendar: source() });
+        DayTest::with(())
+            .given(vec![external(vec![interval((16, 0), (17, 0))])])
+            .when(reserve(1, interval((17, 0), (18, 0))))
+            .then_expect_events(vec![StylistDayEvent::SlotReserved {
+                stylist: day().stylist,
+                date: day().date,
+                booking: booking(1),
+                blocked: interval((17, 0), (18, 0)),
+            }]);
+        let mut state = StylistDay::default();
+        state.apply(external(vec![interval((16, 0), (17, 0))]));
+        assert_eq!(state.busy(), vec![interval((16, 0), (17, 0))]);
+        state.apply(external(vec![]));
+        assert!(state.busy().is_empty());
     }
 
     fn reserve(n: u128, blocked: Interval) -> StylistDayCommand {

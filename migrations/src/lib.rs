@@ -108,6 +108,8 @@ pub const READ_MODEL_TABLES: &[&str] = &[
     "rm_reservations",
     "rm_audit_log",
     "rm_api_tokens",
+    "rm_external_busy",
+    "rm_calendar_sources",
     "projection_checkpoints",
 ];
 

@@ -4,6 +4,7 @@
 use crate::log::StoredEvent;
 use crate::writer::{Val, Writer};
 use domain::booking::BookingEvent;
+use domain::calendar_source::CalendarSourceEvent;
 use domain::salon::SalonEvent;
 use domain::schedule::TimeOff;
 use domain::service::{ServiceDetails, ServiceEvent};
@@ -25,15 +26,18 @@ pub enum Projection {
     Audit,
     /// API tokens by hash.
     Tokens,
+    /// External calendar sources and their sync state.
+    Calendars,
 }
 
 impl Projection {
-    pub const ALL: [Projection; 5] = [
+    pub const ALL: [Projection; 6] = [
         Projection::Catalog,
         Projection::Bookings,
         Projection::Availability,
         Projection::Audit,
         Projection::Tokens,
+        Projection::Calendars,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,6 +47,7 @@ impl Projection {
             Self::Availability => "availability",
             Self::Audit => "audit",
             Self::Tokens => "tokens",
+            Self::Calendars => "calendars",
         }
     }
 
@@ -55,9 +60,10 @@ impl Projection {
         match self {
             Self::Catalog => &["rm_salon", "rm_services", "rm_stylists"],
             Self::Bookings => &["rm_bookings"],
-            Self::Availability => &["rm_reservations"],
+            Self::Availability => &["rm_reservations", "rm_external_busy"],
             Self::Audit => &["rm_audit_log"],
             Self::Tokens => &["rm_api_tokens"],
+            Self::Calendars => &["rm_calendar_sources"],
         }
     }
 
@@ -68,6 +74,7 @@ impl Projection {
             Self::Availability => aggregate_type == "StylistDay",
             Self::Audit => true,
             Self::Tokens => aggregate_type == "ApiToken",
+            Self::Calendars => aggregate_type == "CalendarSource",
         }
     }
 
@@ -82,6 +89,7 @@ impl Projection {
             Self::Availability => availability(w, event).await,
             Self::Audit => audit(w, event).await,
             Self::Tokens => tokens(w, event).await,
+            Self::Calendars => calendars(w, event).await,
         }
     }
 }
@@ -462,6 +470,123 @@ async fn availability(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), Ap
                     .execute(w.conn().await?)
                     .await?;
             }
+        }
+        StylistDayEvent::ExternalBusyChanged {
+            stylist,
+            date,
+            source,
+            busy,
+        } => {
+            let (stylist, day, source) =
+                (stylist.to_string(), date.to_string(), source.to_string());
+            sqlx::query(
+                "DELETE FROM rm_external_busy WHERE stylist = $1 AND day = $2 AND source = $3",
+            )
+            .bind(stylist.clone())
+            .bind(day.clone())
+            .bind(source.clone())
+            .execute(w.conn().await?)
+            .await?;
+            for b in busy {
+                let row: Vec<Val> = vec![
+                    stylist.clone().into(),
+                    day.clone().into(),
+                    source.clone().into(),
+                    b.start.timestamp().into(),
+                    b.end.timestamp().into(),
+                ];
+                w.insert("rm_external_busy", EXTERNAL_BUSY_COLUMNS, row)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+const EXTERNAL_BUSY_COLUMNS: &[&str] = &["stylist", "day", "source", "start_epoch", "end_epoch"];
+
+async fn calendars(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), ApplyError> {
+    let id = stored.aggregate_id.clone();
+    match decode::<CalendarSourceEvent>(stored)? {
+        CalendarSourceEvent::CalendarSourceRegistered { settings, .. } => {
+            sqlx::query(
+                "INSERT INTO rm_calendar_sources (id, stylist, kind, name, url, username, calendar_id, \
+                 has_credentials, sync_minutes, write_back, created_at, created_position) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(id)
+            .bind(settings.stylist.to_string())
+            .bind(settings.kind.as_str().to_string())
+            .bind(settings.name)
+            .bind(settings.url)
+            .bind(settings.username)
+            .bind(settings.calendar_id)
+            .bind(i64::from(settings.sealed_credentials.is_some()))
+            .bind(i64::from(settings.sync_minutes))
+            .bind(i64::from(settings.write_back))
+            .bind(recorded_at(stored))
+            .bind(stored.at.position)
+            .execute(w.conn().await?)
+            .await?;
+        }
+        CalendarSourceEvent::CalendarSourceUpdated { settings } => {
+            sqlx::query(
+                "UPDATE rm_calendar_sources SET name = $2, url = $3, username = $4, calendar_id = $5, \
+                 has_credentials = $6, sync_minutes = $7, write_back = $8 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(settings.name)
+            .bind(settings.url)
+            .bind(settings.username)
+            .bind(settings.calendar_id)
+            .bind(i64::from(settings.sealed_credentials.is_some()))
+            .bind(i64::from(settings.sync_minutes))
+            .bind(i64::from(settings.write_back))
+            .execute(w.conn().await?)
+            .await?;
+        }
+        CalendarSourceEvent::CalendarSourceRemoved { .. } => {
+            sqlx::query("UPDATE rm_calendar_sources SET removed = 1, busy_count = 0 WHERE id = $1")
+                .bind(id)
+                .execute(w.conn().await?)
+                .await?;
+        }
+        CalendarSourceEvent::ExternalBusySynced {
+            window,
+            busy,
+            synced_at,
+            ..
+        } => {
+            sqlx::query(
+                "UPDATE rm_calendar_sources SET busy_count = $2, window_start = $3, window_end = $4, \
+                 last_changed_at = $5, failing_error = NULL, failing_since = NULL WHERE id = $1",
+            )
+            .bind(id)
+            .bind(busy.len() as i64)
+            .bind(window.start.to_rfc3339())
+            .bind(window.end.to_rfc3339())
+            .bind(synced_at.to_rfc3339())
+            .execute(w.conn().await?)
+            .await?;
+        }
+        CalendarSourceEvent::CalendarSyncRecovered { .. } => {
+            sqlx::query(
+                "UPDATE rm_calendar_sources SET failing_error = NULL, failing_since = NULL WHERE id = $1",
+            )
+            .bind(id)
+            .execute(w.conn().await?)
+            .await?;
+        }
+        CalendarSourceEvent::CalendarSyncFailed { error, failed_at } => {
+            sqlx::query(
+                "UPDATE rm_calendar_sources SET failing_error = $2, \
+                 failing_since = COALESCE(failing_since, $3) WHERE id = $1",
+            )
+            .bind(id)
+            .bind(error)
+            .bind(failed_at.to_rfc3339())
+            .execute(w.conn().await?)
+            .await?;
         }
     }
     Ok(())

@@ -8,6 +8,7 @@
 //! It never imports the write side; the two meet at the log.
 
 pub mod apply;
+pub mod calendars;
 pub mod db;
 pub mod log;
 pub mod queries;

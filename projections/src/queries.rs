@@ -182,8 +182,8 @@ pub async fn stylist(db: &ReadDb, id: &str) -> Result<Option<StylistView>> {
     row.as_ref().map(stylist_row).transpose()
 }
 
-/// A stylist's busy time overlapping `[from, to)`: reservations (buffers included). External
-/// calendars' busy blocks join here when calendar sources arrive.
+/// A stylist's busy time overlapping `[from, to)`: reservations (buffers included) and the busy
+/// time of the stylist's external calendars as their last good sync knew it.
 pub async fn busy(
     db: &ReadDb,
     stylist: &str,
@@ -192,7 +192,9 @@ pub async fn busy(
 ) -> Result<Vec<Interval>> {
     let rows = sqlx::query(
         "SELECT start_epoch, end_epoch FROM rm_reservations WHERE stylist = $1 AND start_epoch < $3 AND end_epoch > $2 \
-         ORDER BY start_epoch",
+         UNION ALL \
+         SELECT start_epoch, end_epoch FROM rm_external_busy WHERE stylist = $1 AND start_epoch < $3 AND end_epoch > $2 \
+         ORDER BY 1",
     )
     .bind(stylist.to_string())
     .bind(from.timestamp())
@@ -311,16 +313,21 @@ pub struct BookingView {
     pub updated_at: String,
 }
 
+pub(crate) const BOOKING_COLUMNS: &str = "id, status, deposit_status, service, stylist, start_at, end_at, \
+    client_name, client_email, client_phone, notes, price_cents, deposit_cents, currency, hold_expires_at, \
+    created_at, updated_at";
+
 pub async fn booking(db: &ReadDb, id: &str) -> Result<Option<BookingView>> {
-    let row = sqlx::query(
-        "SELECT id, status, deposit_status, service, stylist, start_at, end_at, client_name, client_email, client_phone, \
-         notes, price_cents, deposit_cents, currency, hold_expires_at, created_at, updated_at FROM rm_bookings WHERE id = $1",
-    )
-    .bind(id.to_string())
-    .fetch_optional(db.pool())
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    Ok(Some(BookingView {
+    let sql = format!("SELECT {BOOKING_COLUMNS} FROM rm_bookings WHERE id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id.to_string())
+        .fetch_optional(db.pool())
+        .await?;
+    row.as_ref().map(booking_from_row).transpose()
+}
+
+pub(crate) fn booking_from_row(r: &AnyRow) -> Result<BookingView> {
+    Ok(BookingView {
         id: r.try_get("id")?,
         status: r.try_get("status")?,
         deposit_status: r.try_get("deposit_status")?,
@@ -338,7 +345,7 @@ pub async fn booking(db: &ReadDb, id: &str) -> Result<Option<BookingView>> {
         hold_expires_at: r.try_get("hold_expires_at")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
-    }))
+    })
 }
 
 /// An API token found by the hash of its secret.

@@ -76,6 +76,40 @@ pub fn summarize(event: &StoredEvent) -> String {
             text(p, t, "booking"),
             text(p, t, "date")
         ),
+        "ExternalBusyChanged" => {
+            let n = field(p, t, "busy")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            format!(
+                "Calendar {} now shows {n} busy block(s) on {} for stylist {}",
+                text(p, t, "source"),
+                text(p, t, "date"),
+                text(p, t, "stylist")
+            )
+        }
+        "CalendarSourceRegistered" => format!(
+            "Calendar \u{201c}{}\u{201d} ({}) connected",
+            field(p, t, "settings")
+                .and_then(|d| d.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+            field(p, t, "settings")
+                .and_then(|d| d.get("kind"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        ),
+        "CalendarSourceUpdated" => format!("Calendar {id} settings changed"),
+        "CalendarSourceRemoved" => format!("Calendar {id} disconnected"),
+        "ExternalBusySynced" => format!(
+            "Calendar {id} synced: {} busy block(s)",
+            field(p, t, "busy")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len)
+        ),
+        "CalendarSyncRecovered" => format!("Calendar {id} answers again"),
+        "CalendarSyncFailed" => {
+            format!("Calendar {id} sync failed: {}", text(p, t, "error"))
+        }
         "BookingRequested" => {
             let d = field(p, t, "details");
             let get = |k: &str| {

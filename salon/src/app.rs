@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 use api::{ApiSettings, AppState};
+use commands::calendars::{CalendarSettings, CalendarSync};
 use commands::{CommandBus, Store};
 use migrations::LogSignal;
 use projections::runner::{self, Running};
@@ -30,6 +31,10 @@ pub struct Config {
     /// Browser origins allowed to call the API (CORS; `SALON_SITE_ORIGIN`). Empty: same
     /// origin only, no CORS headers.
     pub site_origins: Vec<String>,
+    /// External calendars: the credentials key, Google's endpoints, timeouts.
+    pub calendars: CalendarSettings,
+    /// Run the scheduled calendar sync (on-demand syncs work either way).
+    pub calendar_schedule: bool,
 }
 
 impl Config {
@@ -42,6 +47,8 @@ impl Config {
             read_your_writes: Duration::from_secs(2),
             site: web::SiteConfig::default(),
             site_origins: Vec::new(),
+            calendars: CalendarSettings::default(),
+            calendar_schedule: true,
         }
     }
 }
@@ -113,6 +120,14 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         }
     }
     let running: Running = runner::start(read.clone(), signal);
+    if config.calendars.sealer.is_none() {
+        tracing::info!("SALON_SECRET_KEY is not set: calendar sources with passwords or credentials cannot be added");
+    }
+    let calendars = Arc::new(CalendarSync::new(bus.clone(), config.calendars.clone()));
+    let (stop_sync, sync_stopped) = tokio::sync::watch::channel(false);
+    let sync_task = config
+        .calendar_schedule
+        .then(|| tokio::spawn(calendars.clone().run(sync_stopped)));
     let state = AppState {
         bus,
         read: read.clone(),
@@ -120,6 +135,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         settings: Arc::new(ApiSettings {
             read_your_writes: config.read_your_writes,
         }),
+        calendars,
     };
     // The booking site's files first; the API's fallback answers every other path.
     let mut router = api::router(state.clone()).merge(web::site_router_with(&config.site));
@@ -143,6 +159,10 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             let _ = stopped.await;
         })
         .await;
+        let _ = stop_sync.send(true);
+        if let Some(task) = sync_task {
+            let _ = task.await;
+        }
         running.stop().await;
         read.close().await;
         store.close().await;
@@ -154,6 +174,38 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         stop,
         task,
     })
+}
+
+/// Calendar settings from the environment: `SALON_SECRET_KEY` (seals calendar credentials),
+/// `GOOGLE_API_BASE`, `GOOGLE_OAUTH_TOKEN_URL`, `SALON_CALENDAR_TIMEOUT_SECS` (default 30).
+pub fn calendar_settings_from_env() -> anyhow::Result<CalendarSettings> {
+    let mut settings = CalendarSettings::default();
+    if let Some(key) = std::env::var("SALON_SECRET_KEY")
+        .ok()
+        .filter(|k| !k.is_empty())
+    {
+        settings.sealer =
+            Some(commands::calendars::Sealer::new(&key).context("SALON_SECRET_KEY is unusable")?);
+    }
+    if let Some(base) = std::env::var("GOOGLE_API_BASE")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        settings.google.api_base = base;
+    }
+    if let Some(url) = std::env::var("GOOGLE_OAUTH_TOKEN_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        settings.google.token_url = url;
+    }
+    if let Ok(secs) = std::env::var("SALON_CALENDAR_TIMEOUT_SECS") {
+        let secs: u64 = secs
+            .parse()
+            .context("SALON_CALENDAR_TIMEOUT_SECS must be a number of seconds")?;
+        settings.timeout = Duration::from_secs(secs.max(1));
+    }
+    Ok(settings)
 }
 
 /// Resolves on SIGTERM or ctrl-c.

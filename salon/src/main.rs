@@ -187,6 +187,7 @@ async fn main() -> anyhow::Result<()> {
             config.collect_deposits =
                 std::env::var("STRIPE_SECRET_KEY").is_ok_and(|k| !k.is_empty());
             config.read_your_writes = Duration::from_millis(read_your_writes_ms);
+            config.calendars = app::calendar_settings_from_env()?;
             let server = app::start(config).await?;
             server.run_until(app::shutdown_signal()).await?;
         }

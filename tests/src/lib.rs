@@ -72,7 +72,13 @@ impl TestApp {
     }
 
     pub async fn spawn_on(db: ScratchDb) -> Self {
-        let config = Config::new(db.url.clone(), "127.0.0.1:0".parse().expect("addr"));
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    /// Starts the app on `db` with `adjust` applied to its configuration first.
+    pub async fn spawn_with(db: ScratchDb, adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::new(db.url.clone(), "127.0.0.1:0".parse().expect("addr"));
+        adjust(&mut config);
         let server = app::start(config).await.expect("start the app");
         let base = format!("http://{}", server.addr);
         let http = reqwest::Client::builder()
@@ -227,4 +233,131 @@ pub async fn events_eventually(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     events
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released for a child process to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The test virtualenv's tools (Radicale, aiosmtpd), installed by `scripts/test.sh`.
+pub fn venv_tool(name: &str) -> PathBuf {
+    let venv = std::env::var("SALON_TEST_VENV").unwrap_or_else(|_| {
+        // Running `cargo test` by hand from the repo: the test command's virtualenv.
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv-test").to_string()
+    });
+    let path = PathBuf::from(venv).join("bin").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `bash scripts/test.sh` once (it installs Radicale and aiosmtpd into .venv-test)",
+        path.display()
+    );
+    path
+}
+
+/// A real Radicale CalDAV server on a free port, storing into a temporary folder, without
+/// authentication (any Basic user name is its own principal).
+pub struct Radicale {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<std::process::Child>,
+    http: reqwest::Client,
+}
+
+impl Radicale {
+    pub async fn start() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("salon-radicale-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("radicale folder");
+        let mut r = Self {
+            port: free_port(),
+            dir,
+            child: None,
+            http: reqwest::Client::new(),
+        };
+        r.resume().await;
+        r
+    }
+
+    /// Starts (again) on the same port and folder.
+    pub async fn resume(&mut self) {
+        let child = std::process::Command::new(venv_tool("radicale"))
+            .arg(format!(
+                "--storage-filesystem-folder={}",
+                self.dir.display()
+            ))
+            .arg(format!("--server-hosts=127.0.0.1:{}", self.port))
+            .arg("--auth-type=none")
+            .arg("--logging-level=warning")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start radicale");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if self.http.get(self.url("/")).send().await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("radicale did not start");
+    }
+
+    /// Stops the server (the folder stays, so `resume` brings the same calendars back).
+    pub fn pause(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub async fn mkcalendar(&self, user: &str, path: &str) {
+        let method = reqwest::Method::from_bytes(b"MKCALENDAR").expect("method");
+        let r = self
+            .http
+            .request(method, self.url(path))
+            .basic_auth(user, Some("x"))
+            .send()
+            .await
+            .expect("MKCALENDAR");
+        assert_eq!(r.status().as_u16(), 201, "MKCALENDAR {path}");
+    }
+
+    pub async fn put(&self, user: &str, path: &str, ics: &str) {
+        let r = self
+            .http
+            .put(self.url(path))
+            .basic_auth(user, Some("x"))
+            .header("Content-Type", "text/calendar; charset=utf-8")
+            .body(ics.to_string())
+            .send()
+            .await
+            .expect("PUT");
+        assert!(r.status().is_success(), "PUT {path}: {}", r.status());
+    }
+
+    pub async fn get(&self, user: &str, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(self.url(path))
+            .basic_auth(user, Some("x"))
+            .send()
+            .await
+            .expect("GET");
+        (r.status().as_u16(), r.text().await.unwrap_or_default())
+    }
+}
+
+impl Drop for Radicale {
+    fn drop(&mut self) {
+        self.pause();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -1,4 +1,5 @@
 pub mod availability;
 pub mod bookings;
+pub mod calendars;
 pub mod catalog;
 pub mod health;

@@ -16,6 +16,32 @@ use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEve
 use cqrs_es::Aggregate;
 use migrations::{Backend, LogPosition};
 
+/// Runs the same sqlx code on whichever pool the store has.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            Store::Sqlite(s) => {
+                let $pool = s.pool();
+                $body
+            }
+            Store::Postgres(p) => {
+                let $pool = p.pool();
+                $body
+            }
+        }
+    };
+}
+
+/// One booking event written into an external calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenEvent {
+    pub booking: String,
+    pub href: String,
+    pub fingerprint: String,
+    pub sequence: i64,
+    pub start_epoch: i64,
+}
+
 /// The event store the application runs on.
 #[derive(Clone)]
 pub enum Store {
@@ -75,6 +101,102 @@ impl Store {
             Self::Sqlite(s) => s.get_events::<A>(id).await,
             Self::Postgres(p) => p.repository().get_events::<A>(id).await.map_err(reclassify),
         }
+    }
+
+    /// Ids of every aggregate of `aggregate_type` that has events (e.g. the calendar sources the
+    /// sync job walks), in order of first appearance.
+    pub async fn aggregate_ids(&self, aggregate_type: &str) -> Result<Vec<String>, sqlx::Error> {
+        const SQL: &str =
+            "SELECT aggregate_id FROM events WHERE aggregate_type = $1 AND sequence = 1 \
+                           ORDER BY position";
+        on_pool!(self, pool => {
+            sqlx::query_scalar(SQL)
+                .bind(aggregate_type)
+                .fetch_all(pool)
+                .await
+        })
+    }
+
+    /// Operational state of the calendar sync job (not an event: tries are not history).
+    pub async fn record_sync_status(
+        &self,
+        source: &str,
+        at: chrono::DateTime<chrono::Utc>,
+        error: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        const SQL: &str = "INSERT INTO calendar_sync_status \
+             (source, last_attempt_at, last_success_at, last_error, consecutive_failures) \
+             VALUES ($1, $2, CASE WHEN $3 IS NULL THEN $2 ELSE NULL END, $3, CASE WHEN $3 IS NULL THEN 0 ELSE 1 END) \
+             ON CONFLICT (source) DO UPDATE SET last_attempt_at = excluded.last_attempt_at, \
+             last_success_at = COALESCE(excluded.last_success_at, calendar_sync_status.last_success_at), \
+             last_error = excluded.last_error, \
+             consecutive_failures = CASE WHEN excluded.last_error IS NULL THEN 0 \
+             ELSE calendar_sync_status.consecutive_failures + 1 END";
+        let at = at.to_rfc3339();
+        on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(source)
+                .bind(at)
+                .bind(error)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// What write-back has written into `source`'s calendar.
+    pub async fn written_events(&self, source: &str) -> Result<Vec<WrittenEvent>, sqlx::Error> {
+        const SQL: &str = "SELECT booking, href, fingerprint, sequence, start_epoch \
+                           FROM calendar_writeback WHERE source = $1 ORDER BY booking";
+        let rows: Vec<(String, String, String, i64, i64)> = on_pool!(self, pool => {
+            sqlx::query_as(SQL).bind(source).fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(
+                |(booking, href, fingerprint, sequence, start_epoch)| WrittenEvent {
+                    booking,
+                    href,
+                    fingerprint,
+                    sequence,
+                    start_epoch,
+                },
+            )
+            .collect())
+    }
+
+    pub async fn record_written(
+        &self,
+        source: &str,
+        event: &WrittenEvent,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), sqlx::Error> {
+        const SQL: &str = "INSERT INTO calendar_writeback \
+             (source, booking, href, fingerprint, sequence, start_epoch, written_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (source, booking) DO UPDATE SET \
+             href = excluded.href, fingerprint = excluded.fingerprint, sequence = excluded.sequence, \
+             start_epoch = excluded.start_epoch, written_at = excluded.written_at";
+        on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(source)
+                .bind(&event.booking)
+                .bind(&event.href)
+                .bind(&event.fingerprint)
+                .bind(event.sequence)
+                .bind(event.start_epoch)
+                .bind(at.to_rfc3339())
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn forget_written(&self, source: &str, booking: &str) -> Result<(), sqlx::Error> {
+        const SQL: &str = "DELETE FROM calendar_writeback WHERE source = $1 AND booking = $2";
+        on_pool!(self, pool => {
+            sqlx::query(SQL).bind(source).bind(booking).execute(pool).await?;
+        });
+        Ok(())
     }
 
     /// Is the store reachable? (`/readyz`)
