@@ -73,9 +73,11 @@ test('with the API down, the intake keeps the booking: "received, not booked yet
   cleanup.push(() => back.stop());
   const accepted = await until('the intake forward', async () => (await intake.entries('accepted'))[0]);
   assert.equal(accepted.key, key);
-  // A reload sends nothing again: the queue entry was done once the intake had it.
+  // A reload sends nothing again (the queue entry was done once the intake had it), and the
+  // page, asking the intake, now says the booking is confirmed.
   await page.reload();
-  await sleep(1500);
+  await page.getByRole('heading', { name: "You're booked" }).waitFor({ timeout: 30000 });
+  assert.equal((await page.locator('#booking-id').textContent()).trim(), accepted.booking_id);
   const requested = await back.events('BookingRequested');
   assert.equal(requested.length, 1, 'exactly one booking');
   assert.equal(requested[0].aggregate_id, accepted.booking_id);
@@ -109,6 +111,7 @@ test("with the browser's bookings aborted, the intake's copy lands exactly once;
     return { status: r.status, replayed: r.headers.get('idempotent-replayed'), id: (await r.json()).id };
   }, [key, salon.url]);
   assert.deepEqual(replay, { status: 201, replayed: 'true', id: accepted.booking_id });
+  await page.getByRole('heading', { name: "You're booked" }).waitFor({ timeout: 30000 });
   assert.equal((await salon.events('BookingRequested')).length, 1);
   assert.deepEqual(errors, []);
 });

@@ -392,6 +392,7 @@ fn router(s: Shared) -> Router {
         .route("/intake/bookings", post(take_booking))
         .route("/intake/requests", post(take_request))
         .route("/intake/entries", get(entries))
+        .route("/intake/entries/{key}", get(receipt))
         .fallback(|| async { Problem::not_found("No such intake route.") })
         .method_not_allowed_fallback(|| async {
             Problem::new(
@@ -529,6 +530,39 @@ struct Receipt {
     kind: String,
     state: String,
     received_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    booking_id: Option<String>,
+    /// Why the API refused it (its problem's title), when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused: Option<String>,
+}
+
+/// `GET /intake/entries/{key}`: where one submission stands, for the page that sent it. The
+/// key (a random UUID made in the browser) is the capability; the answer holds no contact
+/// details.
+async fn receipt(
+    State(s): State<Shared>,
+    axum::extract::Path(key): axum::extract::Path<String>,
+) -> Result<Json<Receipt>, Problem> {
+    let row = sqlx::query(
+        "SELECT key, kind, state, received_at, booking_id, problem FROM intake_entries WHERE key = ?",
+    )
+    .bind(&key)
+    .fetch_optional(&s.db)
+    .await
+    .map_err(db_problem)?
+    .ok_or_else(|| Problem::not_found("No submission with this key."))?;
+    Ok(Json(Receipt {
+        key: row.get("key"),
+        kind: row.get("kind"),
+        state: row.get("state"),
+        received_at: rfc3339(row.get("received_at")),
+        booking_id: row.get("booking_id"),
+        refused: row
+            .get::<Option<&str>, _>("problem")
+            .and_then(|p| serde_json::from_str::<Value>(p).ok())
+            .map(|p| field(&p, "title").to_string()),
+    }))
 }
 
 async fn take_booking(
@@ -622,6 +656,8 @@ async fn store(s: &Shared, key: &str, kind: &str, body: &Value) -> Result<Respon
         kind: stored_kind,
         state: row.get("state"),
         received_at: rfc3339(row.get("received_at")),
+        booking_id: None,
+        refused: None,
     };
     let mut response = (StatusCode::ACCEPTED, Json(receipt)).into_response();
     if !inserted {

@@ -493,6 +493,19 @@ async fn forwards_once_the_api_is_up_and_emails_the_owner_once_when_smtp_starts_
         accepted["attempts"].as_i64().unwrap_or(0) >= 4,
         "{accepted}"
     );
+    // The page that sent it can ask where it stands, without seeing contact details.
+    let r: Value = c
+        .http
+        .get(format!("{}/intake/entries/late-key", c.base))
+        .send()
+        .await
+        .expect("GET receipt")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["state"], "accepted");
+    assert_eq!(r["booking_id"], booking_id.as_str());
+    assert!(r.get("body").is_none() && !r.to_string().contains("Nia"));
     // The browser's own retry of the same key finds the same booking.
     let direct = Client::at(&format!("http://127.0.0.1:{api_port}"));
     let (status, b, replayed) = direct
@@ -545,6 +558,23 @@ async fn a_refusal_keeps_the_problem_and_asks_the_owner_to_call_back() {
         .await;
     assert_eq!(e["problem"]["status"], 422, "{e}");
     assert_eq!(e["attempts"], 1);
+    let r: Value = c
+        .http
+        .get(format!("{}/intake/entries/night-key", c.base))
+        .send()
+        .await
+        .expect("GET receipt")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["refused"], "That time cannot be booked");
+    let missing = c
+        .http
+        .get(format!("{}/intake/entries/no-such-key", c.base))
+        .send()
+        .await
+        .expect("GET receipt");
+    assert_eq!(missing.status(), 404);
     assert_eq!(
         c.entries("open").await["count"],
         1,

@@ -49,3 +49,5 @@ export const book = (body, key) => post(BASE + '/bookings', body, key);
 // The intake answers 202 once the submission is stored on its disk.
 export const intake = (kind, body, key) =>
   post(`${intakeUrl}/intake/${kind === 'request' ? 'requests' : 'bookings'}`, body, key);
+// Where a submission the intake stored stands: {state: pending|accepted|rejected, booking_id, refused}.
+export const intakeStatus = (key) => call(`${intakeUrl}/intake/entries/${encodeURIComponent(key)}`);

@@ -107,7 +107,7 @@ function pickTime() {
   let body;
   if (failed) {
     const open = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'].filter((w) => days.some((x) => x.open && dayLabel(x.d).startsWith(w)));
-    body = `<div class="alert" role="alert"><p>We can't load free times right now — the connection to the salon failed.</p>
+    body = `<div class="alert" role="alert"><p>We can't load free times right now — the connection to the salon failed.${api.intakeUrl ? ' Try again, or ask for a time below.' : ''}</p>
     <button class="button" data-go="retry">Try again</button></div>
     ${open.length ? `<p>${esc(sel.stylist === 'any' ? 'The salon' : stylistName(sel.stylist))} is usually in on ${open.join(', ')}.</p>` : ''}
     ${api.intakeUrl ? requestForm(days.filter((x) => x.open)) : ''}`;
@@ -219,6 +219,32 @@ function confirmation(id) {
   <p><a href="#/">Back to home</a></p>`;
 }
 
+// While this page is open, asks the intake what became of a booking it stored: the booking
+// system accepts it (booked) or refuses it (the salon will call). Backs off to once a minute.
+let watching = null;
+function watchReceived(key) {
+  if (watching === key || !api.intakeUrl) return;
+  watching = key;
+  let delay = 3000;
+  const tick = async () => {
+    if (watching !== key) return;
+    try {
+      const st = await api.intakeStatus(key);
+      if (st.state !== 'pending') {
+        queue.settle(key, { state: st.state, booking_id: st.booking_id, refused: st.refused });
+        watching = null;
+        if (route() === 'received/' + key) render(false);
+        return;
+      }
+    } catch {
+      /* the intake is unreachable too: keep asking */
+    }
+    delay = Math.min(60000, delay * 1.5);
+    setTimeout(tick, delay);
+  };
+  setTimeout(tick, delay);
+}
+
 // Stored by the intake while the booking system was unreachable: honest about what it is.
 function receivedPage(key) {
   const r = queue.received(key);
@@ -227,17 +253,25 @@ function receivedPage(key) {
   const s = service(b.service);
   const ask = r.kind === 'request';
   const win = ask && WINDOWS.find(([v]) => v === b.window);
-  return `<h1 tabindex="-1">Request received — not booked yet</h1>
-  <p class="wait" role="status">${ask
-    ? 'The salon has your request and will call or email you to agree a time. Nothing is reserved until they confirm.'
-    : "We couldn't reach the booking system, so your booking went to the salon's backup inbox. The salon has it and will confirm by email or phone; the time is not guaranteed until they do."}</p>
+  const done = r.outcome?.state;
+  if (!ask && !done) watchReceived(key);
+  const [title, words, cls] = ask
+    ? ['Request received — not booked yet', 'The salon has your request and will call or email you to agree a time. Nothing is reserved until they confirm.', 'wait']
+    : done === 'accepted'
+      ? ["You're booked", 'The booking system has confirmed your booking (it went through the salon\'s backup path).', 'muted']
+      : done === 'rejected'
+        ? ["We couldn't book that time", `${r.outcome.refused ? esc(r.outcome.refused) + '. ' : ''}The salon has your details and will call you to find another time.`, 'wait']
+        : ['Request received — not booked yet', "We couldn't reach the booking system, so your booking went to the salon's backup inbox. The salon has it and will confirm by email or phone; the time is not guaranteed until they do. This page updates when it is confirmed.", 'wait'];
+  return `<h1 tabindex="-1">${title}</h1>
+  <p class="${cls}" role="status" id="received-status">${words}</p>
   <div class="summary confirm"><dl>
   <dt>Service</dt><dd>${esc(s ? s.name : b.service)}</dd>
   <dt>Stylist</dt><dd>${esc(stylistName(b.stylist || 'any'))}</dd>
   <dt>${ask ? 'You asked for' : 'When'}</dt><dd>${ask ? `${dayLabel(b.day, true)}, ${esc(win ? win[1] : b.window)}` : when(b.start)}</dd>
   <dt>Name</dt><dd>${esc(b.client?.name)}</dd>
   <dt>Contact</dt><dd>${esc(b.client?.phone)} · ${esc(b.client?.email)}</dd>
-  <dt>Reference</dt><dd><code id="request-key">${esc(r.key)}</code></dd></dl></div>
+  <dt>Reference</dt><dd><code id="request-key">${esc(r.key)}</code></dd>
+  ${r.outcome?.booking_id ? `<dt>Booking</dt><dd><code id="booking-id">${esc(r.outcome.booking_id)}</code></dd>` : ''}</dl></div>
   <p><a href="#/">Back to home</a></p>`;
 }
 

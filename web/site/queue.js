@@ -34,6 +34,14 @@ const write = (k, v) => {
 export const pending = () => read(QUEUE, []);
 export const booking = (id) => read(DONE, {})[id];
 export const received = (key) => read(RECEIVED, {})[key];
+// Records what became of a submission the intake stored (accepted or refused by the API).
+export function settle(key, outcome) {
+  const all = read(RECEIVED, {});
+  if (all[key]) {
+    all[key].outcome = outcome;
+    write(RECEIVED, all);
+  }
+}
 
 function remember(store, id, value) {
   const done = read(store, {});
