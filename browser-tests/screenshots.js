@@ -99,6 +99,8 @@ try {
       await page.getByRole('button', { name: /^Book / }).click();
       await page.getByRole('heading', { name: /Request received/ }).waitFor();
       await shot('9-received-via-intake');
+      await page.getByRole('heading', { name: "You're booked" }).waitFor({ timeout: 30000 });
+      await shot('9b-booked-via-intake');
       await page.route('**/api/v1/availability*', (r) => r.abort());
       await page.goto(withIntake.url + '/#/book');
       await page.getByRole('button', { name: /Loc Repair/ }).click();
