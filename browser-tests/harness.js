@@ -1,7 +1,8 @@
 // Starts the real salon binary on a free port with its own SQLite file, and a headless Chromium.
 import { spawn, execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = process.env.SALON_BIN || join(root, 'target/debug/salon');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
@@ -25,11 +26,14 @@ function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export async function startSalon() {
-  const dir = await mkdtemp(join(tmpdir(), 'salon-browser-'));
-  const port = await freePort();
-  const env = { ...process.env, DATABASE_URL: `sqlite://${join(dir, 'salon.db')}`, SALON_LOG: 'warn' };
+// The API (and the site it serves). `extra` adds environment (SALON_PUBLIC_INTAKE_URL, …);
+// `port` and `dir` restart it where an earlier one ran (same address, same store).
+export async function startSalon({ extra = {}, port: wanted, dir: reuse } = {}) {
+  const dir = reuse || (await mkdtemp(join(tmpdir(), 'salon-browser-')));
+  const port = wanted || (await freePort());
+  const env = { ...process.env, DATABASE_URL: `sqlite://${join(dir, 'salon.db')}`, SALON_LOG: 'warn', ...extra };
   delete env.SALON_NO_DEMO;
+  for (const k of ['SALON_PUBLIC_API_BASE', 'SALON_PUBLIC_INTAKE_URL', 'SALON_SITE_ORIGIN']) if (!(k in extra)) delete env[k];
   const child = spawn(BIN, ['serve', '--addr', `127.0.0.1:${port}`], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise((r) => child.once('exit', r));
   const url = `http://127.0.0.1:${port}`;
@@ -48,6 +52,8 @@ export async function startSalon() {
   }
   return {
     url,
+    port,
+    dir,
     env,
     async get(path) {
       const r = await fetch(url + path);
@@ -58,13 +64,99 @@ export async function startSalon() {
       const { stdout } = await promisify(execFile)(BIN, ['events', 'export'], { env, maxBuffer: 64 << 20 });
       return stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => !type || e.event_type === type);
     },
+    // Stops the server; `keep` leaves its store for a restart.
+    async stop({ keep = false } = {}) {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+        await exited;
+        clearTimeout(timer);
+      }
+      if (!keep) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const INTAKE_TOKEN = 'browser-test-intake-token';
+
+// `salon intake` with its own SQLite file, forwarding to `apiUrl`; retries capped at 500 ms.
+export async function startIntake({ apiUrl, port: wanted } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'salon-intake-'));
+  const port = wanted || (await freePort());
+  const env = {
+    ...process.env,
+    SALON_INTAKE_DB: `sqlite://${join(dir, 'intake.db')}`,
+    SALON_API_URL: apiUrl || '',
+    SALON_INTAKE_TOKEN: INTAKE_TOKEN,
+    SALON_INTAKE_RETRY_MAX_MS: '500',
+    SALON_LOG: 'warn',
+  };
+  delete env.SMTP_URL;
+  delete env.SALON_SITE_ORIGIN;
+  const child = spawn(BIN, ['intake', '--addr', `127.0.0.1:${port}`], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const exited = new Promise((r) => child.once('exit', r));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`salon intake exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(url + '/healthz')).ok) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) throw new Error('salon intake did not start');
+    await sleep(100);
+  }
+  return {
+    url,
+    async entries(state = 'all') {
+      const r = await fetch(`${url}/intake/entries?state=${state}`, { headers: { authorization: `Bearer ${INTAKE_TOKEN}` } });
+      if (!r.ok) throw new Error(`entries: ${r.status}`);
+      return (await r.json()).results;
+    },
     async stop() {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-      await exited;
-      clearTimeout(timer);
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+        await exited;
+        clearTimeout(timer);
+      }
       await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+// `salon export-site DIR …` into a new temporary directory; returns the directory.
+export async function exportSite(args = []) {
+  const dir = await mkdtemp(join(tmpdir(), 'salon-export-'));
+  await promisify(execFile)(BIN, ['export-site', dir, ...args], { env: { ...process.env, SALON_LOG: 'warn' } });
+  return dir;
+}
+
+const TYPES = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css', svg: 'image/svg+xml', webmanifest: 'application/manifest+json' };
+
+// A plain static file server (as a CDN would be) for an exported site.
+export async function serveStatic(dir, wanted) {
+  const server = createHttpServer(async (req, res) => {
+    const path = new URL(req.url, 'http://x').pathname;
+    const name = path === '/' ? 'index.html' : path.slice(1);
+    if (name.includes('..') || name.includes('/')) {
+      res.writeHead(404).end();
+      return;
+    }
+    try {
+      const body = await readFile(join(dir, name));
+      res.writeHead(200, { 'content-type': TYPES[name.split('.').pop()] || 'application/octet-stream' }).end(body);
+    } catch {
+      res.writeHead(404).end('not found');
+    }
+  });
+  const port = wanted || (await freePort());
+  await new Promise((r) => server.listen(port, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: () => new Promise((r) => server.close(r)),
   };
 }
 

@@ -3,7 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startSalon, launch, fillDetails } from './harness.js';
+import { startSalon, startIntake, freePort, launch, fillDetails } from './harness.js';
 
 const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'screenshots');
 await mkdir(out, { recursive: true });
@@ -79,6 +79,47 @@ try {
     await page.getByRole('alert').waitFor();
     await shot('8-conflict');
     await context.close();
+  }
+  // The intake states: a booking only the intake has ("received, not booked yet"), the request
+  // form when free times cannot load, and a request received.
+  const intakePort = await freePort();
+  const withIntake = await startSalon({ extra: { SALON_PUBLIC_INTAKE_URL: `http://127.0.0.1:${intakePort}` } });
+  const intake = await startIntake({ apiUrl: withIntake.url, port: intakePort });
+  try {
+    for (const width of [390, 1280]) {
+      const context = await browser.newContext({ serviceWorkers: 'block', viewport: { width, height: 844 } });
+      const page = await context.newPage();
+      const shot = (name) => page.screenshot({ path: join(out, `${width}-${name}.png`), fullPage: true });
+      await page.route('**/api/v1/bookings', (r) => r.abort());
+      await page.goto(withIntake.url + '/#/book');
+      await page.getByRole('button', { name: /Retwist/ }).click();
+      await page.getByRole('button', { name: /Amara/ }).click();
+      await page.locator('button.slot').nth(width === 390 ? 3 : 4).click();
+      await fillDetails(page);
+      await page.getByRole('button', { name: /^Book / }).click();
+      await page.getByRole('heading', { name: /Request received/ }).waitFor();
+      await shot('9-received-via-intake');
+      await page.getByRole('heading', { name: "You're booked" }).waitFor({ timeout: 30000 });
+      await shot('9b-booked-via-intake');
+      await page.route('**/api/v1/availability*', (r) => r.abort());
+      await page.goto(withIntake.url + '/#/book');
+      await page.getByRole('button', { name: /Loc Repair/ }).click();
+      await page.getByRole('button', { name: /Any stylist/ }).click();
+      await page.getByRole('heading', { name: 'Or ask for a time' }).waitFor();
+      await shot('10-request-form');
+      await page.getByRole('button', { name: 'Send request' }).click();
+      await page.locator('#e-day').waitFor();
+      await shot('11-request-errors');
+      await page.getByLabel('Preferred day').selectOption({ index: 2 });
+      await page.getByLabel(/Morning/).check();
+      await page.getByRole('button', { name: 'Send request' }).click();
+      await page.getByRole('heading', { name: /Request received/ }).waitFor();
+      await shot('12-request-received');
+      await context.close();
+    }
+  } finally {
+    await intake.stop();
+    await withIntake.stop();
   }
 } finally {
   await browser.close();

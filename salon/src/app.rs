@@ -26,6 +26,11 @@ pub struct Config {
     /// Hold bookings that need a deposit until it is paid (needs Stripe keys).
     pub collect_deposits: bool,
     pub read_your_writes: Duration,
+    /// What the booking site's `/config.js` says (API base, intake URL).
+    pub site: web::SiteConfig,
+    /// Browser origins allowed to call the API (CORS; `SALON_SITE_ORIGIN`). Empty: same
+    /// origin only, no CORS headers.
+    pub site_origins: Vec<String>,
     /// External calendars: the credentials key, Google's endpoints, timeouts.
     pub calendars: CalendarSettings,
     /// Run the scheduled calendar sync (on-demand syncs work either way).
@@ -40,6 +45,8 @@ impl Config {
             seed_demo: true,
             collect_deposits: false,
             read_your_writes: Duration::from_secs(2),
+            site: web::SiteConfig::default(),
+            site_origins: Vec::new(),
             calendars: CalendarSettings::default(),
             calendar_schedule: true,
         }
@@ -131,7 +138,12 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         calendars,
     };
     // The booking site's files first; the API's fallback answers every other path.
-    let router = api::router(state.clone()).merge(web::site_router());
+    let mut router = api::router(state.clone()).merge(web::site_router_with(&config.site));
+    if !config.site_origins.is_empty() {
+        // The site served from elsewhere (`salon export-site` on a CDN) calls the API across
+        // origins: only the listed origins get CORS headers.
+        router = router.layer(crate::intake::cors(&config.site_origins));
+    }
     let listener = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("binding {}", config.addr))?;

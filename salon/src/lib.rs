@@ -1,8 +1,9 @@
 //! The salon binary's library: wiring of the whole application (`app`), the CLI's commands
-//! (`export`, `bench`), and throwaway databases for tests and benchmarks (`scratch`).
+//! (`export`, `bench`), the intake (`intake`), and throwaway databases for tests and benchmarks (`scratch`).
 
 pub mod app;
 pub mod bench;
 pub mod bench_availability;
 pub mod export;
+pub mod intake;
 pub mod scratch;

@@ -5,7 +5,9 @@ use clap::{Parser, Subcommand};
 use salon::app::{self, Config};
 use salon::bench;
 use salon::export::{self, Format};
+use salon::intake::{self, IntakeConfig};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -41,6 +43,39 @@ enum Command {
         /// Longest wait, in milliseconds, for read models after a write before answering
         #[arg(long, env = "SALON_READ_YOUR_WRITES_MS", default_value_t = 2000)]
         read_your_writes_ms: u64,
+        /// Where the booking site calls the API, when not on this server's origin
+        #[arg(long, env = "SALON_PUBLIC_API_BASE")]
+        public_api_base: Option<String>,
+        /// Base URL of `salon intake`, to which the site also posts every booking
+        #[arg(long, env = "SALON_PUBLIC_INTAKE_URL")]
+        public_intake_url: Option<String>,
+        /// Origins (comma-separated) allowed to call the API from a browser (CORS)
+        #[arg(long, env = "SALON_SITE_ORIGIN")]
+        site_origin: Option<String>,
+    },
+    /// Run the intake: a second path for bookings, with its own SQLite log; it stores each
+    /// submission, emails the owner (SMTP_URL, SALON_OWNER_EMAIL) and forwards it to the API
+    Intake {
+        /// Address to listen on
+        #[arg(long, env = "SALON_INTAKE_ADDR", default_value = "127.0.0.1:8081")]
+        addr: SocketAddr,
+        /// The intake's own log: sqlite://FILE
+        #[arg(long, env = "SALON_INTAKE_DB", default_value = "sqlite://intake.db")]
+        db: String,
+        /// Base URL of the API the intake forwards to (http://127.0.0.1:8080)
+        #[arg(long, env = "SALON_API_URL")]
+        api_url: Option<String>,
+    },
+    /// Write the booking site's static files into DIR, for a CDN or any static file server
+    ExportSite {
+        /// Directory to write into (created if missing)
+        dir: PathBuf,
+        /// Where the exported site calls the API (https://api.example.com)
+        #[arg(long, env = "SALON_PUBLIC_API_BASE")]
+        api_base: Option<String>,
+        /// Base URL of `salon intake`, to which the site also posts every booking
+        #[arg(long, env = "SALON_PUBLIC_INTAKE_URL")]
+        intake_url: Option<String>,
     },
     /// Apply pending database migrations and exit
     Migrate,
@@ -158,8 +193,14 @@ async fn main() -> anyhow::Result<()> {
             addr,
             no_demo,
             read_your_writes_ms,
+            public_api_base,
+            public_intake_url,
+            site_origin,
         } => {
             let mut config = Config::new(url, addr);
+            config.site =
+                web::SiteConfig::new(public_api_base.as_deref(), public_intake_url.as_deref())?;
+            config.site_origins = intake::origins(site_origin.as_deref());
             config.seed_demo = !no_demo;
             config.collect_deposits =
                 std::env::var("STRIPE_SECRET_KEY").is_ok_and(|k| !k.is_empty());
@@ -167,6 +208,37 @@ async fn main() -> anyhow::Result<()> {
             config.calendars = app::calendar_settings_from_env()?;
             let server = app::start(config).await?;
             server.run_until(app::shutdown_signal()).await?;
+        }
+        Command::Intake { addr, db, api_url } => {
+            let mut config = IntakeConfig::new(db, addr).with_env();
+            config.api_url = match api_url.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(u) => Some(web::SiteConfig::new(Some(u), None)?.api_base),
+            };
+            let running = intake::start(config).await?;
+            app::shutdown_signal().await;
+            tracing::info!("shutting down");
+            running.shutdown().await?;
+        }
+        Command::ExportSite {
+            dir,
+            api_base,
+            intake_url,
+        } => {
+            let config = web::SiteConfig::new(api_base.as_deref(), intake_url.as_deref())?;
+            let written = web::export(&dir, &config)
+                .with_context(|| format!("writing the site into {}", dir.display()))?;
+            eprintln!(
+                "wrote {} files into {} (API: {}, intake: {})",
+                written.len(),
+                dir.display(),
+                if config.api_base.is_empty() {
+                    "same origin"
+                } else {
+                    &config.api_base
+                },
+                config.intake_url.as_deref().unwrap_or("none"),
+            );
         }
         Command::Migrate => {
             let store = app::open_store(&url).await?;

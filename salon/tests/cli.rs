@@ -33,6 +33,8 @@ fn help_lists_every_subcommand_with_a_line() {
         "events",
         "replay",
         "bench",
+        "intake",
+        "export-site",
     ] {
         let line = text
             .lines()

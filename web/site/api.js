@@ -1,5 +1,10 @@
-// The salon's JSON API. Every call has a timeout so a bad connection never hangs the page.
-const BASE = '/api/v1';
+// The salon's JSON API, and the intake (a second, independent path for bookings). Where they
+// are comes from /config.js, written by the server or by `salon export-site`. Every call has a
+// timeout so a bad connection never hangs the page.
+import config from './config.js';
+
+const BASE = (config.api_base || '') + '/api/v1';
+export const intakeUrl = config.intake_url || null;
 
 export class ApiError extends Error {
   constructor(status, problem) {
@@ -9,11 +14,11 @@ export class ApiError extends Error {
   }
 }
 
-async function call(path, init = {}, ms = 8000) {
+async function call(url, init = {}, ms = 8000) {
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), ms);
   try {
-    const res = await fetch(BASE + path, { ...init, signal: ctl.signal });
+    const res = await fetch(url, { ...init, signal: ctl.signal });
     let body = null;
     try {
       body = await res.json();
@@ -27,14 +32,22 @@ async function call(path, init = {}, ms = 8000) {
   }
 }
 
-const all = (path) => call(path + '?limit=100').then((page) => page.results);
+const post = (url, body, key) =>
+  call(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'idempotency-key': key, 'x-salon-source': 'spa' },
+    body: JSON.stringify(body),
+  }, 15000);
+
+const all = (path) => call(BASE + path + '?limit=100').then((page) => page.results);
+export const salon = () => call(BASE + '/salon');
 export const services = () => all('/services');
 export const stylists = () => all('/stylists');
 export const availability = (service, stylist, from, to) =>
-  call(`/availability?${new URLSearchParams({ service, stylist, from, to })}`);
-export const book = (body, key) =>
-  call('/bookings', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': key },
-    body: JSON.stringify(body),
-  }, 15000);
+  call(`${BASE}/availability?${new URLSearchParams({ service, stylist, from, to })}`);
+export const book = (body, key) => post(BASE + '/bookings', body, key);
+// The intake answers 202 once the submission is stored on its disk.
+export const intake = (kind, body, key) =>
+  post(`${intakeUrl}/intake/${kind === 'request' ? 'requests' : 'bookings'}`, body, key);
+// Where a submission the intake stored stands: {state: pending|accepted|rejected, booking_id, refused}.
+export const intakeStatus = (key) => call(`${intakeUrl}/intake/entries/${encodeURIComponent(key)}`);

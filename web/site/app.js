@@ -10,10 +10,12 @@ const main = document.getElementById('main');
 const notice = document.getElementById('notice');
 const data = { ...FALLBACK, live: false };
 const sel = load('salon.choice', {});
-const form = load('salon.contact', { name: '', email: '', phone: '', notes: '' });
+const form = load('salon.contact', { name: '', email: '', phone: '', notes: '', day: '', window: 'any' });
 let avail = null; // {key, tz, slots} | {key, error}
 let sending = null; // {key, state, message}
 let rejection = null; // {problem}
+let asking = null; // a booking request on its way: {key, state, message}
+let requestErrors = {};
 
 function load(k, d) {
   try {
@@ -105,9 +107,10 @@ function pickTime() {
   let body;
   if (failed) {
     const open = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'].filter((w) => days.some((x) => x.open && dayLabel(x.d).startsWith(w)));
-    body = `<div class="alert" role="alert"><p>We can't load free times right now — the connection to the salon failed.</p>
+    body = `<div class="alert" role="alert"><p>We can't load free times right now — the connection to the salon failed.${api.intakeUrl ? ' Try again, or ask for a time below.' : ''}</p>
     <button class="button" data-go="retry">Try again</button></div>
-    ${open.length ? `<p>${esc(sel.stylist === 'any' ? 'The salon' : stylistName(sel.stylist))} is usually in on ${open.join(', ')}.</p>` : ''}`;
+    ${open.length ? `<p>${esc(sel.stylist === 'any' ? 'The salon' : stylistName(sel.stylist))} is usually in on ${open.join(', ')}.</p>` : ''}
+    ${api.intakeUrl ? requestForm(days.filter((x) => x.open)) : ''}`;
   } else if (!ready) {
     body = `<p class="muted" role="status">Loading free times…</p>`;
   } else if (!days.some((x) => x.n)) {
@@ -122,6 +125,28 @@ function pickTime() {
   return `${steps(2)}<h1 tabindex="-1">Choose a day and time</h1>
   <p class="muted">${esc(s.name)} with ${esc(stylistName(sel.stylist))} · ${esc(tz.split('/').pop().replace(/_/g, ' '))} time</p>
   ${body}<p><a href="#/book/stylist">← Change stylist</a></p>`;
+}
+
+// When free times cannot be loaded: ask for a day and a time of day instead. It is a request,
+// not a booking, and the page says so; the intake emails it to the salon, who confirms.
+const WINDOWS = [['morning', 'Morning (before noon)'], ['afternoon', 'Afternoon (12–5 PM)'], ['evening', 'Evening (after 5 PM)'], ['any', 'Any time']];
+function requestForm(open) {
+  const e = requestErrors;
+  const day = form.day && open.some((x) => x.d === form.day) ? form.day : '';
+  return `<section class="request" aria-labelledby="h-request"><h2 id="h-request">Or ask for a time</h2>
+  <p><strong>This sends a request, not a booking.</strong> Tell us the day and time of day you would like; the salon will call or email you to confirm a time.</p>
+  <form id="request" novalidate>
+  <div class="field"><label for="f-day">Preferred day</label>
+  <select id="f-day" name="day" required${e.day ? ' aria-invalid="true" aria-describedby="e-day"' : ''}><option value="">Choose a day</option>
+  ${open.map((x) => `<option value="${x.d}"${x.d === day ? ' selected' : ''}>${dayLabel(x.d, true)}</option>`).join('')}</select>
+  ${e.day ? `<p class="err" id="e-day">${esc(e.day)}</p>` : ''}</div>
+  <fieldset class="field"><legend>Time of day</legend>${WINDOWS.map(([v, label]) =>
+    `<label class="choice"><input type="radio" name="window" value="${v}"${(form.window || 'any') === v ? ' checked' : ''}> ${label}</label>`).join('')}</fieldset>
+  ${FIELDS.map((f) => field(f, e)).join('')}
+  ${notesField(e)}
+  <button class="button" type="submit" id="ask"${asking ? ' disabled aria-disabled="true"' : ''}>${asking ? 'Sending…' : 'Send request'}</button>
+  ${asking ? `<p class="${asking.state === 'waiting' ? 'wait' : 'muted'}" role="status" id="asking">${esc(asking.message)}</p>` : ''}
+  </form></section>`;
 }
 
 // One button per start time: with "any stylist" the salon picks whoever is free at booking.
@@ -150,13 +175,17 @@ const FIELDS = [
 ];
 const LABELS = { name: 'Name', email: 'Email', phone: 'Phone', notes: 'Notes', start: 'Time', service: 'Service', stylist: 'Stylist', client: 'Contact details' };
 
+const field = ([k, label, type, ac], errors) => `<div class="field"><label for="f-${k}">${label}</label>
+    <input id="f-${k}" name="${k}" type="${type}" autocomplete="${ac}" required value="${esc(form[k])}"${errors[k] ? ` aria-invalid="true" aria-describedby="e-${k}"` : ''}>
+    ${errors[k] ? `<p class="err" id="e-${k}">${esc(errors[k])}</p>` : ''}</div>`;
+const notesField = (errors) => `<div class="field"><label for="f-notes">Notes <span class="muted">(optional)</span></label>
+  <textarea id="f-notes" name="notes" rows="3"${errors.notes ? ' aria-invalid="true" aria-describedby="e-notes"' : ''}>${esc(form.notes)}</textarea>
+  ${errors.notes ? `<p class="err" id="e-notes">${esc(errors.notes)}</p>` : ''}</div>`;
+
 function details(errors = {}) {
   const s = service(sel.service);
   const taken = rejection?.problem?.status === 409;
   const busy = !!sending || taken;
-  const field = ([k, label, type, ac]) => `<div class="field"><label for="f-${k}">${label}</label>
-    <input id="f-${k}" name="${k}" type="${type}" autocomplete="${ac}" required value="${esc(form[k])}"${errors[k] ? ` aria-invalid="true" aria-describedby="e-${k}"` : ''}>
-    ${errors[k] ? `<p class="err" id="e-${k}">${esc(errors[k])}</p>` : ''}</div>`;
   const other = Object.entries(errors).filter(([k]) => !['name', 'email', 'phone', 'notes'].includes(k));
   const alts = rejection?.problem?.alternatives || [];
   return `${steps(3)}<h1 tabindex="-1">Your details</h1>
@@ -166,10 +195,8 @@ function details(errors = {}) {
   ${rejection ? `<div class="alert" role="alert" id="problem"><p><strong>${esc(rejection.problem.title || 'We could not book that')}.</strong> ${esc(rejection.problem.detail || '')}</p>
     ${other.map(([k, m]) => `<p>${esc(LABELS[k] || k)} ${esc(m)}.</p>`).join('')}
     ${alts.length ? `<p id="h-alts">These times are free instead:</p>${slotList(alts, 'h-alts')}` : taken ? '<p><a href="#/book/time">Pick another time</a></p>' : ''}</div>` : ''}
-  <form id="details" novalidate>${FIELDS.map(field).join('')}
-  <div class="field"><label for="f-notes">Notes <span class="muted">(optional)</span></label>
-  <textarea id="f-notes" name="notes" rows="3"${errors.notes ? ' aria-invalid="true" aria-describedby="e-notes"' : ''}>${esc(form.notes)}</textarea>
-  ${errors.notes ? `<p class="err" id="e-notes">${esc(errors.notes)}</p>` : ''}</div>
+  <form id="details" novalidate>${FIELDS.map((f) => field(f, errors)).join('')}
+  ${notesField(errors)}
   <button class="button" type="submit" id="submit"${busy ? ' disabled aria-disabled="true"' : ''}>${taken ? 'Choose another time' : sending ? 'Sending…' : `Book ${clock(sel.slot)}`}</button>
   ${sending ? `<p class="${sending.state === 'waiting' ? 'wait' : 'muted'}" role="status" id="sending">${esc(sending.message)}</p>` : ''}
   </form>`;
@@ -192,6 +219,62 @@ function confirmation(id) {
   <p><a href="#/">Back to home</a></p>`;
 }
 
+// While this page is open, asks the intake what became of a booking it stored: the booking
+// system accepts it (booked) or refuses it (the salon will call). Backs off to once a minute.
+let watching = null;
+function watchReceived(key) {
+  if (watching === key || !api.intakeUrl) return;
+  watching = key;
+  let delay = 3000;
+  const tick = async () => {
+    if (watching !== key) return;
+    try {
+      const st = await api.intakeStatus(key);
+      if (st.state !== 'pending') {
+        queue.settle(key, { state: st.state, booking_id: st.booking_id, refused: st.refused });
+        watching = null;
+        if (route() === 'received/' + key) render(false);
+        return;
+      }
+    } catch {
+      /* the intake is unreachable too: keep asking */
+    }
+    delay = Math.min(60000, delay * 1.5);
+    setTimeout(tick, delay);
+  };
+  setTimeout(tick, delay);
+}
+
+// Stored by the intake while the booking system was unreachable: honest about what it is.
+function receivedPage(key) {
+  const r = queue.received(key);
+  if (!r) return `<h1 tabindex="-1">Request not found</h1><p>We have no request ${esc(key)} on this device.</p><p><a href="#/">Home</a></p>`;
+  const b = r.body;
+  const s = service(b.service);
+  const ask = r.kind === 'request';
+  const win = ask && WINDOWS.find(([v]) => v === b.window);
+  const done = r.outcome?.state;
+  if (!ask && !done) watchReceived(key);
+  const [title, words, cls] = ask
+    ? ['Request received — not booked yet', 'The salon has your request and will call or email you to agree a time. Nothing is reserved until they confirm.', 'wait']
+    : done === 'accepted'
+      ? ["You're booked", 'The booking system has confirmed your booking (it went through the salon\'s backup path).', 'muted']
+      : done === 'rejected'
+        ? ["We couldn't book that time", `${r.outcome.refused ? esc(r.outcome.refused) + '. ' : ''}The salon has your details and will call you to find another time.`, 'wait']
+        : ['Request received — not booked yet', "We couldn't reach the booking system, so your booking went to the salon's backup inbox. The salon has it and will confirm by email or phone; the time is not guaranteed until they do. This page updates when it is confirmed.", 'wait'];
+  return `<h1 tabindex="-1">${title}</h1>
+  <p class="${cls}" role="status" id="received-status">${words}</p>
+  <div class="summary confirm"><dl>
+  <dt>Service</dt><dd>${esc(s ? s.name : b.service)}</dd>
+  <dt>Stylist</dt><dd>${esc(stylistName(b.stylist || 'any'))}</dd>
+  <dt>${ask ? 'You asked for' : 'When'}</dt><dd>${ask ? `${dayLabel(b.day, true)}, ${esc(win ? win[1] : b.window)}` : when(b.start)}</dd>
+  <dt>Name</dt><dd>${esc(b.client?.name)}</dd>
+  <dt>Contact</dt><dd>${esc(b.client?.phone)} · ${esc(b.client?.email)}</dd>
+  <dt>Reference</dt><dd><code id="request-key">${esc(r.key)}</code></dd>
+  ${r.outcome?.booking_id ? `<dt>Booking</dt><dd><code id="booking-id">${esc(r.outcome.booking_id)}</code></dd>` : ''}</dl></div>
+  <p><a href="#/">Back to home</a></p>`;
+}
+
 // ---------- routing ----------
 
 const route = () => location.hash.replace(/^#\/?/, '');
@@ -200,6 +283,7 @@ function render(focus = true) {
   const r = route();
   let html;
   if (r.startsWith('booking/')) html = confirmation(r.slice(8));
+  else if (r.startsWith('received/')) html = receivedPage(r.slice(9));
   else if (r === 'book') html = pickService();
   else if (r === 'book/stylist' && service(sel.service)) html = pickStylist();
   else if (r === 'book/time' && service(sel.service) && sel.stylist) html = pickTime();
@@ -250,7 +334,7 @@ main.addEventListener('click', (e) => {
 });
 
 main.addEventListener('input', (e) => {
-  if (e.target.name in form) {
+  if (e.target.name in form || ['day', 'window'].includes(e.target.name)) {
     form[e.target.name] = e.target.value;
     save();
   }
@@ -266,6 +350,7 @@ function validate() {
 
 main.addEventListener('submit', (e) => {
   e.preventDefault();
+  if (e.target.id === 'request') return askForTime();
   if (sending) return;
   const errors = validate();
   rejection = null;
@@ -286,6 +371,31 @@ main.addEventListener('submit', (e) => {
   queue.send(entry);
 });
 
+function askForTime() {
+  if (asking) return;
+  const errors = validate();
+  if (!form.day) errors.day = 'Please choose a day.';
+  requestErrors = errors;
+  if (Object.keys(errors).length) {
+    render(false);
+    return main.querySelector('[aria-invalid="true"]')?.focus();
+  }
+  const s = service(sel.service);
+  const entry = queue.enqueue({
+    service: sel.service,
+    service_name: s?.name || '',
+    stylist: sel.stylist,
+    stylist_name: sel.stylist === 'any' ? '' : stylist(sel.stylist)?.name || '',
+    day: form.day,
+    window: form.window || 'any',
+    client: { name: form.name.trim(), email: form.email.trim(), phone: form.phone.trim() },
+    notes: form.notes.trim(),
+  }, 'request');
+  asking = { key: entry.key, state: 'sending', message: 'Sending your request…' };
+  render(false);
+  queue.send(entry);
+}
+
 // ---------- queue outcomes ----------
 
 queue.events.addEventListener('landed', ({ detail }) => {
@@ -298,7 +408,26 @@ queue.events.addEventListener('landed', ({ detail }) => {
   go('booking/' + detail.booking.id);
 });
 
+queue.events.addEventListener('received', ({ detail }) => {
+  if (asking && asking.key === detail.key) asking = null;
+  else if (sending && sending.key === detail.key) sending = null;
+  else if (sending || asking) return;
+  say('');
+  if (detail.kind === 'booking') {
+    sel.slot = null;
+    save();
+  }
+  go('received/' + detail.key);
+});
+
 queue.events.addEventListener('waiting', ({ detail }) => {
+  if (detail.kind === 'request') {
+    if (asking && asking.key === detail.key) {
+      asking = { ...asking, state: 'waiting', message: `We couldn't send your request yet. It is saved on this device and we'll keep trying — next try in ${Math.round(detail.delay / 1000)} s.` };
+      if (route() === 'book/time') render(false);
+    } else say('A request from earlier is still being sent. We will keep trying while this page is open.');
+    return;
+  }
   const text = `We couldn't reach the salon${detail.status ? ` (it answered ${detail.status})` : ''}. Your booking is saved on this device and we'll keep trying — next try in ${Math.round(detail.delay / 1000)} s. You can keep this page open.`;
   if (sending && sending.key === detail.key) {
     sending = { ...sending, state: 'waiting', message: text };
@@ -307,6 +436,15 @@ queue.events.addEventListener('waiting', ({ detail }) => {
 });
 
 queue.events.addEventListener('rejected', ({ detail }) => {
+  if (detail.kind === 'request') {
+    if (asking && asking.key === detail.key) asking = null;
+    const p = detail.error.problem || {};
+    requestErrors = {};
+    for (const f of p.errors || []) requestErrors[f.field.replace(/^client\./, '')] = `${LABELS[f.field.replace(/^client\./, '')] || f.field} ${f.message}.`;
+    say(`We could not send your request: ${p.errors?.length ? 'please check the details below.' : p.detail || detail.error.message}`);
+    if (route() === 'book/time') render(false);
+    return;
+  }
   if (sending && sending.key !== detail.key) return;
   sending = null;
   const p = detail.error.problem || {};
@@ -331,9 +469,23 @@ render();
 // A booking left in the queue by an earlier visit (reload, closed tab): resume it.
 const left = queue.pending();
 if (left.length) {
-  sending = { key: left[0].key, state: 'sending', message: 'Sending the booking you made earlier…' };
+  const first = left[0];
+  if ((first.kind || 'booking') === 'request') asking = { key: first.key, state: 'sending', message: 'Sending the request you made earlier…' };
+  else sending = { key: first.key, state: 'sending', message: 'Sending the booking you made earlier…' };
   queue.flush();
 }
+
+// The salon's own name from the API (the bundled one until it answers).
+api.salon().then(
+  (s) => {
+    if (!s?.name || s.name === data.salon.name) return;
+    data.salon = { ...data.salon, name: s.name, time_zone: s.time_zone || data.salon.time_zone };
+    document.getElementById('salon-name').textContent = s.name;
+    document.title = `${s.name} · Book an appointment`;
+    if (route() === '') render(false);
+  },
+  () => {},
+);
 
 Promise.all([api.services(), api.stylists()]).then(
   ([services, stylists]) => {

@@ -167,6 +167,17 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     Ok(Some(key.to_string()))
 }
 
+/// Which path a public booking came by, for the audit trail: `X-Salon-Source: spa` (the booking
+/// site) or `intake` (forwarded by `salon intake`); anything else is `api`. It is the caller's
+/// claim, like the request id: it says where a booking came from, it grants nothing.
+fn source(headers: &HeaderMap) -> Source {
+    match headers.get("x-salon-source").and_then(|v| v.to_str().ok()) {
+        Some("spa") => Source::Spa,
+        Some("intake") => Source::Intake,
+        _ => Source::Api,
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct ClientOut {
     pub name: String,
@@ -320,7 +331,7 @@ async fn create(
         notes: input.notes,
         idempotency_key: key,
     };
-    let metadata = EventMetadata::new("client", Source::Api).with_request_id(request_id);
+    let metadata = EventMetadata::new("client", source(&headers)).with_request_id(request_id);
     let placed = state
         .bus
         .place_booking(request, &metadata, Utc::now())
