@@ -361,3 +361,12 @@ impl Drop for Radicale {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Every committed event row, whatever its visibility to the ordered reader.
+pub async fn count_events(app: &TestApp) -> i64 {
+    let row = sqlx::query("SELECT COUNT(*) FROM events")
+        .fetch_one(app.server.state.read.pool())
+        .await
+        .expect("count");
+    sqlx::Row::try_get(&row, 0).expect("count")
+}

@@ -213,14 +213,6 @@ async fn first_sync_done(app: &TestApp, token: &str, id: &str) {
     panic!("the first sync never ran");
 }
 
-async fn event_count(app: &TestApp) -> i64 {
-    let row = sqlx::query("SELECT COUNT(*) FROM events")
-        .fetch_one(app.server.state.read.pool())
-        .await
-        .expect("count");
-    sqlx::Row::try_get(&row, 0).expect("count")
-}
-
 #[tokio::test]
 async fn caldav_events_block_exactly_their_slots_and_a_failing_server_keeps_them() {
     let mut radicale = Radicale::start().await;
@@ -301,10 +293,10 @@ async fn caldav_events_block_exactly_their_slots_and_a_failing_server_keeps_them
         );
 
         // The same calendar again: nothing changes, nothing is appended.
-        let events_before = event_count(&app).await;
+        let events_before = tests::count_events(&app).await;
         let again = sync.sync_at(source_id, march_now()).await.expect("sync");
         assert!(!again.changed && again.days_changed == 0 && again.error.is_none());
-        assert_eq!(event_count(&app).await, events_before);
+        assert_eq!(tests::count_events(&app).await, events_before);
 
         // The server goes away: the sync fails, the known busy time stays.
         radicale.pause();

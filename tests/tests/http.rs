@@ -3,7 +3,7 @@
 use domain::token::Scope;
 use migrations::Backend;
 use serde_json::{json, Value};
-use tests::{booking_body, TestApp, BACKENDS};
+use tests::{booking_body, count_events, TestApp, BACKENDS};
 
 async fn each_backend<F, Fut>(f: F)
 where
@@ -194,15 +194,6 @@ async fn the_same_idempotency_key_returns_the_same_booking_and_appends_nothing()
         app
     })
     .await;
-}
-
-async fn count_events(app: &TestApp) -> i64 {
-    // Every committed row, whatever its visibility to the ordered reader.
-    let row = sqlx::query("SELECT COUNT(*) FROM events")
-        .fetch_one(app.server.state.read.pool())
-        .await
-        .expect("count");
-    sqlx::Row::try_get(&row, 0).expect("count")
 }
 
 #[tokio::test]

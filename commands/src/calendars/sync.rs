@@ -343,22 +343,9 @@ impl CalendarSync {
             .collect();
         days.sort();
         days.dedup();
-        let mut day_decisions = Vec::new();
-        for date in days {
-            let day = StylistDayId::new(settings.stylist, date);
-            let day_key = day.to_string();
-            let loaded = self.bus.load::<StylistDay>(&day_key).await?;
-            let command = StylistDayCommand::SetExternalBusy {
-                day,
-                source: id,
-                busy: new_days.get(&date).cloned().unwrap_or_default(),
-            };
-            if let Ok(d) = self.bus.decide(&loaded, &day_key, command, &()).await {
-                if !d.is_empty() {
-                    day_decisions.push(d);
-                }
-            }
-        }
+        let day_decisions = self
+            .day_decisions(id, settings.stylist, days, &new_days)
+            .await?;
         let changed = decision
             .events()
             .iter()
@@ -368,6 +355,34 @@ impl CalendarSync {
         pending.extend(day_decisions.iter().map(|d| d as &dyn Pending));
         self.bus.commit(&pending, &Self::metadata(id)).await?;
         Ok((changed, days_changed))
+    }
+
+    /// Decisions setting `source`'s busy time on each of `days` of `stylist` to what `busy`
+    /// holds for it (nothing when absent); days where nothing changes are left out.
+    async fn day_decisions(
+        &self,
+        source: CalendarSourceId,
+        stylist: domain::ids::StylistId,
+        days: impl IntoIterator<Item = NaiveDate>,
+        busy: &BTreeMap<NaiveDate, Vec<Interval>>,
+    ) -> Result<Vec<crate::bus::Decision<StylistDay>>, SyncError> {
+        let mut out = Vec::new();
+        for date in days {
+            let day = StylistDayId::new(stylist, date);
+            let day_key = day.to_string();
+            let loaded = self.bus.load::<StylistDay>(&day_key).await?;
+            let command = StylistDayCommand::SetExternalBusy {
+                day,
+                source,
+                busy: busy.get(&date).cloned().unwrap_or_default(),
+            };
+            if let Ok(d) = self.bus.decide(&loaded, &day_key, command, &()).await {
+                if !d.is_empty() {
+                    out.push(d);
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn status(&self, key: &str, at: DateTime<Utc>, error: Option<&str>) {
@@ -399,22 +414,10 @@ impl CalendarSync {
                 .await
                 .map_err(|_| SyncError::NotFound)?;
             let salon = self.bus.load_fresh::<Salon>(SALON_ID).await?.state;
-            let mut day_decisions = Vec::new();
-            for date in by_day(salon.time_zone, &source.state.busy).keys() {
-                let day = StylistDayId::new(settings.stylist, *date);
-                let day_key = day.to_string();
-                let loaded = self.bus.load::<StylistDay>(&day_key).await?;
-                let command = StylistDayCommand::SetExternalBusy {
-                    day,
-                    source: id,
-                    busy: Vec::new(),
-                };
-                if let Ok(d) = self.bus.decide(&loaded, &day_key, command, &()).await {
-                    if !d.is_empty() {
-                        day_decisions.push(d);
-                    }
-                }
-            }
+            let days = by_day(salon.time_zone, &source.state.busy).into_keys();
+            let day_decisions = self
+                .day_decisions(id, settings.stylist, days, &BTreeMap::new())
+                .await?;
             let mut pending: Vec<&dyn Pending> = vec![&decision];
             pending.extend(day_decisions.iter().map(|d| d as &dyn Pending));
             match self.bus.commit(&pending, metadata).await {
