@@ -9,6 +9,7 @@
 // allocation there and gain nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod cache;
 pub mod extract;
 pub mod problem;
 pub mod routes;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub settings: Arc<ApiSettings>,
     /// The calendar sync job (on-demand syncs and source removal go through it).
     pub calendars: Arc<commands::calendars::CalendarSync>,
+    /// Encoded availability answers, keyed by query, projection checkpoints and minute.
+    pub answers: Arc<cache::AnswerCache>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

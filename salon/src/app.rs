@@ -136,6 +136,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             read_your_writes: config.read_your_writes,
         }),
         calendars,
+        answers: Arc::new(api::cache::AnswerCache::default()),
     };
     // The booking site's files first; the API's fallback answers every other path.
     let mut router = api::router(state.clone()).merge(web::site_router_with(&config.site));

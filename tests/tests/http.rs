@@ -139,6 +139,10 @@ async fn a_booking_is_created_and_its_slot_disappears_at_once() {
         let stylist = TestApp::stylist_id("Keisha Brown");
         let slot = app.first_slot(&service, &stylist).await;
         let start = slot["start"].as_str().expect("start").to_string();
+        // The same query before and after: the second must not be a cached copy of the first.
+        let day = &start[..10];
+        let before = app.slots(&service, Some(&stylist), day, day).await;
+        assert!(before.iter().any(|s| s["start"] == start.as_str()));
         let (s, booking) = app
             .post_booking(
                 &booking_body(&service, &stylist, &start, "Ada Lovelace"),
@@ -151,7 +155,6 @@ async fn a_booking_is_created_and_its_slot_disappears_at_once() {
         assert_eq!(booking["client"]["phone"], "+12125550142");
         assert_eq!(booking["checkout_url"], Value::Null);
         // Read-your-writes: the slot is gone from availability right after the 201.
-        let day = &start[..10];
         let slots = app.slots(&service, Some(&stylist), day, day).await;
         assert!(
             slots.iter().all(|s| s["start"] != start.as_str()),

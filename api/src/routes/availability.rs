@@ -4,11 +4,15 @@
 use crate::extract::ApiQuery;
 use crate::problem::{FieldError, Problem};
 use crate::AppState;
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use chrono::{Duration, NaiveDate, Utc};
-use projections::queries::{self, AvailabilityView};
+use projections::queries;
+use projections::Projection;
 use serde::Deserialize;
 
 /// The widest range one request may ask for.
@@ -43,7 +47,7 @@ fn date(field: &str, raw: &Option<String>, errors: &mut Vec<FieldError>) -> Opti
 async fn availability(
     State(state): State<AppState>,
     ApiQuery(p): ApiQuery<Params>,
-) -> Result<Json<AvailabilityView>, Problem> {
+) -> Result<Response, Problem> {
     let mut errors = Vec::new();
     let service = match p
         .service
@@ -94,15 +98,43 @@ async fn availability(
         return Err(Problem::validation(errors));
     };
     let stylist_text = stylist.map(|s| s.to_string());
+    let now = Utc::now();
+    // The checkpoints of what the answer reads, taken before reading (see `cache`).
+    let key = format!(
+        "{service}|{}|{from}|{to}|{:?}|{}",
+        stylist_text.as_deref().unwrap_or("any"),
+        state
+            .projections
+            .checkpoints()
+            .into_iter()
+            .filter(|(p, _)| matches!(p, Projection::Catalog | Projection::Availability))
+            .map(|(_, at)| (at.txid, at.position))
+            .collect::<Vec<_>>(),
+        now.timestamp() / 60
+    );
+    if let Some(body) = state.answers.get(&key) {
+        return Ok(json_response(body));
+    }
     let view = queries::availability(
         &state.read,
         &service.to_string(),
         stylist_text.as_deref(),
         from,
         to,
-        Utc::now(),
+        now,
     )
-    .await?;
-    view.map(Json)
-        .ok_or_else(|| Problem::not_found("No such service or stylist, or it is archived."))
+    .await?
+    .ok_or_else(|| Problem::not_found("No such service or stylist, or it is archived."))?;
+    let body = Bytes::from(serde_json::to_vec(&view).map_err(|e| Problem::internal(&e))?);
+    state.answers.put(key, body.clone());
+    Ok(json_response(body))
+}
+
+fn json_response(body: Bytes) -> Response {
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
