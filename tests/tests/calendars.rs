@@ -24,13 +24,18 @@ use tests::{booking_body, Radicale, ScratchDb, TestApp, BACKENDS};
 const KEY: &str = "test-only-secret-key-0123456789abcdef";
 
 fn settings() -> CalendarSettings {
-    let mut s = CalendarSettings::default();
-    s.sealer = Some(Sealer::new(KEY).expect("key"));
-    s.timeout = Duration::from_secs(3);
+    let mut s = CalendarSettings {
+        sealer: Some(Sealer::new(KEY).expect("key")),
+        timeout: Duration::from_secs(3),
+        ..Default::default()
+    };
     s.google.first_backoff = Duration::from_millis(10);
     s.google.attempts = 3;
     s
 }
+
+/// Busy time as (start, end) pairs.
+type Spans = Vec<(DateTime<Utc>, DateTime<Utc>)>;
 
 async fn spawn(backend: Backend, settings: CalendarSettings) -> TestApp {
     let db = ScratchDb::new(backend).await;
@@ -108,10 +113,7 @@ fn vcalendar(body: &str) -> String {
 }
 
 /// The March 2027 events and the busy time they must produce.
-fn march_events() -> (
-    Vec<(&'static str, String)>,
-    Vec<(DateTime<Utc>, DateTime<Utc>)>,
-) {
+fn march_events() -> (Vec<(&'static str, String)>, Spans) {
     let events = vec![
         (
             "weekly.ics",

@@ -313,7 +313,11 @@ mod tests {
             sequence: 2,
             cancelled: false,
         };
-        let ics = calendar("Ana — salon", &[event.clone()], ny(2027, 3, 1, 9, 0));
+        let ics = calendar(
+            "Ana — salon",
+            std::slice::from_ref(&event),
+            ny(2027, 3, 1, 9, 0),
+        );
         assert!(ics.lines().all(|l| l.len() <= 76), "{ics}");
         let parsed = ICalendar::parse(&ics).expect("parses");
         let vevent = parsed
