@@ -11,8 +11,31 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// One cached answer: the JSON, and its gzip encoding for clients that accept it (made once,
+/// when the answer is stored, so repeated requests cost no compression).
+#[derive(Clone)]
+pub struct Answer {
+    pub json: Bytes,
+    pub gzip: Bytes,
+}
+
+impl Answer {
+    pub fn new(json: Bytes) -> Self {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(
+            Vec::with_capacity(json.len() / 8),
+            flate2::Compression::fast(),
+        );
+        let gzip = match encoder.write_all(&json).and_then(|_| encoder.finish()) {
+            Ok(bytes) => Bytes::from(bytes),
+            Err(_) => Bytes::new(),
+        };
+        Self { json, gzip }
+    }
+}
+
 pub struct AnswerCache {
-    entries: Mutex<HashMap<String, (Instant, Bytes)>>,
+    entries: Mutex<HashMap<String, (Instant, Answer)>>,
     capacity: usize,
     ttl: Duration,
     enabled: AtomicBool,
@@ -36,7 +59,7 @@ impl AnswerCache {
         }
     }
 
-    pub fn get(&self, key: &str) -> Option<Bytes> {
+    pub fn get(&self, key: &str) -> Option<Answer> {
         if !self.enabled.load(Ordering::Relaxed) {
             return None;
         }
@@ -44,15 +67,18 @@ impl AnswerCache {
         entries
             .get(key)
             .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, body)| body.clone())
+            .map(|(_, answer)| answer.clone())
     }
 
-    pub fn put(&self, key: String, body: Bytes) {
+    /// Stores `json` (and its gzip encoding) and returns them; when the cache is off, only the
+    /// JSON is returned, nothing is encoded.
+    pub fn put(&self, key: String, json: Bytes) -> Option<Answer> {
         if self.capacity == 0 || !self.enabled.load(Ordering::Relaxed) {
-            return;
+            return None;
         }
+        let answer = Answer::new(json);
         let Ok(mut entries) = self.entries.lock() else {
-            return;
+            return Some(answer);
         };
         if entries.len() >= self.capacity {
             let ttl = self.ttl;
@@ -61,7 +87,8 @@ impl AnswerCache {
                 entries.clear();
             }
         }
-        entries.insert(key, (Instant::now(), body));
+        entries.insert(key, (Instant::now(), answer.clone()));
+        Some(answer)
     }
 }
 
@@ -79,12 +106,20 @@ mod tests {
     fn expires_and_stays_bounded() {
         let cache = AnswerCache::new(2, Duration::from_millis(50));
         cache.put("a".into(), Bytes::from_static(b"1"));
-        assert_eq!(cache.get("a").as_deref(), Some(&b"1"[..]));
+        let answer = cache.get("a").expect("cached");
+        assert_eq!(&answer.json[..], b"1");
+        let mut plain = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(&answer.gzip[..]),
+            &mut plain,
+        )
+        .expect("gzip");
+        assert_eq!(plain, "1");
         cache.put("b".into(), Bytes::from_static(b"2"));
         cache.put("c".into(), Bytes::from_static(b"3"));
         assert!(cache.entries.lock().unwrap().len() <= 2);
         std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(cache.get("c"), None);
+        assert!(cache.get("c").is_none());
         AnswerCache::new(0, Duration::from_secs(1)).put("x".into(), Bytes::new());
     }
 }

@@ -206,6 +206,8 @@ pub struct Row {
     pub availability: Sample,
     /// The same request repeated with the answer cache on (what clients mostly see).
     pub cached: Sample,
+    /// The same, from a client that accepts gzip (browsers): the cached gzip encoding.
+    pub cached_gzip: Sample,
     pub slots: usize,
     pub bytes: usize,
 }
@@ -216,6 +218,9 @@ impl Row {
     }
     pub fn cached_ratio(&self) -> f64 {
         self.cached.percentile_ms(0.95) / self.trivial.percentile_ms(0.95).max(1e-9)
+    }
+    pub fn gzip_ratio(&self) -> f64 {
+        self.cached_gzip.percentile_ms(0.95) / self.trivial.percentile_ms(0.95).max(1e-9)
     }
 }
 
@@ -257,16 +262,18 @@ async fn measure(url: &str, store: &'static str, past: usize, seconds: f64) -> a
     anyhow::ensure!(slots > 0, "availability returned no slots: {probe}");
     // Warm up both paths, then measure them one after the other on one client.
     let _ = healthz_run(server.addr, 1, 0.3).await?;
-    let availability_once = {
+    // `gzip`: the client sends `Accept-Encoding: gzip` as browsers do (and, like the trivial
+    // endpoint's client, reads the bytes without decoding them).
+    let request = move |gzip: bool| {
         let (http, url) = (http.clone(), url.clone());
         move |_, _| {
             let (http, url) = (http.clone(), url.clone());
             async move {
-                let r = http
-                    .get(url.as_str())
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let mut req = http.get(url.as_str());
+                if gzip {
+                    req = req.header("Accept-Encoding", "gzip");
+                }
+                let r = req.send().await.map_err(|e| e.to_string())?;
                 if r.status().as_u16() != 200 {
                     return Err(format!("availability answered {}", r.status()));
                 }
@@ -275,6 +282,7 @@ async fn measure(url: &str, store: &'static str, past: usize, seconds: f64) -> a
             }
         }
     };
+    let availability_once = request(false);
     let _ = drive(1, 0.3, availability_once.clone()).await?;
     // Where the time goes: the read-model query and slot computation alone, and with the JSON
     // encoding of the answer (no HTTP).
@@ -308,6 +316,7 @@ async fn measure(url: &str, store: &'static str, past: usize, seconds: f64) -> a
     let availability = drive(1, seconds, availability_once.clone()).await?;
     server.state.answers.set_enabled(true);
     let cached = drive(1, seconds, availability_once).await?;
+    let cached_gzip = drive(1, seconds, request(true)).await?;
     server.shutdown().await?;
     Ok(Row {
         store,
@@ -315,6 +324,7 @@ async fn measure(url: &str, store: &'static str, past: usize, seconds: f64) -> a
         trivial,
         availability,
         cached,
+        cached_gzip,
         slots,
         bytes,
     })
@@ -322,17 +332,20 @@ async fn measure(url: &str, store: &'static str, past: usize, seconds: f64) -> a
 
 pub fn print_header() {
     println!(
-        "{:<9} {:>6} | {:>8} {:>8} | {:>9} {:>9} {:>8} | {:>9} {:>9} {:>8} | {:>5} {:>7}",
+        "{:<8} {:>6} | {:>8} {:>8} | {:>8} {:>8} {:>6} | {:>8} {:>8} {:>6} | {:>8} {:>8} {:>6} | {:>5} {:>5}",
         "store",
         "past",
         "triv p50",
         "triv p95",
         "cold p50",
         "cold p95",
-        "p95/triv",
-        "cached p50",
-        "cached p95",
-        "p95/triv",
+        "÷triv",
+        "hit p50",
+        "hit p95",
+        "÷triv",
+        "gz p50",
+        "gz p95",
+        "÷triv",
         "slots",
         "KB"
     );
@@ -340,7 +353,7 @@ pub fn print_header() {
 
 pub fn print_row(r: &Row) {
     println!(
-        "{:<9} {:>6} | {:>8.3} {:>8.3} | {:>9.3} {:>9.3} {:>7.0}x | {:>9.3} {:>9.3} {:>7.1}x | {:>5} {:>7}",
+        "{:<8} {:>6} | {:>8.3} {:>8.3} | {:>8.3} {:>8.3} {:>5.0}x | {:>8.3} {:>8.3} {:>5.1}x | {:>8.3} {:>8.3} {:>5.1}x | {:>5} {:>5}",
         r.store,
         r.past_bookings,
         r.trivial.percentile_ms(0.5),
@@ -351,6 +364,9 @@ pub fn print_row(r: &Row) {
         r.cached.percentile_ms(0.5),
         r.cached.percentile_ms(0.95),
         r.cached_ratio(),
+        r.cached_gzip.percentile_ms(0.5),
+        r.cached_gzip.percentile_ms(0.95),
+        r.gzip_ratio(),
         r.slots,
         r.bytes / 1024
     );

@@ -470,3 +470,46 @@ async fn booking_site_is_served_beside_the_api() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn availability_is_gzipped_for_clients_that_accept_it_and_identical_once_unpacked() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let service = app.service_id("Retwist").await;
+    let today = chrono::Utc::now().date_naive();
+    let path = format!(
+        "/api/v1/availability?service={service}&from={}&to={}",
+        today + chrono::Duration::days(1),
+        today + chrono::Duration::days(14)
+    );
+    let plain = app.get(&path).await;
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain: Value = plain.json().await.expect("json");
+    for _ in 0..2 {
+        let r = app
+            .http
+            .get(app.url(&path))
+            .header("Accept-Encoding", "br;q=1, gzip;q=0.8")
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(r.headers()["content-encoding"], "gzip");
+        assert_eq!(r.headers()["vary"], "accept-encoding");
+        let packed = r.bytes().await.expect("body");
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&packed[..]), &mut text)
+            .expect("valid gzip");
+        let unpacked: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(unpacked, plain);
+        assert!(packed.len() * 4 < text.len(), "it is worth compressing");
+    }
+    let refused = app
+        .http
+        .get(app.url(&path))
+        .header("Accept-Encoding", "gzip;q=0, identity")
+        .send()
+        .await
+        .expect("GET");
+    assert!(refused.headers().get("content-encoding").is_none());
+    app.stop().await;
+}

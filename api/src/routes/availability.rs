@@ -46,8 +46,10 @@ fn date(field: &str, raw: &Option<String>, errors: &mut Vec<FieldError>) -> Opti
 
 async fn availability(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     ApiQuery(p): ApiQuery<Params>,
 ) -> Result<Response, Problem> {
+    let gzip = accepts_gzip(&headers);
     let mut errors = Vec::new();
     let service = match p
         .service
@@ -112,8 +114,8 @@ async fn availability(
             .collect::<Vec<_>>(),
         now.timestamp() / 60
     );
-    if let Some(body) = state.answers.get(&key) {
-        return Ok(json_response(body));
+    if let Some(answer) = state.answers.get(&key) {
+        return Ok(answer_response(answer, gzip));
     }
     let view = queries::availability(
         &state.read,
@@ -126,15 +128,46 @@ async fn availability(
     .await?
     .ok_or_else(|| Problem::not_found("No such service or stylist, or it is archived."))?;
     let body = Bytes::from(serde_json::to_vec(&view).map_err(|e| Problem::internal(&e))?);
-    state.answers.put(key, body.clone());
-    Ok(json_response(body))
+    Ok(match state.answers.put(key, body.clone()) {
+        Some(answer) => answer_response(answer, gzip),
+        None => json_response(body, false),
+    })
 }
 
-fn json_response(body: Bytes) -> Response {
+/// Does the client take `Content-Encoding: gzip`? (`gzip;q=0` says no.)
+fn accepts_gzip(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or("");
+            let refused =
+                parts.any(|p| p.replace(' ', "") == "q=0" || p.replace(' ', "") == "q=0.0");
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
+}
+
+fn answer_response(answer: crate::cache::Answer, gzip: bool) -> Response {
+    if gzip && !answer.gzip.is_empty() {
+        json_response(answer.gzip, true)
+    } else {
+        json_response(answer.json, false)
+    }
+}
+
+fn json_response(body: Bytes, gzipped: bool) -> Response {
     let mut response = body.into_response();
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if gzipped {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     response
 }
