@@ -84,10 +84,18 @@ async fn availability(
             }
         },
     };
-    let salon = queries::salon(&state.read).await?;
-    let today = Utc::now().with_timezone(&salon.time_zone).date_naive();
-    let from = date("from", &p.from, &mut errors).unwrap_or(today);
-    let to = date("to", &p.to, &mut errors).unwrap_or(from + Duration::days(6));
+    let from = date("from", &p.from, &mut errors);
+    let to = date("to", &p.to, &mut errors);
+    // "Today" in the salon's time zone is needed only when `from` is left out (a cache hit with
+    // both dates given touches no database).
+    let from = match from {
+        Some(d) => d,
+        None => {
+            let salon = queries::salon(&state.read).await?;
+            Utc::now().with_timezone(&salon.time_zone).date_naive()
+        }
+    };
+    let to = to.unwrap_or(from + Duration::days(6));
     if to < from {
         errors.push(FieldError::new("to", "must not be before from"));
     } else if (to - from).num_days() >= MAX_DAYS {
