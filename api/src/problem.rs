@@ -126,6 +126,17 @@ impl Problem {
         )
     }
 
+    /// An event-store failure: unreachable is a 503 (retry), anything else a logged 500.
+    pub fn store(e: &cqrs_es::persist::PersistenceError) -> Self {
+        match e {
+            cqrs_es::persist::PersistenceError::ConnectionError(_) => {
+                tracing::warn!(error = %e, "event store unreachable");
+                Problem::unavailable("The store is unreachable; try again shortly.")
+            }
+            other => Problem::internal(other),
+        }
+    }
+
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
         self.errors = errors;
         self

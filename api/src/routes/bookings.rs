@@ -294,13 +294,7 @@ fn place_problem(e: PlaceError) -> Problem {
         PlaceError::Contended => {
             Problem::unavailable("Too many bookings for this stylist at once; try again.")
         }
-        PlaceError::Store(e) => match e {
-            cqrs_es::persist::PersistenceError::ConnectionError(_) => {
-                tracing::warn!(error = %e, "event store unreachable");
-                Problem::unavailable("The store is unreachable; try again shortly.")
-            }
-            other => Problem::internal(&other),
-        },
+        PlaceError::Store(e) => Problem::store(&e),
         PlaceError::Inconsistent(message) => Problem::internal(&message),
     }
 }

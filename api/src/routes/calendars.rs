@@ -6,9 +6,10 @@
 
 use crate::extract::{ApiJson, ApiQuery, Integrator, RequestId};
 use crate::problem::{FieldError, Problem};
+use crate::routes::catalog::{paginate, PageParams, Paged};
 use crate::AppState;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -110,16 +111,7 @@ fn command_problem(e: CommandError<CalendarSourceError>) -> Problem {
             Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", e.to_string())
         }
         CommandError::Contended => Problem::unavailable("Busy; try again."),
-        CommandError::Store(e) => store_problem(&e),
-    }
-}
-
-fn store_problem(e: &dyn std::fmt::Display) -> Problem {
-    let text = e.to_string();
-    if text.contains("unavailable") || text.contains("connection") || text.contains("timed out") {
-        Problem::unavailable("The store is unreachable; try again shortly.")
-    } else {
-        Problem::internal(&text)
+        CommandError::Store(e) => Problem::store(&e),
     }
 }
 
@@ -127,7 +119,7 @@ fn sync_problem(e: SyncError) -> Problem {
     match e {
         SyncError::NotFound => Problem::not_found("No such calendar source."),
         SyncError::Contended => Problem::unavailable("Busy; try again."),
-        SyncError::Store(e) => store_problem(&e),
+        SyncError::Store(e) => Problem::store(&e),
     }
 }
 
@@ -153,54 +145,19 @@ async fn view_or_404(state: &AppState, id: &str) -> Result<CalendarSourceView, P
 #[derive(Debug, Deserialize)]
 struct ListQuery {
     stylist: Option<String>,
-    limit: Option<usize>,
-    offset: Option<usize>,
-}
-
-#[derive(Serialize)]
-struct Page<T> {
-    count: usize,
-    next: Option<String>,
-    previous: Option<String>,
-    results: Vec<T>,
+    #[serde(flatten)]
+    page: PageParams,
 }
 
 async fn list(
     State(state): State<AppState>,
     _who: Integrator,
+    uri: Uri,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Page<CalendarSourceView>>, Problem> {
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let offset = q.offset.unwrap_or(0);
+) -> Result<Json<Paged<CalendarSourceView>>, Problem> {
+    let page = q.page.parse().map_err(Problem::validation)?;
     let all = calendars::calendar_sources(&state.read, q.stylist.as_deref(), Utc::now()).await?;
-    let count = all.len();
-    let link = |offset: usize| {
-        let mut url = format!("/api/v1/calendar-sources?limit={limit}&offset={offset}");
-        if let Some(s) = &q.stylist {
-            url.push_str(&format!("&stylist={}", urlencode(s)));
-        }
-        url
-    };
-    let next = (offset + limit < count).then(|| link(offset + limit));
-    let previous = (offset > 0).then(|| link(offset.saturating_sub(limit)));
-    let results = all.into_iter().skip(offset).take(limit).collect();
-    Ok(Json(Page {
-        count,
-        next,
-        previous,
-        results,
-    }))
-}
-
-fn urlencode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    Ok(Json(paginate(all, page, &uri)))
 }
 
 async fn fetch(
@@ -350,7 +307,7 @@ async fn update(
         .bus
         .load_fresh::<CalendarSource>(&id)
         .await
-        .map_err(|e| store_problem(&e))?;
+        .map_err(|e| Problem::store(&e))?;
     let Some(mut settings) = loaded
         .state
         .settings
