@@ -194,26 +194,34 @@ async fn seed(bus: &CommandBus) -> anyhow::Result<()> {
     .map(|d| (d, all_day.clone()))
     .collect();
     let hours = WeeklyHours::new(week)?;
-    for i in 0..STYLISTS {
-        let id = stylist(i);
+    hire_stylists(bus, (0..STYLISTS).map(stylist), service(), &hours, &meta).await
+}
+
+/// Hires the bench stylists ("Stylist 0", "Stylist 1", …), each offering `service` with
+/// `hours`. Shared by the benchmarks.
+pub(crate) async fn hire_stylists(
+    bus: &CommandBus,
+    ids: impl IntoIterator<Item = StylistId>,
+    service: ServiceId,
+    hours: &WeeklyHours,
+    meta: &EventMetadata,
+) -> anyhow::Result<()> {
+    for (i, id) in ids.into_iter().enumerate() {
         let hire = StylistCommand::Hire {
             id,
             name: format!("Stylist {i}"),
             bio: String::new(),
-            services: vec![service()],
+            services: vec![service],
         };
-        bus.execute::<Stylist>(&id.to_string(), hire, &meta)
+        bus.execute::<Stylist>(&id.to_string(), hire, meta)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        bus.execute::<Stylist>(
-            &id.to_string(),
-            StylistCommand::SetHours {
-                hours: hours.clone(),
-            },
-            &meta,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let set = StylistCommand::SetHours {
+            hours: hours.clone(),
+        };
+        bus.execute::<Stylist>(&id.to_string(), set, meta)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@
 //! real bookings and calendar syncs append), then projected before measuring.
 
 use crate::app::{self, Config};
-use crate::bench::{drive, healthz_run, Sample, StoreKind};
+use crate::bench::{drive, healthz_run, hire_stylists, Sample, StoreKind};
 use crate::scratch;
 use chrono::{Duration as Days, NaiveTime, Utc};
 use commands::CommandBus;
@@ -18,7 +18,6 @@ use domain::metadata::{EventMetadata, Source};
 use domain::salon::{Salon, SalonCommand};
 use domain::schedule::{BookingPolicy, DayHours, DayKey, WeeklyHours};
 use domain::service::{Service, ServiceCommand, ServiceDetails};
-use domain::stylist::{Stylist, StylistCommand};
 use domain::stylist_day::{StylistDay, StylistDayCommand, StylistDayId};
 use domain::values::{Cents, Currency};
 use std::collections::BTreeMap;
@@ -101,25 +100,7 @@ async fn seed_catalog(bus: &CommandBus) -> anyhow::Result<()> {
     .map(|d| (d, day.clone()))
     .collect();
     let hours = WeeklyHours::new(week)?;
-    for i in 0..STYLISTS {
-        let id = stylist(i);
-        let hire = StylistCommand::Hire {
-            id,
-            name: format!("Stylist {i}"),
-            bio: String::new(),
-            services: vec![service()],
-        };
-        bus.execute::<Stylist>(&id.to_string(), hire, &meta)
-            .await
-            .map_err(err)?;
-        let set = StylistCommand::SetHours {
-            hours: hours.clone(),
-        };
-        bus.execute::<Stylist>(&id.to_string(), set, &meta)
-            .await
-            .map_err(err)?;
-    }
-    Ok(())
+    hire_stylists(bus, (0..STYLISTS).map(stylist), service(), &hours, &meta).await
 }
 
 /// `count` past bookings: hourly reservations from 9:00 to 18:00 on past days, going back from
