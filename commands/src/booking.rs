@@ -23,11 +23,11 @@ use std::time::Duration as StdDuration;
 
 /// How stale the settings and catalog read for validation may be. Changes by this process are
 /// seen at once (they go through the same cache); changes by another server within this window.
-const CATALOG_MAX_AGE: StdDuration = StdDuration::from_secs(2);
+pub(crate) const CATALOG_MAX_AGE: StdDuration = StdDuration::from_secs(2);
 /// How many losing races a request absorbs before answering "busy". Within one process
 /// bookings of one stylist-day are serialised (see `DayLocks`), so races are only lost to other
 /// servers; each lost race means another booking landed, so this bounds a very busy day.
-const MAX_ATTEMPTS: usize = 32;
+pub(crate) const MAX_ATTEMPTS: usize = 32;
 /// How many alternatives a "taken" answer lists, and how many days ahead it looks.
 const ALTERNATIVES: usize = 5;
 const ALTERNATIVE_DAYS: i64 = 7;
@@ -79,23 +79,23 @@ pub enum PlaceError {
 }
 
 /// Everything needed to judge one stylist's slots.
-struct Judge {
-    salon: Salon,
-    span: availability::ServiceSpan,
-    service: Service,
-    stylist: Stylist,
-    now: DateTime<Utc>,
+pub(crate) struct Judge {
+    pub(crate) salon: Salon,
+    pub(crate) span: availability::ServiceSpan,
+    pub(crate) service: Service,
+    pub(crate) stylist: Stylist,
+    pub(crate) now: DateTime<Utc>,
 }
 
 impl Judge {
-    fn rules(&self) -> Rules<'_> {
+    pub(crate) fn rules(&self) -> Rules<'_> {
         Rules {
             time_zone: self.salon.time_zone,
             policy: &self.salon.policy,
             now: self.now,
         }
     }
-    fn calendar<'a>(&'a self, busy: &'a [Interval]) -> StylistCalendar<'a> {
+    pub(crate) fn calendar<'a>(&'a self, busy: &'a [Interval]) -> StylistCalendar<'a> {
         StylistCalendar {
             stylist: self.stylist.id.unwrap_or_default(),
             hours: &self.stylist.hours,
@@ -297,7 +297,7 @@ impl CommandBus {
 
     /// Free slots of the same stylist nearest to `wanted`: that day (from the day just loaded,
     /// the truth) and the following days.
-    async fn alternatives(
+    pub(crate) async fn alternatives(
         &self,
         judge: &Judge,
         wanted: DateTime<Utc>,
@@ -333,71 +333,5 @@ impl CommandBus {
         found.truncate(ALTERNATIVES);
         found.sort_by_key(|s| s.start);
         Ok(found)
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CancelError {
-    #[error("no such booking")]
-    NotFound,
-    #[error(transparent)]
-    Refused(domain::booking::BookingError),
-    #[error("too many concurrent changes to this booking; try again")]
-    Contended,
-    #[error("event store: {0}")]
-    Store(#[from] PersistenceError),
-}
-
-impl CommandBus {
-    /// Cancels a booking and gives its time back, in one commit. (Refunds and notices belong to
-    /// the payment and mail reactors, which follow the log.)
-    pub async fn cancel_booking(
-        &self,
-        id: BookingId,
-        metadata: &EventMetadata,
-    ) -> Result<Committed, CancelError> {
-        let key = id.to_string();
-        for _ in 0..MAX_ATTEMPTS {
-            let booking = self.load::<Booking>(&key).await?;
-            let Some(details) = booking.state.details.clone() else {
-                return Err(CancelError::NotFound);
-            };
-            let decision = self
-                .decide(&booking, &key, BookingCommand::Cancel, &())
-                .await
-                .map_err(CancelError::Refused)?;
-            let salon = self
-                .load_recent::<Salon>(SALON_ID, CATALOG_MAX_AGE)
-                .await?
-                .state;
-            let day =
-                StylistDayId::new(details.stylist, local_date(salon.time_zone, details.start));
-            let day_key = day.to_string();
-            let _turn = self.day_lock(&day_key).await;
-            let loaded_day = self.load::<StylistDay>(&day_key).await?;
-            let release = match self
-                .decide(
-                    &loaded_day,
-                    &day_key,
-                    StylistDayCommand::Release { day, booking: id },
-                    &(),
-                )
-                .await
-            {
-                Ok(d) => Some(d),
-                Err(StylistDayError::NotReserved) => None,
-                Err(_) => None,
-            };
-            let result = match &release {
-                Some(r) => self.commit(&[&decision, r], metadata).await,
-                None => self.commit(&[&decision], metadata).await,
-            };
-            match result {
-                Ok(committed) => return Ok(committed),
-                Err(PersistenceError::OptimisticLockError) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(CancelError::Contended)
     }
 }

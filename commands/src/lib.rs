@@ -3,6 +3,7 @@
 //!   (postgres-es), behind one `Store` with an atomic multi-aggregate append.
 //! - `bus`: the command executor (load, decide, append with audit metadata, retry on conflict).
 //! - `booking`: the booking path across `StylistDay` and `Booking`.
+//! - `lifecycle`: payment, expiry, cancellation and reschedule of a placed booking.
 //! - `tokens`, `demo`: API token creation and demo data.
 //!
 //! It never imports the read side; the two meet at the log.
@@ -11,6 +12,7 @@ pub mod booking;
 pub mod bus;
 pub mod calendars;
 pub mod demo;
+pub mod lifecycle;
 pub mod store;
 pub mod tokens;
 

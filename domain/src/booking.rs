@@ -4,7 +4,7 @@
 
 use crate::ids::{BookingId, ServiceId, StylistId};
 use crate::values::{Cents, Client, Currency};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
@@ -87,6 +87,55 @@ pub struct BookingDetails {
     pub request_fingerprint: Option<String>,
 }
 
+/// Who ended or moved a booking; the policy differs (a client late to cancel forfeits the
+/// deposit, the owner decides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Party {
+    Client,
+    Owner,
+    System,
+}
+
+impl Party {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Client => "client",
+            Self::Owner => "owner",
+            Self::System => "system",
+        }
+    }
+}
+
+/// What happens to a paid deposit when a booking is cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundRule {
+    /// The client cancels: refunded when at least `window` before the start, kept after.
+    Policy {
+        window: Duration,
+    },
+    /// The owner (or an integrator) decides.
+    Refund,
+    Keep,
+}
+
+/// Why a refund is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundReason {
+    /// Cancelled in time, or the owner chose to refund.
+    Cancelled,
+    /// The money arrived after the booking had already ended (hold expired, cancelled).
+    PaidTooLate,
+}
+
+/// The Stripe Checkout Session collecting the deposit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkout {
+    pub session_id: String,
+    pub url: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Booking {
     pub id: Option<BookingId>,
@@ -94,6 +143,12 @@ pub struct Booking {
     pub status: BookingStatus,
     pub deposit: DepositStatus,
     pub hold_expires_at: Option<DateTime<Utc>>,
+    pub checkout: Option<Checkout>,
+    /// The payment (Stripe PaymentIntent) that paid the deposit, which a refund names.
+    pub payment: Option<String>,
+    pub deposit_paid_cents: Option<Cents>,
+    /// A refund was asked for and not yet confirmed by the payment provider.
+    pub refund_pending: bool,
 }
 
 // One command or event is handled at a time, so the size of `Place` costs nothing; boxing
@@ -109,23 +164,45 @@ pub enum BookingCommand {
         details: BookingDetails,
         hold_expires_at: Option<DateTime<Utc>>,
     },
-    /// The deposit arrived.
+    /// A checkout session was opened for the pending deposit.
+    StartCheckout { session_id: String, url: String },
+    /// The deposit arrived. Recording it again is a no-op (providers retry).
     RecordDepositPaid {
         amount_cents: Cents,
+        payment: Option<String>,
     },
+    /// A payment attempt failed; the hold stands until it expires.
+    RecordPaymentFailed { message: String },
     /// The hold ran out unpaid; `now` must be past its expiry.
-    ExpireHold {
+    ExpireHold { now: DateTime<Utc> },
+    /// The checkout session closed unpaid: the hold ends now.
+    AbandonCheckout { session_id: String },
+    /// Cancels the booking; a paid deposit is refunded or kept by `refund`.
+    Cancel {
+        by: Party,
+        refund: RefundRule,
         now: DateTime<Utc>,
     },
-    Cancel,
+    /// Moves the appointment (the new time is reserved in the same commit). A client may move
+    /// it only up to `window` before the start.
+    Reschedule {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        by: Party,
+        window: Duration,
+        now: DateTime<Utc>,
+    },
+    /// The payment provider refunded the deposit. Recording it again is a no-op.
+    RecordRefund {
+        amount_cents: Cents,
+        refund_id: String,
+    },
+    /// The payment provider refused the refund for good.
+    RecordRefundFailed { message: String },
     /// The appointment happened; `now` must be after its start.
-    Complete {
-        now: DateTime<Utc>,
-    },
-    /// The client did not come; `now` must be after the start.
-    MarkNoShow {
-        now: DateTime<Utc>,
-    },
+    Complete { now: DateTime<Utc> },
+    /// The client did not come; `now` must be after the start. A paid deposit is kept.
+    MarkNoShow { now: DateTime<Utc> },
 }
 
 // As for `BookingCommand`: events are handled one at a time, and `BookingRequested` carries the
@@ -145,15 +222,56 @@ pub enum BookingEvent {
     BookingConfirmed {
         id: BookingId,
     },
+    CheckoutStarted {
+        id: BookingId,
+        session_id: String,
+        url: String,
+    },
     DepositPaid {
         id: BookingId,
         amount_cents: Cents,
+        #[serde(default)]
+        payment: Option<String>,
+    },
+    DepositFailed {
+        id: BookingId,
+        message: String,
     },
     HoldExpired {
         id: BookingId,
     },
     BookingCancelled {
         id: BookingId,
+        /// Absent in events written before cancellations recorded who made them.
+        #[serde(default)]
+        by: Option<Party>,
+    },
+    BookingRescheduled {
+        id: BookingId,
+        from_start: DateTime<Utc>,
+        from_end: DateTime<Utc>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        by: Party,
+    },
+    RefundRequested {
+        id: BookingId,
+        amount_cents: Cents,
+        reason: RefundReason,
+    },
+    DepositRefunded {
+        id: BookingId,
+        amount_cents: Cents,
+        refund_id: String,
+    },
+    RefundFailed {
+        id: BookingId,
+        message: String,
+    },
+    /// A paid deposit stays with the salon (late cancellation, no-show).
+    DepositForfeited {
+        id: BookingId,
+        amount_cents: Cents,
     },
     BookingCompleted {
         id: BookingId,
@@ -169,9 +287,16 @@ impl DomainEvent for BookingEvent {
             Self::BookingRequested { .. } => "BookingRequested",
             Self::BookingHeld { .. } => "BookingHeld",
             Self::BookingConfirmed { .. } => "BookingConfirmed",
+            Self::CheckoutStarted { .. } => "CheckoutStarted",
             Self::DepositPaid { .. } => "DepositPaid",
+            Self::DepositFailed { .. } => "DepositFailed",
             Self::HoldExpired { .. } => "HoldExpired",
             Self::BookingCancelled { .. } => "BookingCancelled",
+            Self::BookingRescheduled { .. } => "BookingRescheduled",
+            Self::RefundRequested { .. } => "RefundRequested",
+            Self::DepositRefunded { .. } => "DepositRefunded",
+            Self::RefundFailed { .. } => "RefundFailed",
+            Self::DepositForfeited { .. } => "DepositForfeited",
             Self::BookingCompleted { .. } => "BookingCompleted",
             Self::BookingNoShow { .. } => "BookingNoShow",
         }
@@ -197,10 +322,18 @@ pub enum BookingError {
     },
     #[error("the deposit is not pending")]
     NoDepositPending,
+    #[error("no deposit was paid")]
+    NoDepositPaid,
     #[error("the hold has not expired yet")]
     HoldNotExpired,
     #[error("the appointment has not started yet")]
     NotStarted,
+    #[error(
+        "it is too late to move this appointment online: the salon needs {hours} hours' notice"
+    )]
+    TooLateToMove { hours: i64 },
+    #[error("the appointment already is at that time")]
+    SameTime,
 }
 
 impl Booking {
@@ -224,6 +357,16 @@ impl Booking {
             Some(d) if now >= d.start => Ok(()),
             _ => Err(BookingError::NotStarted),
         }
+    }
+    /// The paid deposit still with the salon (not refunded, no refund under way).
+    pub fn refundable_cents(&self) -> Option<Cents> {
+        (self.deposit == DepositStatus::Paid && !self.refund_pending)
+            .then_some(self.deposit_paid_cents)
+            .flatten()
+            .filter(|c| !c.is_zero())
+    }
+    pub fn start(&self) -> Option<DateTime<Utc>> {
+        self.details.as_ref().map(|d| d.start)
     }
 }
 
@@ -272,15 +415,67 @@ impl Aggregate for Booking {
                         .await;
                 }
             }
-            BookingCommand::RecordDepositPaid { amount_cents } => {
-                let id = self.id.ok_or(BookingError::NotFound)?;
+            BookingCommand::StartCheckout { session_id, url } => {
+                let id = self.require(&[Held], "sent to checkout")?;
                 if self.deposit != DepositStatus::Pending {
                     return Err(BookingError::NoDepositPending);
                 }
-                sink.write(BookingEvent::DepositPaid { id, amount_cents }, self)
+                if self.checkout.as_ref().map(|c| &c.session_id) != Some(&session_id) {
+                    sink.write(
+                        BookingEvent::CheckoutStarted {
+                            id,
+                            session_id,
+                            url,
+                        },
+                        self,
+                    )
                     .await;
-                if self.status == Held {
-                    sink.write(BookingEvent::BookingConfirmed { id }, self)
+                }
+            }
+            BookingCommand::RecordDepositPaid {
+                amount_cents,
+                payment,
+            } => {
+                let id = self.id.ok_or(BookingError::NotFound)?;
+                match self.deposit {
+                    DepositStatus::None => return Err(BookingError::NoDepositPending),
+                    // The provider told us again (retries, duplicates): already recorded.
+                    DepositStatus::Paid | DepositStatus::Refunded => return Ok(()),
+                    DepositStatus::Pending => {}
+                }
+                sink.write(
+                    BookingEvent::DepositPaid {
+                        id,
+                        amount_cents,
+                        payment,
+                    },
+                    self,
+                )
+                .await;
+                match self.status {
+                    Held => {
+                        sink.write(BookingEvent::BookingConfirmed { id }, self)
+                            .await
+                    }
+                    // The booking ended before the money came: give it back.
+                    Cancelled if !amount_cents.is_zero() => {
+                        sink.write(
+                            BookingEvent::RefundRequested {
+                                id,
+                                amount_cents,
+                                reason: RefundReason::PaidTooLate,
+                            },
+                            self,
+                        )
+                        .await
+                    }
+                    _ => {}
+                }
+            }
+            BookingCommand::RecordPaymentFailed { message } => {
+                let id = self.id.ok_or(BookingError::NotFound)?;
+                if self.status == Held && self.deposit == DepositStatus::Pending {
+                    sink.write(BookingEvent::DepositFailed { id, message }, self)
                         .await;
                 }
             }
@@ -291,10 +486,101 @@ impl Aggregate for Booking {
                 }
                 sink.write(BookingEvent::HoldExpired { id }, self).await;
             }
-            BookingCommand::Cancel => {
+            BookingCommand::AbandonCheckout { session_id } => {
+                let id = self.id.ok_or(BookingError::NotFound)?;
+                let ours = self.checkout.as_ref().map(|c| &c.session_id) == Some(&session_id);
+                if self.status == Held && ours {
+                    sink.write(BookingEvent::HoldExpired { id }, self).await;
+                }
+            }
+            BookingCommand::Cancel { by, refund, now } => {
                 let id = self.require(&[Requested, Held, Confirmed], "cancelled")?;
-                sink.write(BookingEvent::BookingCancelled { id }, self)
+                sink.write(BookingEvent::BookingCancelled { id, by: Some(by) }, self)
                     .await;
+                if let Some(amount_cents) = self.refundable_cents() {
+                    let give_back = match refund {
+                        RefundRule::Refund => true,
+                        RefundRule::Keep => false,
+                        RefundRule::Policy { window } => {
+                            self.start().is_some_and(|start| now + window <= start)
+                        }
+                    };
+                    let event = if give_back {
+                        BookingEvent::RefundRequested {
+                            id,
+                            amount_cents,
+                            reason: RefundReason::Cancelled,
+                        }
+                    } else {
+                        BookingEvent::DepositForfeited { id, amount_cents }
+                    };
+                    sink.write(event, self).await;
+                }
+            }
+            BookingCommand::Reschedule {
+                start,
+                end,
+                by,
+                window,
+                now,
+            } => {
+                let id = self.require(&[Held, Confirmed], "moved")?;
+                if start >= end {
+                    return Err(BookingError::InvalidTimes);
+                }
+                let Some(details) = &self.details else {
+                    return Err(BookingError::NotFound);
+                };
+                if details.start == start && details.end == end {
+                    return Err(BookingError::SameTime);
+                }
+                if by == Party::Client && now + window > details.start {
+                    return Err(BookingError::TooLateToMove {
+                        hours: window.num_hours(),
+                    });
+                }
+                let (from_start, from_end) = (details.start, details.end);
+                sink.write(
+                    BookingEvent::BookingRescheduled {
+                        id,
+                        from_start,
+                        from_end,
+                        start,
+                        end,
+                        by,
+                    },
+                    self,
+                )
+                .await;
+            }
+            BookingCommand::RecordRefund {
+                amount_cents,
+                refund_id,
+            } => {
+                let id = self.id.ok_or(BookingError::NotFound)?;
+                match self.deposit {
+                    DepositStatus::Refunded => return Ok(()),
+                    DepositStatus::Paid => {}
+                    DepositStatus::None | DepositStatus::Pending => {
+                        return Err(BookingError::NoDepositPaid)
+                    }
+                }
+                sink.write(
+                    BookingEvent::DepositRefunded {
+                        id,
+                        amount_cents,
+                        refund_id,
+                    },
+                    self,
+                )
+                .await;
+            }
+            BookingCommand::RecordRefundFailed { message } => {
+                let id = self.id.ok_or(BookingError::NotFound)?;
+                if self.refund_pending {
+                    sink.write(BookingEvent::RefundFailed { id, message }, self)
+                        .await;
+                }
             }
             BookingCommand::Complete { now } => {
                 let id = self.require(&[Confirmed], "completed")?;
@@ -306,6 +592,10 @@ impl Aggregate for Booking {
                 let id = self.require(&[Confirmed], "marked as a no-show")?;
                 self.started(now)?;
                 sink.write(BookingEvent::BookingNoShow { id }, self).await;
+                if let Some(amount_cents) = self.refundable_cents() {
+                    sink.write(BookingEvent::DepositForfeited { id, amount_cents }, self)
+                        .await;
+                }
             }
         }
         Ok(())
@@ -326,10 +616,34 @@ impl Aggregate for Booking {
                 self.hold_expires_at = Some(hold_expires_at);
             }
             BookingEvent::BookingConfirmed { .. } => self.status = BookingStatus::Confirmed,
-            BookingEvent::DepositPaid { .. } => self.deposit = DepositStatus::Paid,
+            BookingEvent::CheckoutStarted {
+                session_id, url, ..
+            } => self.checkout = Some(Checkout { session_id, url }),
+            BookingEvent::DepositPaid {
+                amount_cents,
+                payment,
+                ..
+            } => {
+                self.deposit = DepositStatus::Paid;
+                self.deposit_paid_cents = Some(amount_cents);
+                self.payment = payment;
+            }
+            BookingEvent::DepositFailed { .. } | BookingEvent::DepositForfeited { .. } => {}
             BookingEvent::HoldExpired { .. } | BookingEvent::BookingCancelled { .. } => {
                 self.status = BookingStatus::Cancelled
             }
+            BookingEvent::BookingRescheduled { start, end, .. } => {
+                if let Some(d) = self.details.as_mut() {
+                    d.start = start;
+                    d.end = end;
+                }
+            }
+            BookingEvent::RefundRequested { .. } => self.refund_pending = true,
+            BookingEvent::DepositRefunded { .. } => {
+                self.deposit = DepositStatus::Refunded;
+                self.refund_pending = false;
+            }
+            BookingEvent::RefundFailed { .. } => self.refund_pending = false,
             BookingEvent::BookingCompleted { .. } => self.status = BookingStatus::Completed,
             BookingEvent::BookingNoShow { .. } => self.status = BookingStatus::NoShow,
         }
@@ -416,6 +730,7 @@ mod tests {
         BookingEvent::DepositPaid {
             id: id(),
             amount_cents: cents(2000),
+            payment: Some("pi_1".into()),
         }
     }
 
@@ -428,7 +743,7 @@ mod tests {
             Confirmed => vec![requested(0), confirmed()],
             Completed => ended(BookingEvent::BookingCompleted { id: id() }),
             NoShow => ended(BookingEvent::BookingNoShow { id: id() }),
-            Cancelled => ended(BookingEvent::BookingCancelled { id: id() }),
+            Cancelled => ended(cancelled()),
         }
     }
 
@@ -447,6 +762,75 @@ mod tests {
     fn pay() -> BookingCommand {
         BookingCommand::RecordDepositPaid {
             amount_cents: cents(2000),
+            payment: Some("pi_1".into()),
+        }
+    }
+
+    fn cancelled() -> BookingEvent {
+        BookingEvent::BookingCancelled {
+            id: id(),
+            by: Some(Party::Client),
+        }
+    }
+
+    /// The client cancels two days ahead (inside a 24-hour policy: refundable).
+    fn cancel() -> BookingCommand {
+        cancel_at(start() - Duration::hours(48), Party::Client, policy())
+    }
+
+    fn cancel_at(now: DateTime<Utc>, by: Party, refund: RefundRule) -> BookingCommand {
+        BookingCommand::Cancel { by, refund, now }
+    }
+
+    fn policy() -> RefundRule {
+        RefundRule::Policy {
+            window: Duration::hours(24),
+        }
+    }
+
+    fn paid() -> Vec<BookingEvent> {
+        let mut events = history(Held);
+        events.extend([deposit_paid(), confirmed()]);
+        events
+    }
+
+    fn refund_requested(reason: RefundReason) -> BookingEvent {
+        BookingEvent::RefundRequested {
+            id: id(),
+            amount_cents: cents(2000),
+            reason,
+        }
+    }
+
+    fn forfeited() -> BookingEvent {
+        BookingEvent::DepositForfeited {
+            id: id(),
+            amount_cents: cents(2000),
+        }
+    }
+
+    fn refunded() -> BookingEvent {
+        BookingEvent::DepositRefunded {
+            id: id(),
+            amount_cents: cents(2000),
+            refund_id: "re_1".into(),
+        }
+    }
+
+    fn record_refund() -> BookingCommand {
+        BookingCommand::RecordRefund {
+            amount_cents: cents(2000),
+            refund_id: "re_1".into(),
+        }
+    }
+
+    fn reschedule(by: Party, now: DateTime<Utc>, hours_later: i64) -> BookingCommand {
+        BookingCommand::Reschedule {
+            start: start() + Duration::hours(hours_later),
+            end: start() + Duration::hours(hours_later) + Duration::minutes(60),
+            by,
+            window: Duration::hours(24),
+            now,
         }
     }
 
@@ -545,13 +929,11 @@ mod tests {
     }
 
     #[test]
-    fn paying_the_deposit_twice_is_refused() {
-        let mut events = history(Held);
-        events.extend([deposit_paid(), confirmed()]);
+    fn paying_the_deposit_twice_records_it_once() {
         BookingTest::with(())
-            .given(events)
+            .given(paid())
             .when(pay())
-            .then_expect_error(BookingError::NoDepositPending);
+            .then_expect_events(vec![]);
     }
 
     #[test]
@@ -563,13 +945,16 @@ mod tests {
     }
 
     #[test]
-    fn a_deposit_paid_after_the_hold_expired_is_recorded_but_does_not_confirm() {
+    fn a_deposit_paid_after_the_hold_expired_is_recorded_and_given_back() {
         let mut events = history(Held);
         events.push(BookingEvent::HoldExpired { id: id() });
         BookingTest::with(())
             .given(events)
             .when(pay())
-            .then_expect_events(vec![deposit_paid()]);
+            .then_expect_events(vec![
+                deposit_paid(),
+                refund_requested(RefundReason::PaidTooLate),
+            ]);
     }
 
     // ExpireHold
@@ -649,31 +1034,31 @@ mod tests {
     fn a_requested_booking_can_be_cancelled() {
         BookingTest::with(())
             .given(history(Requested))
-            .when(BookingCommand::Cancel)
-            .then_expect_events(vec![BookingEvent::BookingCancelled { id: id() }]);
+            .when(cancel())
+            .then_expect_events(vec![cancelled()]);
     }
 
     #[test]
     fn a_held_booking_can_be_cancelled() {
         BookingTest::with(())
             .given(history(Held))
-            .when(BookingCommand::Cancel)
-            .then_expect_events(vec![BookingEvent::BookingCancelled { id: id() }]);
+            .when(cancel())
+            .then_expect_events(vec![cancelled()]);
     }
 
     #[test]
     fn a_confirmed_booking_can_be_cancelled() {
         BookingTest::with(())
             .given(history(Confirmed))
-            .when(BookingCommand::Cancel)
-            .then_expect_events(vec![BookingEvent::BookingCancelled { id: id() }]);
+            .when(cancel())
+            .then_expect_events(vec![cancelled()]);
     }
 
     #[test]
     fn cancelling_a_completed_booking_is_refused() {
         BookingTest::with(())
             .given(history(Completed))
-            .when(BookingCommand::Cancel)
+            .when(cancel())
             .then_expect_error(refused(Completed, "cancelled"));
     }
 
@@ -681,7 +1066,7 @@ mod tests {
     fn cancelling_a_no_show_is_refused() {
         BookingTest::with(())
             .given(history(NoShow))
-            .when(BookingCommand::Cancel)
+            .when(cancel())
             .then_expect_error(refused(NoShow, "cancelled"));
     }
 
@@ -689,7 +1074,7 @@ mod tests {
     fn cancelling_twice_is_refused() {
         BookingTest::with(())
             .given(history(Cancelled))
-            .when(BookingCommand::Cancel)
+            .when(cancel())
             .then_expect_error(refused(Cancelled, "cancelled"));
     }
 
@@ -697,7 +1082,7 @@ mod tests {
     fn cancelling_an_unknown_booking_is_refused() {
         BookingTest::with(())
             .given_no_previous_events()
-            .when(BookingCommand::Cancel)
+            .when(cancel())
             .then_expect_error(BookingError::NotFound);
     }
 
@@ -834,5 +1219,250 @@ mod tests {
         assert!([Completed, NoShow, Cancelled].iter().all(|s| s.is_final()));
         assert!(![Requested, Held, Confirmed].iter().any(|s| s.is_final()));
         assert_eq!(NoShow.to_string(), "no_show");
+    }
+
+    // Deposits around cancellation, no-shows and refunds
+
+    #[test]
+    fn a_client_cancelling_in_time_gets_the_deposit_back() {
+        BookingTest::with(())
+            .given(paid())
+            .when(cancel_at(
+                start() - Duration::hours(24),
+                Party::Client,
+                policy(),
+            ))
+            .then_expect_events(vec![cancelled(), refund_requested(RefundReason::Cancelled)]);
+    }
+
+    #[test]
+    fn a_client_cancelling_late_forfeits_the_deposit() {
+        BookingTest::with(())
+            .given(paid())
+            .when(cancel_at(
+                start() - Duration::hours(23),
+                Party::Client,
+                policy(),
+            ))
+            .then_expect_events(vec![cancelled(), forfeited()]);
+    }
+
+    #[test]
+    fn the_owner_cancels_with_or_without_a_refund() {
+        let by_owner = BookingEvent::BookingCancelled {
+            id: id(),
+            by: Some(Party::Owner),
+        };
+        let late = start() - Duration::hours(1);
+        BookingTest::with(())
+            .given(paid())
+            .when(cancel_at(late, Party::Owner, RefundRule::Refund))
+            .then_expect_events(vec![
+                by_owner.clone(),
+                refund_requested(RefundReason::Cancelled),
+            ]);
+        BookingTest::with(())
+            .given(paid())
+            .when(cancel_at(late, Party::Owner, RefundRule::Keep))
+            .then_expect_events(vec![by_owner, forfeited()]);
+    }
+
+    #[test]
+    fn cancelling_an_unpaid_hold_refunds_nothing() {
+        BookingTest::with(())
+            .given(history(Held))
+            .when(cancel_at(start(), Party::Client, RefundRule::Refund))
+            .then_expect_events(vec![cancelled()]);
+    }
+
+    #[test]
+    fn a_no_show_keeps_the_deposit() {
+        BookingTest::with(())
+            .given(paid())
+            .when(BookingCommand::MarkNoShow {
+                now: start() + Duration::minutes(30),
+            })
+            .then_expect_events(vec![BookingEvent::BookingNoShow { id: id() }, forfeited()]);
+    }
+
+    #[test]
+    fn a_refund_is_recorded_once() {
+        let mut events = paid();
+        events.extend([cancelled(), refund_requested(RefundReason::Cancelled)]);
+        BookingTest::with(())
+            .given(events.clone())
+            .when(record_refund())
+            .then_expect_events(vec![refunded()]);
+        events.push(refunded());
+        BookingTest::with(())
+            .given(events.clone())
+            .when(record_refund())
+            .then_expect_events(vec![]);
+        let booking = state(events);
+        assert_eq!(booking.deposit, DepositStatus::Refunded);
+        assert!(!booking.refund_pending);
+        assert_eq!(booking.refundable_cents(), None);
+    }
+
+    #[test]
+    fn a_refund_made_outside_salon_is_recorded_too() {
+        BookingTest::with(())
+            .given(paid())
+            .when(record_refund())
+            .then_expect_events(vec![refunded()]);
+    }
+
+    #[test]
+    fn a_refund_without_a_paid_deposit_is_refused() {
+        BookingTest::with(())
+            .given(history(Held))
+            .when(record_refund())
+            .then_expect_error(BookingError::NoDepositPaid);
+    }
+
+    #[test]
+    fn a_refused_refund_is_recorded_and_can_be_asked_again() {
+        let mut events = paid();
+        events.extend([cancelled(), refund_requested(RefundReason::Cancelled)]);
+        let failed = BookingEvent::RefundFailed {
+            id: id(),
+            message: "charge_already_refunded".into(),
+        };
+        BookingTest::with(())
+            .given(events.clone())
+            .when(BookingCommand::RecordRefundFailed {
+                message: "charge_already_refunded".into(),
+            })
+            .then_expect_events(vec![failed.clone()]);
+        events.push(failed);
+        assert_eq!(state(events).refundable_cents(), Some(cents(2000)));
+    }
+
+    // Checkout
+
+    #[test]
+    fn a_checkout_is_recorded_once_per_session() {
+        let started = BookingEvent::CheckoutStarted {
+            id: id(),
+            session_id: "cs_1".into(),
+            url: "https://checkout.example/cs_1".into(),
+        };
+        let start_checkout = BookingCommand::StartCheckout {
+            session_id: "cs_1".into(),
+            url: "https://checkout.example/cs_1".into(),
+        };
+        BookingTest::with(())
+            .given(history(Held))
+            .when(start_checkout.clone())
+            .then_expect_events(vec![started.clone()]);
+        let mut events = history(Held);
+        events.push(started);
+        BookingTest::with(())
+            .given(events)
+            .when(start_checkout.clone())
+            .then_expect_events(vec![]);
+        BookingTest::with(())
+            .given(history(Confirmed))
+            .when(start_checkout)
+            .then_expect_error(refused(Confirmed, "sent to checkout"));
+    }
+
+    #[test]
+    fn an_abandoned_checkout_ends_the_hold_of_its_own_session_only() {
+        let mut events = history(Held);
+        events.push(BookingEvent::CheckoutStarted {
+            id: id(),
+            session_id: "cs_1".into(),
+            url: "u".into(),
+        });
+        BookingTest::with(())
+            .given(events.clone())
+            .when(BookingCommand::AbandonCheckout {
+                session_id: "cs_other".into(),
+            })
+            .then_expect_events(vec![]);
+        BookingTest::with(())
+            .given(events)
+            .when(BookingCommand::AbandonCheckout {
+                session_id: "cs_1".into(),
+            })
+            .then_expect_events(vec![BookingEvent::HoldExpired { id: id() }]);
+    }
+
+    #[test]
+    fn a_failed_payment_is_recorded_while_held_only() {
+        let failed = BookingCommand::RecordPaymentFailed {
+            message: "card_declined".into(),
+        };
+        BookingTest::with(())
+            .given(history(Held))
+            .when(failed.clone())
+            .then_expect_events(vec![BookingEvent::DepositFailed {
+                id: id(),
+                message: "card_declined".into(),
+            }]);
+        BookingTest::with(())
+            .given(paid())
+            .when(failed)
+            .then_expect_events(vec![]);
+    }
+
+    // Reschedule
+
+    #[test]
+    fn a_client_moves_a_booking_ahead_of_the_window() {
+        BookingTest::with(())
+            .given(history(Confirmed))
+            .when(reschedule(Party::Client, start() - Duration::hours(48), 2))
+            .then_expect_events(vec![BookingEvent::BookingRescheduled {
+                id: id(),
+                from_start: start(),
+                from_end: start() + Duration::minutes(60),
+                start: start() + Duration::hours(2),
+                end: start() + Duration::hours(2) + Duration::minutes(60),
+                by: Party::Client,
+            }]);
+        let mut events = history(Confirmed);
+        events.push(BookingEvent::BookingRescheduled {
+            id: id(),
+            from_start: start(),
+            from_end: start() + Duration::minutes(60),
+            start: start() + Duration::hours(2),
+            end: start() + Duration::hours(3),
+            by: Party::Client,
+        });
+        assert_eq!(state(events).start(), Some(start() + Duration::hours(2)));
+    }
+
+    #[test]
+    fn a_client_cannot_move_a_booking_inside_the_window_but_the_owner_can() {
+        let late = start() - Duration::hours(2);
+        BookingTest::with(())
+            .given(history(Confirmed))
+            .when(reschedule(Party::Client, late, 2))
+            .then_expect_error(BookingError::TooLateToMove { hours: 24 });
+        BookingTest::with(())
+            .given(history(Confirmed))
+            .when(reschedule(Party::Owner, late, 2))
+            .then_expect_events(vec![BookingEvent::BookingRescheduled {
+                id: id(),
+                from_start: start(),
+                from_end: start() + Duration::minutes(60),
+                start: start() + Duration::hours(2),
+                end: start() + Duration::hours(3),
+                by: Party::Owner,
+            }]);
+    }
+
+    #[test]
+    fn moving_to_the_same_time_or_a_finished_booking_is_refused() {
+        BookingTest::with(())
+            .given(history(Confirmed))
+            .when(reschedule(Party::Owner, start(), 0))
+            .then_expect_error(BookingError::SameTime);
+        BookingTest::with(())
+            .given(history(Cancelled))
+            .when(reschedule(Party::Owner, start(), 2))
+            .then_expect_error(refused(Cancelled, "moved"));
     }
 }

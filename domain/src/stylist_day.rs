@@ -80,6 +80,13 @@ pub enum StylistDayCommand {
         booking: BookingId,
         blocked: Interval,
     },
+    /// Move `booking`'s reservation to `blocked` on the same day (a reschedule within the day);
+    /// the booking's own old time does not stand in its way.
+    Move {
+        day: StylistDayId,
+        booking: BookingId,
+        blocked: Interval,
+    },
     /// Give the time of `booking` back (cancellation, expiry, reschedule).
     Release {
         day: StylistDayId,
@@ -145,6 +152,32 @@ pub enum StylistDayError {
     CalendarBusy { calendar: CalendarSourceId },
 }
 
+impl StylistDay {
+    /// Refuses `blocked` when another reservation (not `except`'s) or an external calendar
+    /// overlaps it.
+    fn check_free(
+        &self,
+        blocked: &Interval,
+        except: Option<BookingId>,
+    ) -> Result<(), StylistDayError> {
+        if let Some(taken) = self
+            .reservations
+            .iter()
+            .find(|r| Some(r.booking) != except && r.blocked.overlaps(blocked))
+        {
+            return Err(StylistDayError::SlotTaken { by: taken.booking });
+        }
+        if let Some((source, _)) = self
+            .external
+            .iter()
+            .find(|(_, busy)| busy.iter().any(|b| b.overlaps(blocked)))
+        {
+            return Err(StylistDayError::CalendarBusy { calendar: *source });
+        }
+        Ok(())
+    }
+}
+
 impl Aggregate for StylistDay {
     const TYPE: &'static str = "StylistDay";
     type Command = StylistDayCommand;
@@ -172,20 +205,7 @@ impl Aggregate for StylistDay {
                         blocked: existing.blocked,
                     });
                 }
-                if let Some(taken) = self
-                    .reservations
-                    .iter()
-                    .find(|r| r.blocked.overlaps(&blocked))
-                {
-                    return Err(StylistDayError::SlotTaken { by: taken.booking });
-                }
-                if let Some((source, _)) = self
-                    .external
-                    .iter()
-                    .find(|(_, busy)| busy.iter().any(|b| b.overlaps(&blocked)))
-                {
-                    return Err(StylistDayError::CalendarBusy { calendar: *source });
-                }
+                self.check_free(&blocked, None)?;
                 let event = StylistDayEvent::SlotReserved {
                     stylist: day.stylist,
                     date: day.date,
@@ -206,6 +226,35 @@ impl Aggregate for StylistDay {
                     blocked,
                 };
                 sink.write(event, self).await;
+            }
+            StylistDayCommand::Move {
+                day,
+                booking,
+                blocked,
+            } => {
+                if blocked.start >= blocked.end {
+                    return Err(StylistDayError::EmptyInterval);
+                }
+                let old = self
+                    .reservation(booking)
+                    .ok_or(StylistDayError::NotReserved)?
+                    .blocked;
+                self.check_free(&blocked, Some(booking))?;
+                let (stylist, date) = (day.stylist, day.date);
+                let released = StylistDayEvent::SlotReleased {
+                    stylist,
+                    date,
+                    booking,
+                    blocked: old,
+                };
+                sink.write(released, self).await;
+                let reserved = StylistDayEvent::SlotReserved {
+                    stylist,
+                    date,
+                    booking,
+                    blocked,
+                };
+                sink.write(reserved, self).await;
             }
             StylistDayCommand::SetExternalBusy { day, source, busy } => {
                 let mut busy = busy;
@@ -552,5 +601,47 @@ mod tests {
         assert_eq!(StylistDayId::parse(&text), Ok(day()));
         assert!(StylistDayId::parse("no-colon").is_err());
         assert!(StylistDayId::parse("00000000-0000-0000-0000-000000000001:2027-02-30").is_err());
+    }
+
+    // Move
+
+    fn move_to(n: u128, blocked: Interval) -> StylistDayCommand {
+        StylistDayCommand::Move {
+            day: day(),
+            booking: booking(n),
+            blocked,
+        }
+    }
+
+    #[test]
+    fn a_booking_moves_within_its_day_even_over_its_own_old_time() {
+        let old = interval((15, 0), (16, 0));
+        let new = interval((15, 30), (16, 30));
+        DayTest::with(())
+            .given(vec![reserved(1, old)])
+            .when(move_to(1, new))
+            .then_expect_events(vec![released(1, old), reserved(1, new)]);
+    }
+
+    #[test]
+    fn a_move_onto_another_booking_or_busy_calendar_time_is_refused() {
+        let mine = interval((15, 0), (16, 0));
+        let theirs = interval((17, 0), (18, 0));
+        DayTest::with(())
+            .given(vec![reserved(1, mine), reserved(2, theirs)])
+            .when(move_to(1, interval((17, 30), (18, 30))))
+            .then_expect_error(StylistDayError::SlotTaken { by: booking(2) });
+        DayTest::with(())
+            .given(vec![reserved(1, mine), external(vec![theirs])])
+            .when(move_to(1, theirs))
+            .then_expect_error(StylistDayError::CalendarBusy { calendar: source() });
+    }
+
+    #[test]
+    fn moving_a_booking_that_holds_no_time_is_refused() {
+        DayTest::with(())
+            .given_no_previous_events()
+            .when(move_to(1, interval((15, 0), (16, 0))))
+            .then_expect_error(StylistDayError::NotReserved);
     }
 }

@@ -2,6 +2,9 @@
 //! PostgreSQL (SQL files in `sqlite/` and `postgres/`, embedded at compile time), and the
 //! position type that orders the log.
 
+pub mod db;
+pub mod log;
+
 use serde::{Deserialize, Serialize};
 use sqlx::migrate::Migrator;
 use tokio::sync::watch;

@@ -345,11 +345,20 @@ const BOOKING_COLUMNS: &[&str] = &[
     "hold_expires_at",
     "created_at",
     "updated_at",
+    "checkout_url",
+    "cancelled_by",
+    "refund_status",
 ];
 const B_STATUS: usize = 1;
 const B_DEPOSIT: usize = 2;
 const B_HOLD: usize = 15;
 const B_UPDATED: usize = 17;
+const B_START_AT: usize = 5;
+const B_END_AT: usize = 6;
+const B_START_EPOCH: usize = 7;
+const B_CHECKOUT: usize = 18;
+const B_CANCELLED_BY: usize = 19;
+const B_REFUND: usize = 20;
 
 /// Sets columns of a booking: in the buffered row when it is not written yet, else by UPDATE.
 async fn update_booking(
@@ -417,6 +426,9 @@ async fn bookings(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), ApplyE
                 Val::Null,
                 at.clone().into(),
                 at.into(),
+                Val::Null,
+                Val::Null,
+                Val::Null,
             ];
             w.insert("rm_bookings", BOOKING_COLUMNS, row).await?;
         }
@@ -431,11 +443,48 @@ async fn bookings(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), ApplyE
             update_booking(w, stored, &changes).await?;
         }
         BookingEvent::BookingConfirmed { .. } => set_status(w, stored, "confirmed").await?,
+        BookingEvent::CheckoutStarted { url, .. } => {
+            update_booking(w, stored, &[(B_CHECKOUT, url.into())]).await?
+        }
         BookingEvent::DepositPaid { .. } => {
             update_booking(w, stored, &[(B_DEPOSIT, "paid".into())]).await?
         }
-        BookingEvent::HoldExpired { .. } | BookingEvent::BookingCancelled { .. } => {
-            set_status(w, stored, "cancelled").await?
+        BookingEvent::DepositFailed { .. } => {}
+        BookingEvent::HoldExpired { .. } => {
+            let changes = [
+                (B_STATUS, "cancelled".into()),
+                (B_CANCELLED_BY, "hold_expired".into()),
+            ];
+            update_booking(w, stored, &changes).await?
+        }
+        BookingEvent::BookingCancelled { by, .. } => {
+            let by = by.map_or(Val::Null, |b| b.as_str().into());
+            let changes = [(B_STATUS, "cancelled".into()), (B_CANCELLED_BY, by)];
+            update_booking(w, stored, &changes).await?
+        }
+        BookingEvent::BookingRescheduled { start, end, .. } => {
+            let changes = [
+                (B_START_AT, start.to_rfc3339().into()),
+                (B_END_AT, end.to_rfc3339().into()),
+                (B_START_EPOCH, start.timestamp().into()),
+            ];
+            update_booking(w, stored, &changes).await?
+        }
+        BookingEvent::RefundRequested { .. } => {
+            update_booking(w, stored, &[(B_REFUND, "requested".into())]).await?
+        }
+        BookingEvent::DepositRefunded { .. } => {
+            let changes = [
+                (B_DEPOSIT, "refunded".into()),
+                (B_REFUND, "refunded".into()),
+            ];
+            update_booking(w, stored, &changes).await?
+        }
+        BookingEvent::RefundFailed { .. } => {
+            update_booking(w, stored, &[(B_REFUND, "failed".into())]).await?
+        }
+        BookingEvent::DepositForfeited { .. } => {
+            update_booking(w, stored, &[(B_REFUND, "kept".into())]).await?
         }
         BookingEvent::BookingCompleted { .. } => set_status(w, stored, "completed").await?,
         BookingEvent::BookingNoShow { .. } => set_status(w, stored, "no_show").await?,

@@ -9,12 +9,14 @@
 
 pub mod apply;
 pub mod calendars;
-pub mod db;
-pub mod log;
 pub mod queries;
 pub mod runner;
 pub mod summary;
 pub mod writer;
+
+/// The read database and the log reader live with the schema (`migrations`), where the write
+/// side's reactors reach them too.
+pub use migrations::{db, log};
 
 pub use apply::Projection;
 pub use db::ReadDb;

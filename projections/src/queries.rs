@@ -344,11 +344,14 @@ pub struct BookingView {
     pub hold_expires_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    pub checkout_url: Option<String>,
+    pub cancelled_by: Option<String>,
+    pub refund_status: Option<String>,
 }
 
 pub(crate) const BOOKING_COLUMNS: &str = "id, status, deposit_status, service, stylist, start_at, end_at, \
     client_name, client_email, client_phone, notes, price_cents, deposit_cents, currency, hold_expires_at, \
-    created_at, updated_at";
+    created_at, updated_at, checkout_url, cancelled_by, refund_status";
 
 pub async fn booking(db: &ReadDb, id: &str) -> Result<Option<BookingView>> {
     let sql = format!("SELECT {BOOKING_COLUMNS} FROM rm_bookings WHERE id = $1");
@@ -378,6 +381,9 @@ pub(crate) fn booking_from_row(r: &AnyRow) -> Result<BookingView> {
         hold_expires_at: r.try_get("hold_expires_at")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        checkout_url: r.try_get("checkout_url")?,
+        cancelled_by: r.try_get("cancelled_by")?,
+        refund_status: r.try_get("refund_status")?,
     })
 }
 

@@ -130,9 +130,43 @@ pub fn summarize(event: &StoredEvent) -> String {
             text(p, t, "hold_expires_at")
         ),
         "BookingConfirmed" => format!("Booking {id} confirmed"),
-        "DepositPaid" => format!("Deposit paid for booking {id}"),
+        "CheckoutStarted" => format!("Deposit checkout opened for booking {id}"),
+        "DepositPaid" => format!(
+            "Deposit of {} paid for booking {id}",
+            money(field(p, t, "amount_cents"))
+        ),
+        "DepositFailed" => format!(
+            "Deposit payment failed for booking {id}: {}",
+            text(p, t, "message")
+        ),
         "HoldExpired" => format!("Hold on booking {id} expired unpaid"),
-        "BookingCancelled" => format!("Booking {id} cancelled"),
+        "BookingCancelled" => match field(p, t, "by").and_then(Value::as_str) {
+            Some(by) => format!("Booking {id} cancelled by the {by}"),
+            None => format!("Booking {id} cancelled"),
+        },
+        "BookingRescheduled" => format!(
+            "Booking {id} moved from {} to {}",
+            text(p, t, "from_start"),
+            text(p, t, "start")
+        ),
+        "RefundRequested" => format!(
+            "Refund of {} requested for booking {id}{}",
+            money(field(p, t, "amount_cents")),
+            if text(p, t, "reason") == "paid_too_late" {
+                " (paid after the booking had ended)"
+            } else {
+                ""
+            }
+        ),
+        "DepositRefunded" => format!(
+            "Deposit of {} refunded for booking {id}",
+            money(field(p, t, "amount_cents"))
+        ),
+        "RefundFailed" => format!("Refund for booking {id} failed: {}", text(p, t, "message")),
+        "DepositForfeited" => format!(
+            "Deposit of {} kept for booking {id}",
+            money(field(p, t, "amount_cents"))
+        ),
         "BookingCompleted" => format!("Booking {id} completed"),
         "BookingNoShow" => format!("Booking {id} marked as a no-show"),
         "TokenCreated" => format!(
@@ -142,5 +176,13 @@ pub fn summarize(event: &StoredEvent) -> String {
         ),
         "TokenRevoked" => format!("API token {id} revoked"),
         other => format!("{other} on {} {id}", event.aggregate_type),
+    }
+}
+
+/// Cents as dollars and cents ("20.00"); unknown amounts read as "?".
+fn money(cents: Option<&Value>) -> String {
+    match cents.and_then(Value::as_i64) {
+        Some(c) => format!("{}.{:02}", c / 100, c % 100),
+        None => "?".into(),
     }
 }

@@ -449,7 +449,13 @@ async fn a_booking_over_calendar_busy_time_is_refused_and_shows_in_the_ics_feed_
     app.server
         .state
         .bus
-        .cancel_booking(domain::ids::BookingId::parse(&booking_id).unwrap(), &meta)
+        .cancel_booking(
+            domain::ids::BookingId::parse(&booking_id).unwrap(),
+            domain::booking::Party::Owner,
+            None,
+            chrono::Utc::now(),
+            &meta,
+        )
         .await
         .expect("cancel");
     let gone = sync.write_back_now(source_id).await.expect("write back");

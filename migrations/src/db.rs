@@ -2,7 +2,7 @@
 //! every projection and query is written once for SQLite and PostgreSQL. The read models use
 //! only types both share (TEXT, BIGINT).
 
-use migrations::Backend;
+use crate::Backend;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyConnection;
 use sqlx::{AnyPool, Executor};

@@ -9,8 +9,8 @@
 //! the checkpoint later. The price is a little visibility delay while older transactions run.
 
 use crate::db::ReadDb;
+use crate::{Backend, LogPosition};
 use domain::metadata::EventMetadata;
-use migrations::{Backend, LogPosition};
 use serde::Deserialize;
 use serde_json::Value;
 use sqlx::Row;
