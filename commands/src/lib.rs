@@ -4,6 +4,9 @@
 //! - `bus`: the command executor (load, decide, append with audit metadata, retry on conflict).
 //! - `booking`: the booking path across `StylistDay` and `Booking`.
 //! - `lifecycle`: payment, expiry, cancellation and reschedule of a placed booking.
+//! - `payments`: Stripe Checkout, refunds and the webhook receiver.
+//! - `reactors`: hold expiry, mail, refunds: following the log and acting on the world.
+//! - `links`: signed links that let clients manage their bookings.
 //! - `tokens`, `demo`: API token creation and demo data.
 //!
 //! It never imports the read side; the two meet at the log.
@@ -13,6 +16,9 @@ pub mod bus;
 pub mod calendars;
 pub mod demo;
 pub mod lifecycle;
+pub mod links;
+pub mod payments;
+pub mod reactors;
 pub mod store;
 pub mod tokens;
 

@@ -1,0 +1,160 @@
+//! What the booking events set in motion: a hold's expiry timer, refunds, and the emails to the
+//! client and the owner (confirmation, reminder, cancellation, move, refund).
+
+use super::{booking_of, Clock, Item, Planner};
+use crate::bus::CommandBus;
+use chrono::{DateTime, Duration, Utc};
+use domain::booking::{Booking, BookingEvent};
+use futures::future::BoxFuture;
+use migrations::log::StoredEvent;
+use serde_json::json;
+
+pub const HOLD: &str = "hold";
+pub const MAIL: &str = "mail";
+pub const REFUND: &str = "refund";
+
+/// Mail kinds.
+pub mod kind {
+    pub const CONFIRMATION: &str = "confirmation";
+    pub const OWNER_ALERT: &str = "owner_alert";
+    pub const REMINDER: &str = "reminder";
+    pub const CANCELLATION: &str = "cancellation";
+    pub const OWNER_CANCELLATION: &str = "owner_cancellation";
+    pub const HOLD_EXPIRED: &str = "hold_expired";
+    pub const RESCHEDULED: &str = "rescheduled";
+    pub const REFUNDED: &str = "refunded";
+}
+
+/// Plans the booking reactors' items.
+pub struct BookingPlanner {
+    pub bus: CommandBus,
+    pub clock: Clock,
+    /// How long before the appointment the reminder goes out.
+    pub reminder_before: Duration,
+}
+
+impl BookingPlanner {
+    fn mail(id: String, kind: &str, booking: &str, due: DateTime<Utc>) -> Item {
+        Item {
+            id,
+            channel: MAIL,
+            kind: kind.into(),
+            booking: Some(booking.into()),
+            payload: json!({}),
+            due,
+        }
+    }
+
+    /// The reminder for an appointment at `start`, when it is still ahead. Its id names the
+    /// start, so a moved appointment gets a new reminder and the old one finds the start changed.
+    fn reminder(&self, booking: &str, start: DateTime<Utc>) -> Option<Item> {
+        let due = start - self.reminder_before;
+        (due > self.clock.now()).then(|| Item {
+            id: format!("mail:reminder:{booking}:{}", start.timestamp()),
+            channel: MAIL,
+            kind: kind::REMINDER.into(),
+            booking: Some(booking.into()),
+            payload: json!({ "start": start }),
+            due,
+        })
+    }
+
+    async fn plan_event(&self, event: &StoredEvent) -> Result<Vec<Item>, String> {
+        let Some(booking) = booking_of(event) else {
+            return Ok(Vec::new());
+        };
+        let decoded: BookingEvent = match serde_json::from_value(event.payload.clone()) {
+            Ok(e) => e,
+            // An event this version does not know: nothing to do for it.
+            Err(_) => return Ok(Vec::new()),
+        };
+        let now = self.clock.now();
+        let position = event.at.position;
+        let mut items = Vec::new();
+        match decoded {
+            BookingEvent::BookingHeld {
+                hold_expires_at, ..
+            } => items.push(Item {
+                id: format!("hold:expire:{booking}"),
+                channel: HOLD,
+                kind: "expire".into(),
+                booking: Some(booking.into()),
+                payload: json!({ "hold_expires_at": hold_expires_at }),
+                due: hold_expires_at,
+            }),
+            BookingEvent::BookingConfirmed { .. } => {
+                for kind in [kind::CONFIRMATION, kind::OWNER_ALERT] {
+                    items.push(Self::mail(
+                        format!("mail:{kind}:{booking}"),
+                        kind,
+                        booking,
+                        now,
+                    ));
+                }
+                let state = self
+                    .bus
+                    .load::<Booking>(booking)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if let Some(start) = state.state.start() {
+                    items.extend(self.reminder(booking, start));
+                }
+            }
+            BookingEvent::BookingCancelled { .. } => {
+                for kind in [kind::CANCELLATION, kind::OWNER_CANCELLATION] {
+                    items.push(Self::mail(
+                        format!("mail:{kind}:{booking}"),
+                        kind,
+                        booking,
+                        now,
+                    ));
+                }
+            }
+            BookingEvent::HoldExpired { .. } => items.push(Self::mail(
+                format!("mail:{}:{booking}", kind::HOLD_EXPIRED),
+                kind::HOLD_EXPIRED,
+                booking,
+                now,
+            )),
+            BookingEvent::BookingRescheduled {
+                from_start, start, ..
+            } => {
+                let mut moved = Self::mail(
+                    format!("mail:{}:{booking}:{position}", kind::RESCHEDULED),
+                    kind::RESCHEDULED,
+                    booking,
+                    now,
+                );
+                moved.payload = json!({ "from_start": from_start, "start": start });
+                items.push(moved);
+                items.extend(self.reminder(booking, start));
+            }
+            BookingEvent::RefundRequested { amount_cents, .. } => items.push(Item {
+                id: format!("refund:{booking}:{position}"),
+                channel: REFUND,
+                kind: "refund".into(),
+                booking: Some(booking.into()),
+                payload: json!({ "amount_cents": amount_cents }),
+                due: now,
+            }),
+            BookingEvent::DepositRefunded { refund_id, .. } => {
+                let mut refunded = Self::mail(
+                    format!("mail:{}:{booking}:{refund_id}", kind::REFUNDED),
+                    kind::REFUNDED,
+                    booking,
+                    now,
+                );
+                refunded.payload = event.payload["DepositRefunded"].clone();
+                items.push(refunded);
+            }
+            _ => {}
+        }
+        Ok(items)
+    }
+}
+
+impl Planner for BookingPlanner {
+    fn plan<'a>(&'a self, event: &'a StoredEvent) -> BoxFuture<'a, Result<Vec<Item>, String>> {
+        Box::pin(self.plan_event(event))
+    }
+}
