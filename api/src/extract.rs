@@ -140,3 +140,30 @@ impl FromRequestParts<AppState> for Integrator {
         }
     }
 }
+
+/// Someone allowed to watch the live alerts (`/events/stream`). Today that is any API token
+/// holder, whatever its scope; the owner's panel and the partner's dashboard sessions are added
+/// here as further variants, so the stream itself does not change.
+#[derive(Debug, Clone)]
+pub enum Watcher {
+    Integrator(Integrator),
+}
+
+impl Watcher {
+    /// Who is watching, as an audit actor (`token:<name>`); for logs.
+    pub fn actor(&self) -> String {
+        match self {
+            Self::Integrator(i) => i.actor(),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Watcher {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        Integrator::from_request_parts(parts, state)
+            .await
+            .map(Self::Integrator)
+    }
+}

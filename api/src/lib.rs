@@ -1,14 +1,16 @@
 //! The HTTP face of salon (axum). Handlers are thin: extract, parse into domain types, execute
 //! a command or run a query, respond. Every error is problem+json.
 //!
-//! Map: `problem` (errors), `extract` (bodies, queries, auth, request ids), `routes::*` (one
-//! module per resource, each exposing `router()`), merged in [`router`].
+//! Map: `problem` (errors), `extract` (bodies, queries, auth, request ids), `alerts` (the live
+//! alert broadcaster), `routes::*` (one module per resource, each exposing `router()`), merged
+//! in [`router`].
 
 // `Problem` (the error answer) is larger than clippy likes in a `Result`. It is built only on
 // the failure path, once per request, and moved into the response; boxing it would cost an
 // allocation there and gain nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod alerts;
 pub mod cache;
 pub mod extract;
 pub mod problem;
@@ -56,6 +58,8 @@ pub struct AppState {
     pub calendars: Arc<commands::calendars::CalendarSync>,
     /// Encoded availability answers, keyed by query, projection checkpoints and minute.
     pub answers: Arc<cache::AnswerCache>,
+    /// The live-alert broadcaster behind `/events/stream`.
+    pub alerts: Arc<alerts::Alerts>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -112,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::availability::router())
         .merge(routes::bookings::router())
         .merge(routes::calendars::router())
+        .merge(routes::stream::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))

@@ -126,6 +126,33 @@ pub async fn head(db: &ReadDb) -> Result<LogPosition, ReadError> {
     Ok(LogPosition::new(tx, position))
 }
 
+/// Where the event at `position` sits in log order, or `None` when no event has that position.
+/// A client that resumes from an event it saw (an SSE `Last-Event-ID`) knows only the position;
+/// on PostgreSQL the log is ordered by `(txid, position)`, so resuming needs the writer's
+/// transaction id too. Position 0 is the start of the log.
+pub async fn locate(db: &ReadDb, position: i64) -> Result<Option<LogPosition>, ReadError> {
+    if position == 0 {
+        return Ok(Some(LogPosition::START));
+    }
+    let sql = match db.backend() {
+        Backend::Sqlite => "SELECT '0' AS tx FROM events WHERE position = $1",
+        Backend::Postgres => "SELECT txid::text AS tx FROM events WHERE position = $1",
+    };
+    let Some(row) = sqlx::query(sql)
+        .bind(position)
+        .fetch_optional(db.pool())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let text: String = row.try_get("tx")?;
+    let tx = text.parse().map_err(|_| ReadError::Corrupt {
+        position,
+        message: format!("txid {text:?}"),
+    })?;
+    Ok(Some(LogPosition::new(tx, position)))
+}
+
 /// One page of the log for export, in position order, after `since`. On PostgreSQL only events
 /// of finished transactions are listed, so an export never shows a row that a later export
 /// `--since` would then skip because a lower position committed late.

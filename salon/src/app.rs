@@ -119,6 +119,10 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             tracing::info!(position = at.position.position, "seeded the demo salon");
         }
     }
+    // The alert broadcaster starts at the head of the log, before anyone can subscribe.
+    let alerts = api::alerts::Alerts::start(read.clone(), &signal)
+        .await
+        .context("starting the live alerts")?;
     let running: Running = runner::start(read.clone(), signal);
     if config.calendars.sealer.is_none() {
         tracing::info!("SALON_SECRET_KEY is not set: calendar sources with passwords or credentials cannot be added");
@@ -137,6 +141,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         }),
         calendars,
         answers: Arc::new(api::cache::AnswerCache::default()),
+        alerts: alerts.clone(),
     };
     // The booking site's files first; the API's fallback answers every other path.
     let mut router = api::router(state.clone()).merge(web::site_router_with(&config.site));
@@ -156,10 +161,17 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(async {
-            let _ = stopped.await;
+        .with_graceful_shutdown({
+            let alerts = alerts.clone();
+            async move {
+                let _ = stopped.await;
+                // Open alert streams never end by themselves: end them, so the drain below
+                // does not wait for them forever.
+                alerts.stop();
+            }
         })
         .await;
+        alerts.shutdown().await;
         let _ = stop_sync.send(true);
         if let Some(task) = sync_task {
             let _ = task.await;

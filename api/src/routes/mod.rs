@@ -3,3 +3,4 @@ pub mod bookings;
 pub mod calendars;
 pub mod catalog;
 pub mod health;
+pub mod stream;
