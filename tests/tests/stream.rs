@@ -294,7 +294,13 @@ async fn bookings_and_cancellations_arrive_live_and_reconnects_resume_after_the_
         app.server
             .state
             .bus
-            .cancel_booking(domain::ids::BookingId::parse(&first).expect("id"), &meta)
+            .cancel_booking(
+                domain::ids::BookingId::parse(&first).expect("id"),
+                domain::booking::Party::Owner,
+                None,
+                chrono::Utc::now(),
+                &meta,
+            )
             .await
             .expect("cancel");
         let cancelled = live.until("BookingCancelled", &first).await;
