@@ -114,12 +114,13 @@ impl Integrator {
     }
 }
 
-impl FromRequestParts<AppState> for Integrator {
-    type Rejection = Problem;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        let header = parts
-            .headers
+impl Integrator {
+    /// Authenticates from the request's headers (what the extractor does).
+    pub async fn from_headers(
+        headers: &axum::http::HeaderMap,
+        state: &AppState,
+    ) -> Result<Self, Problem> {
+        let header = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| Problem::unauthorized("Send Authorization: Bearer <token>."))?;
@@ -138,6 +139,14 @@ impl FromRequestParts<AppState> for Integrator {
             }),
             _ => Err(Problem::unauthorized("The token is not valid.")),
         }
+    }
+}
+
+impl FromRequestParts<AppState> for Integrator {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        Self::from_headers(&parts.headers, state).await
     }
 }
 

@@ -37,12 +37,15 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct ApiSettings {
     /// How long a write waits for its projections before answering (read-your-writes).
     pub read_your_writes: Duration,
+    /// The booking site's address, for the client's signed manage link.
+    pub public_url: String,
 }
 
 impl Default for ApiSettings {
     fn default() -> Self {
         Self {
             read_your_writes: Duration::from_secs(2),
+            public_url: "http://localhost:8080".into(),
         }
     }
 }
@@ -60,6 +63,14 @@ pub struct AppState {
     pub answers: Arc<cache::AnswerCache>,
     /// The live-alert broadcaster behind `/events/stream`.
     pub alerts: Arc<alerts::Alerts>,
+    /// Stripe, when `STRIPE_SECRET_KEY` is set.
+    pub payments: Option<commands::payments::Payments>,
+    /// The `/webhooks/stripe` receiver, when `STRIPE_WEBHOOK_SECRET` is set.
+    pub stripe_webhooks: Option<commands::payments::StripeWebhooks>,
+    /// Signs and checks the clients' manage links.
+    pub links: commands::links::LinkSigner,
+    /// Hold expiry, mail and refunds (tests run rounds by hand on a still clock).
+    pub reactors: Arc<commands::reactors::Reactors>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -117,6 +128,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::bookings::router())
         .merge(routes::calendars::router())
         .merge(routes::stream::router())
+        .merge(routes::manage::router())
+        .merge(routes::webhooks::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))

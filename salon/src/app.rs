@@ -5,6 +5,13 @@
 use anyhow::Context;
 use api::{ApiSettings, AppState};
 use commands::calendars::{CalendarSettings, CalendarSync};
+use commands::links::LinkSigner;
+use commands::payments::{Payments, StripeSettings, StripeWebhooks};
+use commands::reactors::holds::HoldExpiry;
+use commands::reactors::mail::{Mail, MailSettings};
+use commands::reactors::plan::BookingPlanner;
+use commands::reactors::refunds::Refunds;
+use commands::reactors::{Backoff, Clock, Reactors};
 use commands::{CommandBus, Store};
 use migrations::LogSignal;
 use projections::runner::{self, Running};
@@ -35,6 +42,23 @@ pub struct Config {
     pub calendars: CalendarSettings,
     /// Run the scheduled calendar sync (on-demand syncs work either way).
     pub calendar_schedule: bool,
+    /// Stripe (`STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET`, `STRIPE_API_BASE`).
+    pub stripe: Option<StripeSettings>,
+    /// Email (`SMTP_URL`, `SALON_MAIL_FROM`, `SALON_OWNER_EMAIL`, `SALON_PARTNER_EMAIL`).
+    pub mail: MailSettings,
+    /// The booking site's public address (`SALON_PUBLIC_URL`): links in emails, Stripe's
+    /// return pages.
+    pub public_url: String,
+    /// How long before an appointment the reminder goes (`SALON_REMINDER_HOURS`, default 24).
+    pub reminder_before: chrono::Duration,
+    /// Signs clients' links (from `SALON_SECRET_KEY`); `None`: a key the server keeps in the
+    /// database.
+    pub links: Option<LinkSigner>,
+    /// The reactors' clock (tests hold it still and move it by hand).
+    pub clock: Clock,
+    pub reactor_backoff: Backoff,
+    /// Run the reactors in the background (tests may run rounds by hand instead).
+    pub run_reactors: bool,
 }
 
 impl Config {
@@ -49,6 +73,14 @@ impl Config {
             site_origins: Vec::new(),
             calendars: CalendarSettings::default(),
             calendar_schedule: true,
+            stripe: None,
+            mail: MailSettings::default(),
+            public_url: "http://localhost:8080".into(),
+            reminder_before: chrono::Duration::hours(24),
+            links: None,
+            clock: Clock::System,
+            reactor_backoff: Backoff::default(),
+            run_reactors: true,
         }
     }
 }
@@ -110,10 +142,60 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         .await
         .context("opening the read models")?;
     let signal = LogSignal::default();
-    let bus = CommandBus::new(store.clone(), signal.clone()).with_deposits(config.collect_deposits);
-    if !config.collect_deposits {
+    let collect_deposits = config.collect_deposits || config.stripe.is_some();
+    let bus = CommandBus::new(store.clone(), signal.clone()).with_deposits(collect_deposits);
+    if !collect_deposits {
         tracing::info!("STRIPE_SECRET_KEY is not set: the deposit step is skipped and bookings are confirmed at once");
     }
+    let payments = config
+        .stripe
+        .clone()
+        .map(Payments::new)
+        .transpose()
+        .context("STRIPE_SECRET_KEY or STRIPE_API_BASE is unusable")?;
+    let stripe_webhooks = match config
+        .stripe
+        .as_ref()
+        .and_then(|s| s.webhook_secret.clone())
+    {
+        Some(secret) => Some(StripeWebhooks::new(bus.clone(), read.clone(), secret)),
+        None => {
+            if config.stripe.is_some() {
+                tracing::warn!("STRIPE_WEBHOOK_SECRET is not set: /webhooks/stripe refuses deliveries, so payments are only seen when a hold runs out");
+            }
+            None
+        }
+    };
+    let links = match &config.links {
+        Some(signer) => signer.clone(),
+        None => LinkSigner::from_store(&read)
+            .await
+            .context("making the link-signing key")?,
+    };
+    if config.mail.smtp_url.is_none() {
+        tracing::info!("SMTP_URL is not set: confirmation, reminder and alert emails are not sent");
+    }
+    let mail = Mail::new(bus.clone(), &config.mail, links.clone()).map_err(anyhow::Error::msg)?;
+    let reactors = Arc::new(
+        Reactors::new(read.clone(), config.clock.clone(), config.reactor_backoff)
+            .plan_with(Arc::new(BookingPlanner {
+                bus: bus.clone(),
+                clock: config.clock.clone(),
+                reminder_before: config.reminder_before,
+            }))
+            .handle_with(Arc::new(HoldExpiry {
+                bus: bus.clone(),
+                payments: payments.clone(),
+            }))
+            .handle_with(Arc::new(Refunds {
+                bus: bus.clone(),
+                payments: payments.clone(),
+            }))
+            .handle_with(Arc::new(mail)),
+    );
+    // From here on every event is planned, whether the loop below runs or a test runs rounds.
+    reactors.init().await.context("starting the reactors")?;
+    let reactors_running = config.run_reactors.then(|| reactors.clone().start(&signal));
     if config.seed_demo {
         if let Some(at) = bus.seed_demo().await.context("seeding demo data")? {
             tracing::info!(position = at.position.position, "seeded the demo salon");
@@ -138,10 +220,15 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         projections: running.handle.clone(),
         settings: Arc::new(ApiSettings {
             read_your_writes: config.read_your_writes,
+            public_url: config.public_url.clone(),
         }),
         calendars,
         answers: Arc::new(api::cache::AnswerCache::default()),
         alerts: alerts.clone(),
+        payments,
+        stripe_webhooks,
+        links,
+        reactors,
     };
     // The booking site's files first; the API's fallback answers every other path.
     let mut router = api::router(state.clone()).merge(web::site_router_with(&config.site));
@@ -175,6 +262,9 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         let _ = stop_sync.send(true);
         if let Some(task) = sync_task {
             let _ = task.await;
+        }
+        if let Some(reactors) = reactors_running {
+            reactors.stop().await;
         }
         running.stop().await;
         read.close().await;
@@ -219,6 +309,47 @@ pub fn calendar_settings_from_env() -> anyhow::Result<CalendarSettings> {
         settings.timeout = Duration::from_secs(secs.max(1));
     }
     Ok(settings)
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Payments, mail and links from the environment: `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET`,
+/// `STRIPE_API_BASE`, `SMTP_URL`, `SALON_MAIL_FROM`, `SALON_OWNER_EMAIL`,
+/// `SALON_PARTNER_EMAIL`, `SALON_PUBLIC_URL`, `SALON_REMINDER_HOURS`, `SALON_SECRET_KEY`.
+pub fn reactor_settings_from_env(config: &mut Config) -> anyhow::Result<()> {
+    if let Some(url) = env("SALON_PUBLIC_URL") {
+        config.public_url = url.trim_end_matches('/').to_string();
+    }
+    config.stripe = env("STRIPE_SECRET_KEY").map(|secret_key| StripeSettings {
+        secret_key,
+        webhook_secret: env("STRIPE_WEBHOOK_SECRET"),
+        api_base: env("STRIPE_API_BASE"),
+        public_url: config.public_url.clone(),
+    });
+    config.mail = MailSettings {
+        smtp_url: env("SMTP_URL"),
+        from: env("SALON_MAIL_FROM").unwrap_or_else(|| "salon@localhost".into()),
+        owners: ["SALON_OWNER_EMAIL", "SALON_PARTNER_EMAIL"]
+            .iter()
+            .filter_map(|n| env(n))
+            .collect(),
+        public_url: config.public_url.clone(),
+    };
+    if let Some(hours) = env("SALON_REMINDER_HOURS") {
+        let hours: i64 = hours
+            .parse()
+            .ok()
+            .filter(|h| (0..=24 * 14).contains(h))
+            .context("SALON_REMINDER_HOURS must be a number of hours (0 to 336)")?;
+        config.reminder_before = chrono::Duration::hours(hours);
+    }
+    config.links = env("SALON_SECRET_KEY").map(|k| LinkSigner::from_secret(&k));
+    Ok(())
 }
 
 /// Resolves on SIGTERM or ctrl-c.

@@ -206,6 +206,7 @@ async fn main() -> anyhow::Result<()> {
                 std::env::var("STRIPE_SECRET_KEY").is_ok_and(|k| !k.is_empty());
             config.read_your_writes = Duration::from_millis(read_your_writes_ms);
             config.calendars = app::calendar_settings_from_env()?;
+            app::reactor_settings_from_env(&mut config)?;
             let server = app::start(config).await?;
             server.run_until(app::shutdown_signal()).await?;
         }

@@ -12,9 +12,13 @@ use axum::{Json, Router};
 use chrono::{DateTime, FixedOffset, Utc};
 use chrono_tz::Tz;
 use commands::booking::{PlaceBooking, PlaceError, Placed};
+use commands::Committed;
 use domain::availability::in_zone;
+use domain::booking::{Booking, BookingCommand, BookingStatus};
+use domain::ids::BookingId;
 use domain::ids::{ServiceId, StylistId};
 use domain::metadata::{EventMetadata, Source};
+use domain::service::Service;
 use domain::values::{bounded_text, Client, Email, PersonName, Phone};
 use projections::queries::{self, BookingView};
 use projections::Projection;
@@ -200,9 +204,20 @@ pub struct BookingOut {
     pub price_cents: i64,
     pub deposit_cents: i64,
     pub currency: String,
+    /// The deposit's payment page while the booking is held for it.
     pub checkout_url: Option<String>,
     pub hold_expires_at: Option<DateTime<FixedOffset>>,
     pub created_at: DateTime<FixedOffset>,
+    /// `client`, `owner`, `system` or `hold_expired` once cancelled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<String>,
+    /// `requested`, `refunded`, `failed` or `kept` once a paid deposit's fate is decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refund_status: Option<String>,
+    /// The client's page to cancel, move or pay (signed); only in the answer to the client who
+    /// booked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manage_url: Option<String>,
 }
 
 fn parse_time(tz: Tz, text: &str) -> Option<DateTime<FixedOffset>> {
@@ -231,13 +246,17 @@ impl BookingOut {
             price_cents: d.price_cents.get(),
             deposit_cents: d.deposit_cents.get(),
             currency: d.currency.as_str().into(),
-            checkout_url: None,
+            checkout_url: placed.booking.checkout.as_ref().map(|c| c.url.clone()),
             hold_expires_at: placed.booking.hold_expires_at.map(|t| in_zone(tz, t)),
             created_at: in_zone(tz, created_at),
+            cancelled_by: None,
+            refund_status: None,
+            manage_url: None,
         })
     }
 
     fn from_view(v: BookingView, tz: Tz) -> Option<Self> {
+        let held_checkout = v.checkout_url.clone().filter(|_| v.status == "held");
         Some(Self {
             start: parse_time(tz, &v.start)?,
             end: parse_time(tz, &v.end)?,
@@ -257,7 +276,10 @@ impl BookingOut {
             price_cents: v.price_cents,
             deposit_cents: v.deposit_cents,
             currency: v.currency,
-            checkout_url: None,
+            checkout_url: held_checkout,
+            cancelled_by: v.cancelled_by,
+            refund_status: v.refund_status,
+            manage_url: None,
         })
     }
 }
@@ -326,11 +348,30 @@ async fn create(
         idempotency_key: key,
     };
     let metadata = EventMetadata::new("client", source(&headers)).with_request_id(request_id);
-    let placed = state
+    let mut placed = state
         .bus
         .place_booking(request, &metadata, Utc::now())
         .await
         .map_err(place_problem)?;
+    // A held booking needs its payment page. Stripe failing does not undo the booking: the
+    // answer has no `checkout_url`, and the same request again (same key) tries again.
+    if placed.booking.status == BookingStatus::Held && placed.booking.checkout.is_none() {
+        match checkout_for(&state, &placed.booking, &metadata).await {
+            Ok((_, Some(committed))) => {
+                if let Ok(Some(fresh)) = state.bus.booking(placed.id).await {
+                    placed.booking = fresh.state;
+                }
+                placed.committed = Some(match placed.committed {
+                    Some(c) if c.position > committed.position => c,
+                    _ => committed,
+                });
+            }
+            Ok(_) => {}
+            Err(p) => {
+                tracing::warn!(booking = %placed.id, problem = ?p.detail, "could not open the deposit checkout")
+            }
+        }
+    }
     // The salon's time zone from the write side's cached settings: no query on the hot path.
     let time_zone = state
         .bus
@@ -360,8 +401,13 @@ async fn create(
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or(metadata.recorded_at),
     };
-    let out = BookingOut::from_placed(&placed, time_zone, created_at)
+    let mut out = BookingOut::from_placed(&placed, time_zone, created_at)
         .ok_or_else(|| Problem::internal(&"placed booking without details"))?;
+    out.manage_url = Some(
+        state
+            .links
+            .manage_url(&state.settings.public_url, placed.id),
+    );
     let mut response = (StatusCode::CREATED, Json(out)).into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/bookings/{}", placed.id)) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -379,12 +425,69 @@ async fn fetch(
     _who: Integrator,
     Path(id): Path<String>,
 ) -> Result<Json<BookingOut>, Problem> {
-    domain::ids::BookingId::parse(&id).map_err(|_| Problem::not_found("No such booking."))?;
+    let id = BookingId::parse(&id).map_err(|_| Problem::not_found("No such booking."))?;
+    load_out(&state, id).await.map(Json)
+}
+
+/// A booking as the read model shows it now.
+pub(crate) async fn load_out(state: &AppState, id: BookingId) -> Result<BookingOut, Problem> {
     let salon = queries::salon(&state.read).await?;
-    let view = queries::booking(&state.read, &id)
+    let view = queries::booking(&state.read, &id.to_string())
         .await?
         .ok_or_else(|| Problem::not_found("No such booking."))?;
     BookingOut::from_view(view, salon.time_zone)
-        .map(Json)
         .ok_or_else(|| Problem::internal(&"unreadable booking row"))
+}
+
+/// The payment page of a held booking: the one it has, or a new Checkout Session recorded on
+/// the booking. `None` when payments are not configured.
+pub(crate) async fn checkout_for(
+    state: &AppState,
+    booking: &Booking,
+    metadata: &EventMetadata,
+) -> Result<(Option<String>, Option<Committed>), Problem> {
+    if let Some(existing) = &booking.checkout {
+        return Ok((Some(existing.url.clone()), None));
+    }
+    let (Some(payments), Some(id), Some(details)) =
+        (&state.payments, booking.id, booking.details.as_ref())
+    else {
+        return Ok((None, None));
+    };
+    let service = state
+        .bus
+        .load::<Service>(&details.service.to_string())
+        .await
+        .map_err(|e| Problem::store(&e))?
+        .state
+        .details
+        .map(|d| d.name)
+        .unwrap_or_else(|| "appointment".into());
+    let salon = state.bus.salon().await.map_err(|e| Problem::store(&e))?;
+    let when = in_zone(salon.time_zone, details.start).format("%a %-d %b %Y, %H:%M");
+    let session = payments
+        .open_checkout(booking, &format!("{service}, {when}"), Utc::now())
+        .await
+        .map_err(|e| {
+            tracing::warn!(booking = %id, error = %e, "Stripe checkout failed");
+            Problem::unavailable(
+                "The payment page cannot be opened right now; try again in a minute.",
+            )
+        })?;
+    let Some(url) = session.url.clone() else {
+        return Err(Problem::unavailable(
+            "Stripe gave no payment page; try again.",
+        ));
+    };
+    let start = BookingCommand::StartCheckout {
+        session_id: session.id,
+        url: url.clone(),
+    };
+    let changed = state
+        .bus
+        .change_booking(id, start, metadata)
+        .await
+        .map_err(|e| Problem::unavailable(format!("recording the checkout: {e}")))?;
+    let url = changed.booking.checkout.map(|c| c.url).unwrap_or(url);
+    Ok((Some(url), changed.committed))
 }

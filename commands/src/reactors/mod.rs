@@ -46,7 +46,7 @@ const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Where reactors get the time: the system clock, or a clock that stands still until a test
 /// moves it.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 pub enum Clock {
     #[default]
     System,
@@ -214,6 +214,12 @@ impl Reactors {
             round.retried += retried;
         }
         Ok(round)
+    }
+
+    /// Makes sure the follower has a checkpoint (call before serving requests: a new follower
+    /// starts at the head of the log, and what is appended after this is planned).
+    pub async fn init(&self) -> Result<LogPosition, ReactorError> {
+        self.checkpoint().await
     }
 
     /// The checkpoint; a new follower starts at the head of the log, so adding reactors to a
