@@ -130,6 +130,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::stream::router())
         .merge(routes::manage::router())
         .merge(routes::webhooks::router())
+        .merge(routes::waitlist::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))

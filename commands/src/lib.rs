@@ -21,6 +21,7 @@ pub mod payments;
 pub mod reactors;
 pub mod store;
 pub mod tokens;
+pub mod waitlist;
 
 pub use bus::{CommandBus, CommandError, Committed};
 pub use store::Store;

@@ -3,7 +3,7 @@
 //! `SALON_SECRET_KEY` when set; otherwise the server makes one and keeps it in the database
 //! (`server_secrets`), so every server on the same store signs alike and links survive restarts.
 
-use domain::ids::BookingId;
+use domain::ids::{BookingId, WaitlistEntryId};
 use hmac::{Hmac, Mac};
 use migrations::db::ReadDb;
 use rand::RngCore;
@@ -50,26 +50,44 @@ impl LinkSigner {
         Ok(Self::from_secret(&stored))
     }
 
-    fn mac(&self, booking: BookingId) -> Hmac<Sha256> {
+    fn mac(&self, purpose: &str, id: &str) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("any key length");
-        mac.update(b"manage:");
-        mac.update(booking.to_string().as_bytes());
+        mac.update(purpose.as_bytes());
+        mac.update(b":");
+        mac.update(id.as_bytes());
         mac
+    }
+
+    fn tag(&self, purpose: &str, id: &str) -> String {
+        hex::encode(&self.mac(purpose, id).finalize().into_bytes()[..TAG_BYTES])
+    }
+
+    fn check(&self, purpose: &str, id: &str, token: &str) -> bool {
+        match hex::decode(token.trim()) {
+            Ok(tag) if tag.len() == TAG_BYTES => {
+                self.mac(purpose, id).verify_truncated_left(&tag).is_ok()
+            }
+            _ => false,
+        }
     }
 
     /// The token that lets its holder manage `booking`.
     pub fn sign(&self, booking: BookingId) -> String {
-        hex::encode(&self.mac(booking).finalize().into_bytes()[..TAG_BYTES])
+        self.tag("manage", &booking.to_string())
     }
 
     /// Does `token` belong to `booking`? (Constant time.)
     pub fn verify(&self, booking: BookingId, token: &str) -> bool {
-        match hex::decode(token.trim()) {
-            Ok(tag) if tag.len() == TAG_BYTES => {
-                self.mac(booking).verify_truncated_left(&tag).is_ok()
-            }
-            _ => false,
-        }
+        self.check("manage", &booking.to_string(), token)
+    }
+
+    /// The token that lets a waiting client leave the waitlist.
+    pub fn sign_waitlist(&self, entry: WaitlistEntryId) -> String {
+        self.tag("waitlist", &entry.to_string())
+    }
+
+    pub fn verify_waitlist(&self, entry: WaitlistEntryId, token: &str) -> bool {
+        self.check("waitlist", &entry.to_string(), token)
     }
 
     /// The client's page for `booking` on the booking site.
@@ -102,6 +120,11 @@ mod tests {
         assert!(!signer.verify(a, "not hex at all"));
         let other = LinkSigner::from_secret("another secret of the same sort, longer");
         assert!(!other.verify(a, &token));
+        // A booking's token is not a waitlist token for the same id, and the reverse.
+        let entry = WaitlistEntryId::from_uuid(Uuid::from_u128(1));
+        assert!(!signer.verify_waitlist(entry, &token));
+        assert!(signer.verify_waitlist(entry, &signer.sign_waitlist(entry)));
+        assert!(!signer.verify(a, &signer.sign_waitlist(entry)));
         assert!(signer
             .manage_url("https://salon.example/", a)
             .starts_with("https://salon.example/?manage="));

@@ -94,6 +94,11 @@ uuid_id!(
     CalendarSourceId, "calendar_source"
 );
 
+uuid_id!(
+    /// A client waiting for a time to open up on a full day.
+    WaitlistEntryId, "waitlist_entry"
+);
+
 /// Namespace for booking ids derived from idempotency keys (UUID v5). A fixed random UUID.
 const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6a1c_3f4e_9b2d_4c8a_8e71_5d0f_2b9c_7a13);
 

@@ -23,5 +23,6 @@ pub mod stylist;
 pub mod stylist_day;
 pub mod token;
 pub mod values;
+pub mod waitlist;
 
 pub use ids::ParseError;

@@ -363,3 +363,162 @@ async fn a_cancellation_is_announced_and_rebuilding_read_models_sends_nothing_ag
         f.stop().await;
     }
 }
+
+/// Books every free time of `stylist` for `service` on `date`; returns the booking ids.
+async fn fill_day(f: &Fixture, service: &str, stylist: &str, date: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for n in 0..40 {
+        let slots = f.app.slots(service, Some(stylist), date, date).await;
+        let Some(slot) = slots.first() else {
+            return ids;
+        };
+        let body = booking_body(
+            service,
+            stylist,
+            slot["start"].as_str().unwrap(),
+            "Filler Client",
+        );
+        let (status, booking) = f.app.post_booking(&body, Some(&format!("fill-{n}"))).await;
+        assert_eq!(status, 201, "{booking}");
+        ids.push(booking["id"].as_str().unwrap().to_string());
+    }
+    panic!("the day never filled up");
+}
+
+async fn join(f: &Fixture, service: &str, stylist: &str, date: &str, email: &str) -> (u16, Value) {
+    let r = f
+        .app
+        .http
+        .post(f.app.url("/api/v1/waitlist"))
+        .json(&serde_json::json!({
+            "service": service,
+            "stylist": stylist,
+            "date": date,
+            "client": {"name": "Wait Ing", "email": email, "phone": "212 555 0100"},
+        }))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn waitlisted_clients_hear_in_order_when_time_frees_up_and_can_leave() {
+    for backend in BACKENDS {
+        let f = fixture(backend).await;
+        let sink = f.sink().await;
+        let service = f.app.service_id("Loc Repair").await;
+        let stylist = TestApp::stylist_id("Keisha Brown");
+        let first = f.app.first_slot(&service, &stylist).await;
+        let date = &first["start"].as_str().unwrap()[..10];
+        // A day with room: book instead.
+        let (status, body) = join(&f, &service, &stylist, date, "early@example.com").await;
+        assert_eq!(status, 409, "{body}");
+        assert!(body["type"].as_str().unwrap().ends_with("day-has-room"));
+        assert!(!body["alternatives"].as_array().unwrap().is_empty());
+
+        let booked = fill_day(&f, &service, &stylist, date).await;
+        assert!(!booked.is_empty());
+        let (status, one) = join(&f, &service, &stylist, date, "first@example.com").await;
+        assert_eq!(status, 201, "{one}");
+        assert_eq!(one["place"], 1);
+        let (status, two) = join(&f, &service, &stylist, date, "second@example.com").await;
+        assert_eq!(status, 201, "{two}");
+        assert_eq!(two["place"], 2);
+        let (status, again) = join(&f, &service, &stylist, date, "first@example.com").await;
+        assert_eq!(status, 200, "already waiting: {again}");
+        assert_eq!(again["id"], one["id"]);
+        f.round().await;
+        let before = sink.messages().len();
+
+        // A booking that day is cancelled: both hear, first in line first.
+        let cancel = |id: &str| {
+            let id = domain::ids::BookingId::parse(id).unwrap();
+            let meta =
+                domain::metadata::EventMetadata::new("owner", domain::metadata::Source::Panel);
+            let bus = f.app.server.state.bus.clone();
+            async move {
+                bus.cancel_booking(id, domain::booking::Party::Owner, None, Utc::now(), &meta)
+                    .await
+                    .expect("cancel")
+            }
+        };
+        cancel(&booked[0]).await;
+        f.round().await;
+        f.clock.advance(Duration::seconds(5));
+        f.round().await;
+        let offers: Vec<String> = sink
+            .messages()
+            .into_iter()
+            .filter(|m| subject(m).starts_with("A time opened up"))
+            .collect();
+        assert_eq!(offers.len(), 2, "{} messages before", before);
+        let order: Vec<String> = sqlx::query_scalar(
+            "SELECT payload FROM outbox WHERE kind = 'waitlist_offer' ORDER BY due_epoch, id",
+        )
+        .fetch_all(f.app.server.state.read.pool())
+        .await
+        .unwrap();
+        assert!(order[0].contains(one["id"].as_str().unwrap()), "{order:?}");
+        assert!(order[1].contains(two["id"].as_str().unwrap()), "{order:?}");
+        let text = part(&offers[0], "text/plain").unwrap();
+        assert!(
+            text.contains(&format!("date={date}")),
+            "a link to book that day: {text}"
+        );
+
+        // The first leaves through the link in the email (a page that asks, then a POST).
+        let leave = one["leave_url"]
+            .as_str()
+            .unwrap()
+            .replace("http://site.test", &f.app.base);
+        let page = f.app.http.get(&leave).send().await.unwrap();
+        assert_eq!(page.status().as_u16(), 200);
+        assert!(page
+            .text()
+            .await
+            .unwrap()
+            .contains("<form method=\"post\">"));
+        let left = f.app.http.post(&leave).send().await.unwrap();
+        assert_eq!(left.status().as_u16(), 200);
+        assert!(left
+            .text()
+            .await
+            .unwrap()
+            .contains("You have left the waitlist"));
+        let forged = leave.replace("token=", "token=00");
+        assert_eq!(
+            f.app
+                .http
+                .post(&forged)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+            403
+        );
+
+        // Another cancellation: only the second client hears.
+        cancel(&booked[1]).await;
+        f.round().await;
+        f.clock.advance(Duration::seconds(5));
+        f.round().await;
+        let offers: Vec<String> = sink
+            .messages()
+            .into_iter()
+            .filter(|m| subject(m).starts_with("A time opened up"))
+            .collect();
+        assert_eq!(offers.len(), 3);
+        assert_eq!(
+            offers
+                .iter()
+                .filter(|m| to(m).contains("second@example.com"))
+                .count(),
+            2
+        );
+        drop(sink);
+        f.stop().await;
+    }
+}

@@ -43,7 +43,7 @@ struct RawBooking {
 }
 
 #[derive(Debug, Deserialize)]
-struct RawClient {
+pub(crate) struct RawClient {
     name: Option<String>,
     email: Option<String>,
     phone: Option<String>,
@@ -58,7 +58,7 @@ struct BookingInput {
     notes: Option<String>,
 }
 
-fn required<'a>(
+pub(crate) fn required<'a>(
     field: &str,
     value: &'a Option<String>,
     errors: &mut Vec<FieldError>,
@@ -72,7 +72,7 @@ fn required<'a>(
     }
 }
 
-fn parse<T>(
+pub(crate) fn parse<T>(
     prefix: &str,
     result: Result<T, domain::ParseError>,
     errors: &mut Vec<FieldError>,
@@ -87,6 +87,27 @@ fn parse<T>(
             errors.push(FieldError::new(field, e.message));
         })
         .ok()
+}
+
+/// The `client` object of a request; field errors are named `client.name` etc.
+pub(crate) fn parse_client(
+    raw: &Option<RawClient>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Client> {
+    let Some(c) = raw else {
+        errors.push(FieldError::new("client", "is required"));
+        return None;
+    };
+    let name = required("client.name", &c.name, errors)
+        .and_then(|v| parse("client", PersonName::parse(v), errors));
+    let email = required("client.email", &c.email, errors)
+        .and_then(|v| parse("client", Email::parse(v), errors));
+    let phone = required("client.phone", &c.phone, errors)
+        .and_then(|v| parse("client", Phone::parse(v), errors));
+    match (name, email, phone) {
+        (Some(name), Some(email), Some(phone)) => Some(Client { name, email, phone }),
+        _ => None,
+    }
 }
 
 impl RawBooking {
@@ -110,24 +131,7 @@ impl RawBooking {
                 }
             }
         });
-        let client = match &self.client {
-            None => {
-                errors.push(FieldError::new("client", "is required"));
-                None
-            }
-            Some(c) => {
-                let name = required("client.name", &c.name, &mut errors)
-                    .and_then(|v| parse("client", PersonName::parse(v), &mut errors));
-                let email = required("client.email", &c.email, &mut errors)
-                    .and_then(|v| parse("client", Email::parse(v), &mut errors));
-                let phone = required("client.phone", &c.phone, &mut errors)
-                    .and_then(|v| parse("client", Phone::parse(v), &mut errors));
-                match (name, email, phone) {
-                    (Some(name), Some(email), Some(phone)) => Some(Client { name, email, phone }),
-                    _ => None,
-                }
-            }
-        };
+        let client = parse_client(&self.client, &mut errors);
         let notes = match self.notes.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(n) => parse("", bounded_text("notes", n, 0, 1000), &mut errors),

@@ -5,4 +5,5 @@ pub mod catalog;
 pub mod health;
 pub mod manage;
 pub mod stream;
+pub mod waitlist;
 pub mod webhooks;

@@ -10,10 +10,10 @@ use super::{Attempt, Due, Handler};
 use crate::bus::CommandBus;
 use crate::calendars::ical::{calendar, AppointmentEvent};
 use crate::links::LinkSigner;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use domain::booking::{Booking, BookingStatus, DepositStatus};
-use domain::ids::BookingId;
+use domain::ids::{BookingId, WaitlistEntryId};
 use domain::service::Service;
 use domain::stylist::Stylist;
 use futures::future::BoxFuture;
@@ -379,7 +379,112 @@ impl Mail {
         built.map_err(|e| format!("building the email: {e}"))
     }
 
+    /// A time opened up on a day a waiting client wanted: tell them, unless it is gone again
+    /// or they left the list.
+    async fn offer(&self, item: &Due, transport: &AsyncSmtpTransport<Tokio1Executor>) -> Attempt {
+        let entry_id = item
+            .payload
+            .get("entry")
+            .and_then(|v| v.as_str())
+            .and_then(|v| WaitlistEntryId::parse(v).ok());
+        let date = item
+            .payload
+            .get("date")
+            .and_then(|v| v.as_str())
+            .and_then(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok());
+        let (Some(entry_id), Some(date)) = (entry_id, date) else {
+            return Attempt::Done("not sent: unreadable offer".into());
+        };
+        let list = match self.bus.waitlist(date).await {
+            Ok(l) => l,
+            Err(e) => return Attempt::Retry(e.to_string()),
+        };
+        let Some(entry) = list.entry(entry_id).cloned() else {
+            return Attempt::Done("not sent: no longer waiting".into());
+        };
+        let slots = match self
+            .bus
+            .free_slots_on(entry.service, entry.stylist, date, Utc::now())
+            .await
+        {
+            Ok(s) => s,
+            Err(crate::waitlist::WaitlistFailure::Store(e)) => {
+                return Attempt::Retry(e.to_string())
+            }
+            Err(e) => return Attempt::Done(format!("not sent: {e}")),
+        };
+        if slots.is_empty() {
+            return Attempt::Done("not sent: the time was taken again".into());
+        }
+        let salon = match self.bus.salon().await {
+            Ok(s) => s,
+            Err(e) => return Attempt::Retry(e.to_string()),
+        };
+        let service = match self.bus.load::<Service>(&entry.service.to_string()).await {
+            Ok(s) => s.state.details.map(|d| d.name).unwrap_or_default(),
+            Err(e) => return Attempt::Retry(e.to_string()),
+        };
+        let mut times = Vec::new();
+        for slot in slots.iter().take(6) {
+            let who = match self.bus.load::<Stylist>(&slot.stylist.to_string()).await {
+                Ok(s) => s.state.name,
+                Err(e) => return Attempt::Retry(e.to_string()),
+            };
+            times.push(format!("  {} with {who}", slot.start.format("%H:%M")));
+        }
+        let base = self.public_url.trim_end_matches('/');
+        let mut book = format!("{base}/?service={}&date={date}", entry.service);
+        if let Some(stylist) = entry.stylist {
+            book.push_str(&format!("&stylist={stylist}"));
+        }
+        let leave = format!(
+            "{base}/api/v1/waitlist/{}/leave?date={date}&token={}",
+            entry.id,
+            self.links.sign_waitlist(entry.id)
+        );
+        let day = date.format("%A %-d %B %Y");
+        let draft = Draft {
+            to_client: true,
+            subject: format!("A time opened up: {service}, {day}"),
+            body: format!(
+                "Hello {},\n\na time opened up at {} on {day}, the day you are waiting for:\n\n{}\n\n\
+                 First come, first served: book it here before someone else does:\n{book}\n\n\
+                 No longer interested? Leave the waitlist:\n{leave}\n",
+                entry.client.name.as_str(),
+                salon.name,
+                times.join("\n"),
+            ),
+            ics: None,
+        };
+        let address = format!(
+            "{} <{}>",
+            entry.client.name.as_str(),
+            entry.client.email.as_str()
+        );
+        let to: Mailbox = match address
+            .parse()
+            .or_else(|_| entry.client.email.as_str().parse())
+        {
+            Ok(m) => m,
+            Err(_) => return Attempt::Done("not sent: the client's address is not usable".into()),
+        };
+        let message = match self.message(item, vec![to], draft) {
+            Ok(m) => m,
+            Err(e) => return Attempt::Done(format!("not sent: {e}")),
+        };
+        match transport.send(message).await {
+            Ok(_) => Attempt::Done("offer sent".into()),
+            Err(e) => Attempt::Retry(format!("smtp: {e}").chars().take(300).collect()),
+        }
+    }
+
     async fn send(&self, item: &Due) -> Attempt {
+        if item.kind == kind::WAITLIST_OFFER {
+            return match &self.transport {
+                Some(transport) => self.offer(item, transport).await,
+                None => Attempt::Done("not sent: SMTP_URL is not set".into()),
+            };
+        }
         let Some(id) = item
             .booking
             .as_deref()

@@ -1,10 +1,12 @@
-//! What the booking events set in motion: a hold's expiry timer, refunds, and the emails to the
-//! client and the owner (confirmation, reminder, cancellation, move, refund).
+//! What the booking events set in motion: a hold's expiry timer, refunds, the emails to the
+//! client and the owner (confirmation, reminder, cancellation, move, refund), and offers to
+//! waitlisted clients when time frees up.
 
 use super::{booking_of, Clock, Item, Planner};
 use crate::bus::CommandBus;
 use chrono::{DateTime, Duration, Utc};
 use domain::booking::{Booking, BookingEvent};
+use domain::stylist_day::StylistDayEvent;
 use futures::future::BoxFuture;
 use migrations::log::StoredEvent;
 use serde_json::json;
@@ -23,6 +25,7 @@ pub mod kind {
     pub const HOLD_EXPIRED: &str = "hold_expired";
     pub const RESCHEDULED: &str = "rescheduled";
     pub const REFUNDED: &str = "refunded";
+    pub const WAITLIST_OFFER: &str = "waitlist_offer";
 }
 
 /// Plans the booking reactors' items.
@@ -59,7 +62,41 @@ impl BookingPlanner {
         })
     }
 
+    /// Time freed on a stylist's day: an offer to each waiting client it could suit, in the
+    /// order they joined (one second apart, so they go out in that order).
+    async fn plan_offers(&self, event: &StoredEvent) -> Result<Vec<Item>, String> {
+        let Ok(StylistDayEvent::SlotReleased { stylist, date, .. }) =
+            serde_json::from_value::<StylistDayEvent>(event.payload.clone())
+        else {
+            return Ok(Vec::new());
+        };
+        let list = self.bus.waitlist(date).await.map_err(|e| e.to_string())?;
+        let now = self.clock.now();
+        Ok(list
+            .entries
+            .iter()
+            .filter(|e| e.wants(stylist))
+            .enumerate()
+            .map(|(i, e)| Item {
+                id: format!(
+                    "mail:{}:{}:{}",
+                    kind::WAITLIST_OFFER,
+                    e.id,
+                    event.at.position
+                ),
+                channel: MAIL,
+                kind: kind::WAITLIST_OFFER.into(),
+                booking: None,
+                payload: json!({ "entry": e.id, "date": date, "stylist": stylist }),
+                due: now + Duration::seconds(i as i64),
+            })
+            .collect())
+    }
+
     async fn plan_event(&self, event: &StoredEvent) -> Result<Vec<Item>, String> {
+        if event.aggregate_type == "StylistDay" {
+            return self.plan_offers(event).await;
+        }
         let Some(booking) = booking_of(event) else {
             return Ok(Vec::new());
         };

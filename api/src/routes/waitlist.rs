@@ -1,0 +1,334 @@
+//! The waitlist: a client who finds a day full joins its list; when time frees up on that day
+//! the waiting clients are emailed in the order they joined, and whoever books first gets it.
+//!
+//! - `POST /api/v1/waitlist` `{service, stylist?, date, client}` (public): 201 with the entry
+//!   and place in line; 200 when already waiting; 409 `day-has-room` with the free `slots`
+//!   when the day is not full (book one instead).
+//! - `GET /api/v1/waitlist?date=…` (bearer token): the day's list, in order.
+//! - `DELETE /api/v1/waitlist/{entry}?date=…&token=…` (the signed link in the offer email), and
+//!   `GET`/`POST …/{entry}/leave` for the same from a plain link: a page that asks, then
+//!   leaves.
+
+use super::bookings::{parse, parse_client, required, RawClient};
+use crate::extract::{ApiJson, ApiQuery, Integrator, RequestId};
+use crate::problem::{FieldError, Problem};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use chrono::{NaiveDate, Utc};
+use commands::waitlist::WaitlistFailure;
+use domain::availability::in_zone;
+use domain::ids::{ServiceId, StylistId, WaitlistEntryId};
+use domain::metadata::{EventMetadata, Source};
+use domain::waitlist::WaitlistError;
+use serde::{Deserialize, Serialize};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/waitlist", post(join).get(list))
+        .route("/api/v1/waitlist/{entry}", delete(leave))
+        .route(
+            "/api/v1/waitlist/{entry}/leave",
+            get(leave_page).post(leave_form),
+        )
+}
+
+#[derive(Debug, Deserialize)]
+struct RawJoin {
+    service: Option<String>,
+    stylist: Option<String>,
+    date: Option<String>,
+    client: Option<RawClient>,
+}
+
+#[derive(Debug, Serialize)]
+struct EntryOut {
+    id: String,
+    date: NaiveDate,
+    place: usize,
+    service: String,
+    stylist: Option<String>,
+    name: String,
+    email: String,
+    phone: String,
+    joined_at: chrono::DateTime<chrono::FixedOffset>,
+}
+
+fn parse_date(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<NaiveDate> {
+    let value = raw.map(str::trim).filter(|d| !d.is_empty());
+    let Some(value) = value else {
+        errors.push(FieldError::new("date", "is required"));
+        return None;
+    };
+    match NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        Ok(d) => Some(d),
+        Err(_) => {
+            errors.push(FieldError::new("date", "must be a date like 2027-03-14"));
+            None
+        }
+    }
+}
+
+fn failure(e: WaitlistFailure) -> Problem {
+    match e {
+        WaitlistFailure::UnknownService => {
+            Problem::validation(vec![FieldError::new("service", "no such service")])
+        }
+        WaitlistFailure::UnknownStylist => {
+            Problem::validation(vec![FieldError::new("stylist", "no such stylist")])
+        }
+        WaitlistFailure::NotOffered => Problem::validation(vec![FieldError::new(
+            "stylist",
+            "does not offer this service",
+        )]),
+        WaitlistFailure::OutOfRange => Problem::validation(vec![FieldError::new(
+            "date",
+            "is in the past or beyond how far ahead the salon takes bookings",
+        )]),
+        WaitlistFailure::DayHasRoom { slots } => {
+            let mut p = Problem::new(
+                StatusCode::CONFLICT,
+                "day-has-room",
+                "That day still has free times",
+                "Book one of the free times instead of waiting; they are listed in `alternatives`.",
+            );
+            p.alternatives = Some(slots.into_iter().take(10).collect());
+            p
+        }
+        WaitlistFailure::Refused(WaitlistError::Full) => Problem::new(
+            StatusCode::CONFLICT,
+            "waitlist-full",
+            "The waitlist for that day is full",
+            "Too many people are already waiting for that day; try another day.",
+        ),
+        WaitlistFailure::Refused(e) => Problem::new(
+            StatusCode::CONFLICT,
+            "waitlist-refused",
+            "Not possible",
+            e.to_string(),
+        ),
+        WaitlistFailure::Contended => Problem::unavailable("The waitlist is busy; try again."),
+        WaitlistFailure::Store(e) => Problem::store(&e),
+    }
+}
+
+async fn join(
+    State(state): State<AppState>,
+    RequestId(request_id): RequestId,
+    ApiJson(raw): ApiJson<RawJoin>,
+) -> Result<Response, Problem> {
+    let mut errors = Vec::new();
+    let service = required("service", &raw.service, &mut errors)
+        .and_then(|s| parse("", ServiceId::parse(s), &mut errors));
+    let stylist = match raw.stylist.as_deref().map(str::trim) {
+        None | Some("") | Some("any") => None,
+        Some(s) => parse("", StylistId::parse(s), &mut errors),
+    };
+    let date = parse_date(raw.date.as_deref(), &mut errors);
+    let client = parse_client(&raw.client, &mut errors);
+    let (Some(service), Some(date), Some(client)) = (service, date, client) else {
+        return Err(Problem::validation(errors));
+    };
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors));
+    }
+    let metadata = EventMetadata::new("client", Source::Spa).with_request_id(request_id);
+    let joined = state
+        .bus
+        .join_waitlist(date, service, stylist, client, Utc::now(), &metadata)
+        .await
+        .map_err(failure)?;
+    let e = &joined.entry;
+    let body = serde_json::json!({
+        "id": e.id.to_string(),
+        "date": joined.date,
+        "place": joined.place,
+        "service": e.service.to_string(),
+        "stylist": e.stylist.map(|s| s.to_string()),
+        "leave_url": format!(
+            "{}/api/v1/waitlist/{}/leave?date={}&token={}",
+            state.settings.public_url.trim_end_matches('/'),
+            e.id,
+            joined.date,
+            state.links.sign_waitlist(e.id)
+        ),
+    });
+    let status = if joined.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(body)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct DateQuery {
+    date: Option<String>,
+    token: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    _who: Integrator,
+    ApiQuery(q): ApiQuery<DateQuery>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let mut errors = Vec::new();
+    let Some(date) = parse_date(q.date.as_deref(), &mut errors) else {
+        return Err(Problem::validation(errors));
+    };
+    let salon = state.bus.salon().await.map_err(|e| Problem::store(&e))?;
+    let list = state
+        .bus
+        .waitlist(date)
+        .await
+        .map_err(|e| Problem::store(&e))?;
+    let results: Vec<EntryOut> = list
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| EntryOut {
+            id: e.id.to_string(),
+            date,
+            place: i + 1,
+            service: e.service.to_string(),
+            stylist: e.stylist.map(|s| s.to_string()),
+            name: e.client.name.as_str().into(),
+            email: e.client.email.as_str().into(),
+            phone: e.client.phone.as_str().into(),
+            joined_at: in_zone(salon.time_zone, e.joined_at),
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "count": results.len(),
+        "next": null,
+        "previous": null,
+        "results": results,
+    })))
+}
+
+/// Checks the signed link; the entry and its date.
+fn signed(
+    state: &AppState,
+    entry: &str,
+    q: &DateQuery,
+) -> Result<(WaitlistEntryId, NaiveDate), Problem> {
+    let entry = WaitlistEntryId::parse(entry).map_err(|_| Problem::not_found("No such entry."))?;
+    let mut errors = Vec::new();
+    let Some(date) = parse_date(q.date.as_deref(), &mut errors) else {
+        return Err(Problem::validation(errors));
+    };
+    match q.token.as_deref() {
+        Some(t) if state.links.verify_waitlist(entry, t) => Ok((entry, date)),
+        _ => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "bad-link",
+            "This link is not valid",
+            "Use the link from the waitlist email.",
+        )),
+    }
+}
+
+async fn do_leave(
+    state: &AppState,
+    request_id: String,
+    entry: WaitlistEntryId,
+    date: NaiveDate,
+) -> Result<bool, Problem> {
+    let metadata = EventMetadata::new("client", Source::Spa).with_request_id(request_id);
+    match state.bus.leave_waitlist(date, entry, &metadata).await {
+        Ok(()) => Ok(true),
+        Err(WaitlistFailure::Refused(WaitlistError::NotWaiting)) => Ok(false),
+        Err(WaitlistFailure::Store(e)) => Err(Problem::store(&e)),
+        Err(e) => Err(Problem::unavailable(e.to_string())),
+    }
+}
+
+async fn leave(
+    State(state): State<AppState>,
+    RequestId(request_id): RequestId,
+    Path(entry): Path<String>,
+    ApiQuery(q): ApiQuery<DateQuery>,
+) -> Result<StatusCode, Problem> {
+    let (entry, date) = signed(&state, &entry, &q)?;
+    do_leave(&state, request_id, entry, date).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><style>body{{font:17px/1.5 system-ui,sans-serif;max-width:32rem;\
+         margin:3rem auto;padding:0 1rem;color:#222}}button{{font:inherit;padding:.6rem 1.2rem;\
+         border-radius:.5rem;border:0;background:#6b3f2a;color:#fff;cursor:pointer}}</style>\
+         </head><body><main><h1>{title}</h1>{body}</main></body></html>"
+    ))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A plain link from an email must not change anything by itself (mail scanners follow
+/// links): it shows a button that posts.
+async fn leave_page(
+    State(state): State<AppState>,
+    Path(entry): Path<String>,
+    ApiQuery(q): ApiQuery<DateQuery>,
+) -> Response {
+    match signed(&state, &entry, &q) {
+        Ok((_, date)) => page(
+            "Leave the waitlist?",
+            &format!(
+                "<p>You are waiting for a time on {}. Leave the waitlist and get no more emails about that day?</p>\
+                 <form method=\"post\"><button type=\"submit\">Leave the waitlist</button></form>",
+                escape(&date.format("%A %-d %B %Y").to_string())
+            ),
+        )
+        .into_response(),
+        Err(p) => (
+            StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST),
+            page("This link is not valid", &format!("<p>{}</p>", escape(&p.detail))),
+        )
+            .into_response(),
+    }
+}
+
+async fn leave_form(
+    State(state): State<AppState>,
+    RequestId(request_id): RequestId,
+    Path(entry): Path<String>,
+    ApiQuery(q): ApiQuery<DateQuery>,
+) -> Response {
+    let (entry, date) = match signed(&state, &entry, &q) {
+        Ok(x) => x,
+        Err(p) => {
+            return (
+                StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST),
+                page(
+                    "This link is not valid",
+                    &format!("<p>{}</p>", escape(&p.detail)),
+                ),
+            )
+                .into_response()
+        }
+    };
+    match do_leave(&state, request_id, entry, date).await {
+        Ok(_) => page(
+            "You have left the waitlist",
+            "<p>You will get no more emails about that day.</p>",
+        )
+        .into_response(),
+        Err(p) => (
+            StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST),
+            page("Please try again", &format!("<p>{}</p>", escape(&p.detail))),
+        )
+            .into_response(),
+    }
+}
