@@ -57,3 +57,19 @@ CREATE TABLE server_secrets (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+
+-- A booking being moved to another day holds time on both days within one commit: the
+-- availability read model keys reservations by booking and day.
+CREATE TABLE rm_reservations_v2 (
+    booking     TEXT   NOT NULL,
+    stylist     TEXT   NOT NULL,
+    day         TEXT   NOT NULL,
+    start_epoch BIGINT NOT NULL,
+    end_epoch   BIGINT NOT NULL,
+    PRIMARY KEY (booking, day)
+);
+INSERT INTO rm_reservations_v2 (booking, stylist, day, start_epoch, end_epoch)
+    SELECT booking, stylist, day, start_epoch, end_epoch FROM rm_reservations;
+DROP TABLE rm_reservations;
+ALTER TABLE rm_reservations_v2 RENAME TO rm_reservations;
+CREATE INDEX rm_reservations_stylist ON rm_reservations (stylist, start_epoch);

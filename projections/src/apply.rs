@@ -512,10 +512,13 @@ async fn availability(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), Ap
             w.insert("rm_reservations", RESERVATION_COLUMNS, row)
                 .await?;
         }
-        StylistDayEvent::SlotReleased { booking, .. } => {
-            if !w.forget_row("rm_reservations", 0, &booking.to_string()) {
-                sqlx::query("DELETE FROM rm_reservations WHERE booking = $1")
-                    .bind(booking.to_string())
+        StylistDayEvent::SlotReleased { booking, date, .. } => {
+            // A booking being moved holds time on two days for a moment: release one day's.
+            let (booking, day) = (booking.to_string(), date.to_string());
+            if !w.forget_matching("rm_reservations", &[(0, &booking), (2, &day)]) {
+                sqlx::query("DELETE FROM rm_reservations WHERE booking = $1 AND day = $2")
+                    .bind(booking)
+                    .bind(day)
                     .execute(w.conn().await?)
                     .await?;
             }

@@ -115,14 +115,18 @@ impl<'c> Writer<'c> {
             .find(|r| matches!(r.get(key_column), Some(Val::Text(k)) if k == key))
     }
 
-    /// Drops a buffered row (deleted before it was written). Returns whether there was one.
-    pub fn forget_row(&mut self, table: &str, key_column: usize, key: &str) -> bool {
+    /// Drops buffered rows of `table` whose text columns all equal the given keys; true when
+    /// any was dropped (so it never reached the database).
+    pub fn forget_matching(&mut self, table: &str, keys: &[(usize, &str)]) -> bool {
         let Some(p) = self.pending.as_mut().filter(|p| p.table == table) else {
             return false;
         };
         let before = p.rows.len();
-        p.rows
-            .retain(|r| !matches!(r.get(key_column), Some(Val::Text(k)) if k == key));
+        p.rows.retain(|r| {
+            !keys
+                .iter()
+                .all(|(column, key)| matches!(r.get(*column), Some(Val::Text(k)) if k == key))
+        });
         p.rows.len() != before
     }
 

@@ -308,7 +308,7 @@ async fn bookings_and_cancellations_arrive_live_and_reconnects_resume_after_the_
         assert_eq!(cancelled[0].data["actor"], "owner");
         assert_eq!(
             cancelled[0].data["summary"],
-            format!("Booking {first} cancelled")
+            format!("Booking {first} cancelled by the owner")
         );
         all.extend(cancelled);
 
