@@ -90,8 +90,34 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
 /// tokens are all answered 401 with `WWW-Authenticate`, without saying which.
 #[derive(Debug, Clone)]
 pub struct Integrator {
+    pub id: String,
     pub name: String,
     pub scope: String,
+}
+
+/// When this process last recorded each token's use: the usage table is written at most once a
+/// minute per token, not on every request.
+#[derive(Debug, Default)]
+pub struct TokenUsage(std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>);
+
+impl TokenUsage {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// True when `id`'s use should be recorded now (and notes that it is).
+    fn due(&self, id: &str) -> bool {
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        match seen.get(id) {
+            Some(at) if now.duration_since(*at) < Self::EVERY => false,
+            _ => {
+                if seen.len() > 10_000 {
+                    seen.clear();
+                }
+                seen.insert(id.to_string(), now);
+                true
+            }
+        }
+    }
 }
 
 impl Integrator {
@@ -133,10 +159,21 @@ impl Integrator {
         let hash = commands::tokens::hash_secret(secret);
         let token = projections::queries::token_by_hash(&state.read, &hash).await?;
         match token {
-            Some(t) if !t.revoked => Ok(Self {
-                name: t.name,
-                scope: t.scope,
-            }),
+            Some(t) if !t.revoked => {
+                if state.token_usage.due(&t.id) {
+                    let at = chrono::Utc::now().to_rfc3339();
+                    // Best effort: a failed write must not fail the request.
+                    if let Err(e) = projections::queries::touch_token(&state.read, &t.id, &at).await
+                    {
+                        tracing::debug!(error = %e, "could not record a token's use");
+                    }
+                }
+                Ok(Self {
+                    id: t.id,
+                    name: t.name,
+                    scope: t.scope,
+                })
+            }
             _ => Err(Problem::unauthorized("The token is not valid.")),
         }
     }

@@ -71,6 +71,8 @@ pub struct AppState {
     pub links: commands::links::LinkSigner,
     /// Hold expiry, mail and refunds (tests run rounds by hand on a still clock).
     pub reactors: Arc<commands::reactors::Reactors>,
+    /// Throttles recording when each API token was last used.
+    pub token_usage: Arc<extract::TokenUsage>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -131,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::manage::router())
         .merge(routes::webhooks::router())
         .merge(routes::waitlist::router())
+        .merge(routes::tokens::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))

@@ -51,3 +51,17 @@ impl CommandBus {
         })
     }
 }
+
+impl CommandBus {
+    /// Revokes a token: from now on it gets 401.
+    pub async fn revoke_token(
+        &self,
+        id: TokenId,
+        metadata: &EventMetadata,
+    ) -> Result<Committed, CommandError<ApiTokenError>> {
+        let (committed, _) = self
+            .execute::<ApiToken>(&id.to_string(), ApiTokenCommand::Revoke, metadata)
+            .await?;
+        Ok(committed)
+    }
+}

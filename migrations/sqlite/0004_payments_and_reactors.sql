@@ -73,3 +73,10 @@ INSERT INTO rm_reservations_v2 (booking, stylist, day, start_epoch, end_epoch)
 DROP TABLE rm_reservations;
 ALTER TABLE rm_reservations_v2 RENAME TO rm_reservations;
 CREATE INDEX rm_reservations_stylist ON rm_reservations (stylist, start_epoch);
+
+-- When each API token was last used (operational, written at most once a minute per token;
+-- not an event: using a token is not a change to anything).
+CREATE TABLE token_usage (
+    token        TEXT PRIMARY KEY,
+    last_used_at TEXT NOT NULL
+);

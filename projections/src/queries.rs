@@ -396,6 +396,53 @@ pub struct TokenView {
     pub revoked: bool,
 }
 
+/// An API token as listed to integrators (never its secret or hash).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenListing {
+    pub id: String,
+    pub name: String,
+    pub scope: String,
+    pub revoked: bool,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+/// Every token, newest first, with when it was last used.
+pub async fn tokens(db: &ReadDb) -> Result<Vec<TokenListing>> {
+    let rows = sqlx::query(
+        "SELECT t.id, t.name, t.scope, t.revoked, t.created_at, u.last_used_at \
+         FROM rm_api_tokens t LEFT JOIN token_usage u ON u.token = t.id \
+         ORDER BY t.created_at DESC, t.id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TokenListing {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                scope: r.try_get("scope")?,
+                revoked: r.try_get::<i64, _>("revoked")? != 0,
+                created_at: r.try_get("created_at")?,
+                last_used_at: r.try_get("last_used_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Records that a token was used now.
+pub async fn touch_token(db: &ReadDb, id: &str, at: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO token_usage (token, last_used_at) VALUES ($1, $2) \
+         ON CONFLICT (token) DO UPDATE SET last_used_at = excluded.last_used_at",
+    )
+    .bind(id.to_string())
+    .bind(at.to_string())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
 pub async fn token_by_hash(db: &ReadDb, secret_hash: &str) -> Result<Option<TokenView>> {
     let row =
         sqlx::query("SELECT id, name, scope, revoked FROM rm_api_tokens WHERE secret_hash = $1")

@@ -229,6 +229,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         stripe_webhooks,
         links,
         reactors,
+        token_usage: Arc::default(),
     };
     // The booking site's files first; the API's fallback answers every other path.
     let mut router = api::router(state.clone()).merge(web::site_router_with(&config.site));

@@ -116,6 +116,15 @@ enum TokenCommand {
         #[arg(long, default_value = "read", value_parser = ["read", "write"])]
         scope: String,
     },
+    /// List tokens (id, name, scope, state, created, last used); never their secrets
+    List,
+    /// Revoke a token by id: it gets 401 from then on
+    Revoke {
+        id: String,
+        /// Why (recorded in the audit trail)
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -267,6 +276,41 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", token.secret);
+            store.close().await;
+        }
+        Command::Token {
+            command: TokenCommand::List,
+        } => {
+            let store = app::open_store(&url).await?;
+            let read = projections::ReadDb::connect(&url).await?;
+            projections::runner::catch_up(&read, projections::Projection::Tokens).await?;
+            println!("id\tname\tscope\tstate\tcreated_at\tlast_used_at");
+            for t in projections::queries::tokens(&read).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    t.id,
+                    t.name,
+                    t.scope,
+                    if t.revoked { "revoked" } else { "active" },
+                    t.created_at,
+                    t.last_used_at.as_deref().unwrap_or("never")
+                );
+            }
+            read.close().await;
+            store.close().await;
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { id, reason },
+        } => {
+            let store = app::open_store(&url).await?;
+            let bus = commands::CommandBus::new(store.clone(), migrations::LogSignal::default());
+            let id = domain::ids::TokenId::parse(&id).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let meta = domain::metadata::EventMetadata::new("owner", domain::metadata::Source::Cli)
+                .with_reason(reason);
+            bus.revoke_token(id, &meta)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!("revoked {id}");
             store.close().await;
         }
         Command::Events {

@@ -121,6 +121,19 @@ async fn cli_round_trip(url: &str) {
     let payload: serde_json::Value = serde_json::from_str(&records[0][6]).expect("payload is JSON");
     assert!(payload.get("SalonConfigured").is_some());
 
+    // Listed (never with its secret), then revoked.
+    let listed = String::from_utf8_lossy(&salon(url, &["token", "list"]).stdout).to_string();
+    let row = listed
+        .lines()
+        .find(|l| l.contains("\tcli\t"))
+        .unwrap_or_else(|| panic!("the token in {listed}"));
+    assert!(row.contains("\twrite\tactive\t") && row.ends_with("\tnever"), "{row}");
+    assert!(!listed.contains(secret.trim()));
+    let id = row.split('\t').next().expect("id").to_string();
+    salon(url, &["token", "revoke", &id, "--reason", "rotated"]);
+    let listed = String::from_utf8_lossy(&salon(url, &["token", "list"]).stdout).to_string();
+    assert!(listed.contains(&format!("{id}\tcli\twrite\trevoked")), "{listed}");
+
     let replay = salon(url, &["replay", "--all"]);
     let said = String::from_utf8_lossy(&replay.stderr);
     for p in ["catalog", "bookings", "availability", "audit", "tokens"] {

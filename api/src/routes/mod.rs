@@ -5,5 +5,6 @@ pub mod catalog;
 pub mod health;
 pub mod manage;
 pub mod stream;
+pub mod tokens;
 pub mod waitlist;
 pub mod webhooks;
