@@ -44,6 +44,22 @@ pub struct Changed {
     pub committed: Option<Committed>,
 }
 
+/// What a commit came to: the changed booking, `None` to decide again after losing a race, or
+/// the store's error.
+fn settle(
+    result: Result<Committed, PersistenceError>,
+    decision: &Decision<Booking>,
+) -> Result<Option<Changed>, ChangeError> {
+    match result {
+        Ok(committed) => Ok(Some(Changed {
+            booking: decision.state().clone(),
+            committed: Some(committed),
+        })),
+        Err(PersistenceError::OptimisticLockError) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl CommandBus {
     /// Applies `command` to booking `id`. A command that ends the booking releases its time.
     pub async fn change_booking(
@@ -86,15 +102,8 @@ impl CommandBus {
             } else {
                 self.commit(&[&decision], metadata).await
             };
-            match result {
-                Ok(committed) => {
-                    return Ok(Changed {
-                        booking: decision.state().clone(),
-                        committed: Some(committed),
-                    })
-                }
-                Err(PersistenceError::OptimisticLockError) => continue,
-                Err(e) => return Err(e.into()),
+            if let Some(changed) = settle(result, &decision)? {
+                return Ok(changed);
             }
         }
         Err(ChangeError::Contended)
@@ -259,15 +268,8 @@ impl CommandBus {
                     None => self.commit(&[&decision, &reserved], metadata).await,
                 }
             };
-            match result {
-                Ok(committed) => {
-                    return Ok(Changed {
-                        booking: decision.state().clone(),
-                        committed: Some(committed),
-                    })
-                }
-                Err(PersistenceError::OptimisticLockError) => continue,
-                Err(e) => return Err(e.into()),
+            if let Some(changed) = settle(result, &decision)? {
+                return Ok(changed);
             }
         }
         Err(ChangeError::Contended)

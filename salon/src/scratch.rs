@@ -1,5 +1,5 @@
 //! Throwaway databases for tests and benchmarks: a fresh PostgreSQL database per use (dropped
-//! afterwards) or a SQLite file in a temporary directory.
+//! afterwards) or a SQLite file in a temporary directory; and a real SMTP sink for mail tests.
 
 use sqlx::Connection;
 
@@ -41,4 +41,61 @@ pub async fn drop_postgres(url: &str) -> anyhow::Result<()> {
 /// A SQLite URL for a new file in `dir`.
 pub fn sqlite_in(dir: &std::path::Path, name: &str) -> String {
     format!("sqlite://{}", dir.join(name).display())
+}
+
+/// A real SMTP server (aiosmtpd, run by `python` from the test virtualenv) that files every
+/// message into a maildir. Killed and reaped on drop.
+pub struct SmtpSink {
+    pub port: u16,
+    child: std::process::Child,
+    maildir: std::path::PathBuf,
+}
+
+impl SmtpSink {
+    pub async fn start(python: &std::path::Path, port: u16, maildir: &std::path::Path) -> Self {
+        let child = std::process::Command::new(python)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd");
+        // Owned (so killed and reaped on drop) before anything can panic.
+        let sink = Self {
+            port,
+            child,
+            maildir: maildir.to_path_buf(),
+        };
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return sink;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("aiosmtpd did not listen on {port}");
+    }
+
+    /// Every message received so far, raw.
+    pub fn messages(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            if let Ok(dir) = std::fs::read_dir(self.maildir.join(sub)) {
+                for f in dir.flatten() {
+                    out.push(std::fs::read_to_string(f.path()).unwrap_or_default());
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -127,12 +127,18 @@ async fn cli_round_trip(url: &str) {
         .lines()
         .find(|l| l.contains("\tcli\t"))
         .unwrap_or_else(|| panic!("the token in {listed}"));
-    assert!(row.contains("\twrite\tactive\t") && row.ends_with("\tnever"), "{row}");
+    assert!(
+        row.contains("\twrite\tactive\t") && row.ends_with("\tnever"),
+        "{row}"
+    );
     assert!(!listed.contains(secret.trim()));
     let id = row.split('\t').next().expect("id").to_string();
     salon(url, &["token", "revoke", &id, "--reason", "rotated"]);
     let listed = String::from_utf8_lossy(&salon(url, &["token", "list"]).stdout).to_string();
-    assert!(listed.contains(&format!("{id}\tcli\twrite\trevoked")), "{listed}");
+    assert!(
+        listed.contains(&format!("{id}\tcli\twrite\trevoked")),
+        "{listed}"
+    );
 
     let replay = salon(url, &["replay", "--all"]);
     let said = String::from_utf8_lossy(&replay.stderr);

@@ -9,7 +9,7 @@
 
 use salon::app::{self, Config, Server};
 use salon::intake::{self, Intake, IntakeConfig};
-use salon::scratch;
+use salon::scratch::{self, SmtpSink};
 use serde_json::{json, Value};
 use sqlx::sqlite::SqlitePoolOptions;
 use std::path::{Path, PathBuf};
@@ -51,57 +51,9 @@ fn python() -> PathBuf {
     python
 }
 
-/// A real SMTP server (aiosmtpd) that files every message into a maildir.
-struct SmtpSink {
-    child: Child,
-    maildir: PathBuf,
-}
-
-impl SmtpSink {
-    async fn start(port: u16, maildir: &Path) -> Self {
-        let child = Command::new(python())
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(maildir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start aiosmtpd");
-        // Owned (and so killed and reaped on drop) before anything can panic.
-        let sink = Self {
-            child,
-            maildir: maildir.to_path_buf(),
-        };
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return sink;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("aiosmtpd did not listen on {port}");
-    }
-
-    fn messages(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for sub in ["new", "cur"] {
-            if let Ok(dir) = std::fs::read_dir(self.maildir.join(sub)) {
-                for f in dir.flatten() {
-                    out.push(std::fs::read_to_string(f.path()).unwrap_or_default());
-                }
-            }
-        }
-        out
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A real SMTP server (aiosmtpd from the test virtualenv).
+async fn smtp_sink(port: u16, maildir: &Path) -> SmtpSink {
+    SmtpSink::start(&python(), port, maildir).await
 }
 
 async fn start_api(db_url: &str, port: u16) -> Server {
@@ -470,7 +422,7 @@ async fn forwards_once_the_api_is_up_and_emails_the_owner_once_when_smtp_starts_
     assert_eq!(entry["owner_emailed"], false);
 
     // The SMTP server comes up: exactly one email, and no second one later.
-    let sink = SmtpSink::start(smtp_port, &dir.join("maildir")).await;
+    let sink = smtp_sink(smtp_port, &dir.join("maildir")).await;
     let mails = wait_mails(&sink, 1, Duration::from_secs(15)).await;
     assert!(
         mails[0].contains("Nia Thompson") && mails[0].contains("late-key"),
@@ -538,7 +490,7 @@ async fn a_refusal_keeps_the_problem_and_asks_the_owner_to_call_back() {
     let api_db = scratch::sqlite_in(&dir, "salon.db");
     let (api_port, smtp_port) = (free_port(), free_port());
     let api = start_api(&api_db, api_port).await;
-    let sink = SmtpSink::start(smtp_port, &dir.join("maildir")).await;
+    let sink = smtp_sink(smtp_port, &dir.join("maildir")).await;
     let running = intake::start(config(&dir, Some(api_port), Some(smtp_port)))
         .await
         .expect("intake");

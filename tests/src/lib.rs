@@ -374,58 +374,10 @@ pub async fn count_events(app: &TestApp) -> i64 {
     sqlx::Row::try_get(&row, 0).expect("count")
 }
 
-/// A real SMTP server (aiosmtpd from the test virtualenv) filing every message into a maildir.
-pub struct SmtpSink {
-    pub port: u16,
-    child: std::process::Child,
-    maildir: PathBuf,
-}
+/// The SMTP sink of the test virtualenv.
+pub use salon::scratch::SmtpSink;
 
-impl SmtpSink {
-    pub async fn start(port: u16, maildir: &std::path::Path) -> Self {
-        let child = std::process::Command::new(venv_tool("python"))
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(maildir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start aiosmtpd");
-        // Owned (so killed and reaped on drop) before anything can panic.
-        let sink = Self {
-            port,
-            child,
-            maildir: maildir.to_path_buf(),
-        };
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return sink;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("aiosmtpd did not listen on {port}");
-    }
-
-    /// Every message received so far, raw.
-    pub fn messages(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for sub in ["new", "cur"] {
-            if let Ok(dir) = std::fs::read_dir(self.maildir.join(sub)) {
-                for f in dir.flatten() {
-                    out.push(std::fs::read_to_string(f.path()).unwrap_or_default());
-                }
-            }
-        }
-        out
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts an SMTP sink (aiosmtpd from the test virtualenv) on `port`, filing into `maildir`.
+pub async fn smtp_sink(port: u16, maildir: &std::path::Path) -> SmtpSink {
+    SmtpSink::start(&venv_tool("python"), port, maildir).await
 }

@@ -47,7 +47,7 @@ async fn fixture(backend: Backend) -> Fixture {
 
 impl Fixture {
     async fn sink(&self) -> SmtpSink {
-        SmtpSink::start(self.port, &self.maildir).await
+        tests::smtp_sink(self.port, &self.maildir).await
     }
 
     /// Books Loc Styling (no deposit: confirmed at once) with Keisha.

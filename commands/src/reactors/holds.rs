@@ -26,12 +26,9 @@ pub struct HoldExpiry {
 
 impl HoldExpiry {
     async fn expire(&self, item: &Due, now: DateTime<Utc>) -> Attempt {
-        let Some(id) = item
-            .booking
-            .as_deref()
-            .and_then(|b| BookingId::parse(b).ok())
-        else {
-            return Attempt::Done("no booking named".into());
+        let id = match item.booking_id() {
+            Ok(id) => id,
+            Err(settled) => return settled,
         };
         let metadata = metadata_for(item, "system");
         if let Some(attempt) = self.close_checkout(item, id).await {

@@ -485,12 +485,9 @@ impl Mail {
                 None => Attempt::Done("not sent: SMTP_URL is not set".into()),
             };
         }
-        let Some(id) = item
-            .booking
-            .as_deref()
-            .and_then(|b| BookingId::parse(b).ok())
-        else {
-            return Attempt::Done("no booking named".into());
+        let id = match item.booking_id() {
+            Ok(id) => id,
+            Err(settled) => return settled,
         };
         let Some(transport) = &self.transport else {
             return Attempt::Done("not sent: SMTP_URL is not set".into());

@@ -453,6 +453,16 @@ pub fn booking_of(event: &StoredEvent) -> Option<&str> {
     (event.aggregate_type == "Booking").then_some(event.aggregate_id.as_str())
 }
 
+impl Due {
+    /// The booking this item is about; an item naming none is settled as such.
+    pub fn booking_id(&self) -> Result<domain::ids::BookingId, Attempt> {
+        self.booking
+            .as_deref()
+            .and_then(|b| domain::ids::BookingId::parse(b).ok())
+            .ok_or_else(|| Attempt::Done("no booking named".into()))
+    }
+}
+
 /// The audit metadata of what a reactor does because of an item.
 pub fn metadata_for(item: &Due, actor: &str) -> domain::metadata::EventMetadata {
     domain::metadata::EventMetadata::new(actor, domain::metadata::Source::Job)

@@ -8,7 +8,6 @@ use crate::bus::CommandBus;
 use crate::payments::{PaymentError, Payments};
 use chrono::{DateTime, Utc};
 use domain::booking::BookingCommand;
-use domain::ids::BookingId;
 use domain::values::Cents;
 use futures::future::BoxFuture;
 
@@ -19,12 +18,9 @@ pub struct Refunds {
 
 impl Refunds {
     async fn refund(&self, item: &Due) -> Attempt {
-        let Some(id) = item
-            .booking
-            .as_deref()
-            .and_then(|b| BookingId::parse(b).ok())
-        else {
-            return Attempt::Done("no booking named".into());
+        let id = match item.booking_id() {
+            Ok(id) => id,
+            Err(settled) => return settled,
         };
         let Some(payments) = &self.payments else {
             return Attempt::Retry("Stripe is not configured (STRIPE_SECRET_KEY)".into());
