@@ -182,6 +182,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
                 bus: bus.clone(),
                 clock: config.clock.clone(),
                 reminder_before: config.reminder_before,
+                mail: config.mail.smtp_url.is_some(),
             }))
             .handle_with(Arc::new(HoldExpiry {
                 bus: bus.clone(),

@@ -34,6 +34,9 @@ pub struct BookingPlanner {
     pub clock: Clock,
     /// How long before the appointment the reminder goes out.
     pub reminder_before: Duration,
+    /// Is mail configured? Without it no mail is planned (nothing to deliver, and enabling
+    /// mail later does not send a backlog of old news).
+    pub mail: bool,
 }
 
 impl BookingPlanner {
@@ -95,6 +98,9 @@ impl BookingPlanner {
 
     async fn plan_event(&self, event: &StoredEvent) -> Result<Vec<Item>, String> {
         if event.aggregate_type == "StylistDay" {
+            if !self.mail {
+                return Ok(Vec::new());
+            }
             return self.plan_offers(event).await;
         }
         let Some(booking) = booking_of(event) else {
@@ -185,6 +191,9 @@ impl BookingPlanner {
                 items.push(refunded);
             }
             _ => {}
+        }
+        if !self.mail {
+            items.retain(|i| i.channel != MAIL);
         }
         Ok(items)
     }
