@@ -85,45 +85,50 @@ function pickStylist() {
 }
 
 // Days someone who does this service works, from their weekly hours (works offline too).
-function workingDays(from) {
-  const people = sel.stylist === 'any' ? stylistsFor(sel.service) : [stylist(sel.stylist)].filter(Boolean);
+function workingDays(svc, who, from) {
+  const people = who === 'any' ? stylistsFor(svc) : [stylist(who)].filter(Boolean);
   return Array.from({ length: DAYS }, (_, i) => addDays(from, i)).map((d) => ({
     d,
     open: people.some((p) => p.hours && p.hours[weekday(d)]),
   }));
 }
 
-function pickTime() {
-  const s = service(sel.service);
+// The day and time picker for one service and stylist (an id or "any"): the booking flow uses
+// it, and so does moving a booking on the manage page. `at.day` is the chosen day (kept up to
+// date here); `ask` offers the booking request form when free times cannot be loaded.
+function picker(svc, who, at, ask = false) {
   const tz = (avail && avail.tz) || data.salon.time_zone;
   const from = today(tz);
-  const key = `${sel.service}|${sel.stylist}|${from}`;
-  if (!avail || avail.key !== key) loadSlots(key, from);
+  const key = `${svc}|${who}|${from}`;
+  if (!avail || avail.key !== key) loadSlots(key, svc, who, from);
   const ready = avail && avail.key === key && avail.slots;
   const failed = avail && avail.key === key && avail.error;
   const count = (d) => (ready ? avail.slots.filter((x) => slotDay(x.start) === d).length : 0);
-  const days = workingDays(from).map((x) => ({ ...x, n: count(x.d) }));
-  if (ready && !days.some((x) => x.d === sel.day && x.n)) sel.day = (days.find((x) => x.n) || {}).d;
-  let body;
+  const days = workingDays(svc, who, from).map((x) => ({ ...x, n: count(x.d) }));
+  if (ready && !days.some((x) => x.d === at.day && x.n)) at.day = (days.find((x) => x.n) || {}).d;
   if (failed) {
     const open = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'].filter((w) => days.some((x) => x.open && dayLabel(x.d).startsWith(w)));
-    body = `<div class="alert" role="alert"><p>We can't load free times right now — the connection to the salon failed.${api.intakeUrl ? ' Try again, or ask for a time below.' : ''}</p>
+    ask = ask && api.intakeUrl;
+    return `<div class="alert" role="alert"><p>We can't load free times right now — the connection to the salon failed.${ask ? ' Try again, or ask for a time below.' : ''}</p>
     <button class="button" data-go="retry">Try again</button></div>
-    ${open.length ? `<p>${esc(sel.stylist === 'any' ? 'The salon' : stylistName(sel.stylist))} is usually in on ${open.join(', ')}.</p>` : ''}
-    ${api.intakeUrl ? requestForm(days.filter((x) => x.open)) : ''}`;
-  } else if (!ready) {
-    body = `<p class="muted" role="status">Loading free times…</p>`;
-  } else if (!days.some((x) => x.n)) {
-    body = `<p role="status">No free times in the next ${DAYS} days. Try another stylist or service.</p>`;
-  } else {
-    const slots = avail.slots.filter((x) => slotDay(x.start) === sel.day);
-    body = `<h2 id="h-day">Day</h2><ul class="days" aria-labelledby="h-day">${days.map((x) =>
-      `<li><button class="day" data-go="day" data-id="${x.d}" aria-pressed="${x.d === sel.day}" ${x.n ? '' : 'disabled'} aria-label="${dayLabel(x.d, true)}, ${x.n ? `${x.n} free times` : x.open ? 'full' : 'closed'}"><b>${dayLabel(x.d).replace(', ', '</b>')}<small>${x.n ? `${x.n} free` : x.open ? 'full' : 'closed'}</small></button></li>`).join('')}</ul>
-    <h2 id="h-slots">Free times on ${dayLabel(sel.day, true)}</h2>
-    ${slotList(slots, 'h-slots')}`;
+    ${open.length ? `<p>${esc(who === 'any' ? 'The salon' : stylistName(who))} is usually in on ${open.join(', ')}.</p>` : ''}
+    ${ask ? requestForm(days.filter((x) => x.open)) : ''}`;
   }
+  if (!ready) return `<p class="muted" role="status">Loading free times…</p>`;
+  if (!days.some((x) => x.n)) return `<p role="status">No free times in the next ${DAYS} days. Try another stylist or service.</p>`;
+  const slots = avail.slots.filter((x) => slotDay(x.start) === at.day);
+  return `<h2 id="h-day">Day</h2><ul class="days" aria-labelledby="h-day">${days.map((x) =>
+    `<li><button class="day" data-go="day" data-id="${x.d}" aria-pressed="${x.d === at.day}" ${x.n ? '' : 'disabled'} aria-label="${dayLabel(x.d, true)}, ${x.n ? `${x.n} free times` : x.open ? 'full' : 'closed'}"><b>${dayLabel(x.d).replace(', ', '</b>')}<small>${x.n ? `${x.n} free` : x.open ? 'full' : 'closed'}</small></button></li>`).join('')}</ul>
+    <h2 id="h-slots">Free times on ${dayLabel(at.day, true)}</h2>
+    ${slotList(slots, 'h-slots', at.day)}`;
+}
+const zoneName = () => ((avail && avail.tz) || data.salon.time_zone).split('/').pop().replace(/_/g, ' ');
+
+function pickTime() {
+  const s = service(sel.service);
+  const body = picker(sel.service, sel.stylist, sel, true);
   return `${steps(2)}<h1 tabindex="-1">Choose a day and time</h1>
-  <p class="muted">${esc(s.name)} with ${esc(stylistName(sel.stylist))} · ${esc(tz.split('/').pop().replace(/_/g, ' '))} time</p>
+  <p class="muted">${esc(s.name)} with ${esc(stylistName(sel.stylist))} · ${esc(zoneName())} time</p>
   ${body}<p><a href="#/book/stylist">← Change stylist</a></p>`;
 }
 
@@ -152,20 +157,20 @@ function requestForm(open) {
 // One button per start time: with "any stylist" the salon picks whoever is free at booking.
 const unique = (slots) => slots.filter((x, i) => slots.findIndex((y) => y.start === x.start) === i);
 
-function slotList(slots, labelledby) {
+function slotList(slots, labelledby, day = sel.day) {
   return `<ul class="slots" aria-labelledby="${labelledby}">${unique(slots).map((x) =>
-    `<li><button class="slot" data-go="slot" data-id="${x.start}" data-stylist="${x.stylist}" aria-label="${when(x.start)}">${clock(x.start)}${slotDay(x.start) === sel.day ? '' : `<small>${dayLabel(slotDay(x.start))}</small>`}</button></li>`).join('')}</ul>`;
+    `<li><button class="slot" data-go="slot" data-id="${x.start}" data-stylist="${x.stylist}" aria-label="${when(x.start)}">${clock(x.start)}${slotDay(x.start) === day ? '' : `<small>${dayLabel(slotDay(x.start))}</small>`}</button></li>`).join('')}</ul>`;
 }
 
-async function loadSlots(key, from) {
+async function loadSlots(key, svc, who, from) {
   avail = { key };
   try {
-    const r = await api.availability(sel.service, sel.stylist, from, addDays(from, DAYS - 1));
-    avail = { key, tz: r.time_zone, slots: unique(r.slots) };
+    const r = await api.availability(svc, who, from, addDays(from, DAYS - 1));
+    if (avail?.key === key) avail = { key, tz: r.time_zone, slots: unique(r.slots) };
   } catch (e) {
-    avail = { key, error: e };
+    if (avail?.key === key) avail = { key, error: e };
   }
-  if (route() === 'book/time') render(false);
+  if (avail?.key === key && route() === 'book/time') render(false);
 }
 
 const FIELDS = [
@@ -294,6 +299,12 @@ function render(focus = true) {
   const a = document.activeElement;
   const keep = !focus && a && main.contains(a) && (a.id ? `#${a.id}` : a.dataset.go ? `[data-go="${a.dataset.go}"][data-id="${a.dataset.id}"]` : a.tagName);
   main.innerHTML = html;
+  // The chosen day stays in view when it is further along the day strip than fits.
+  const day = main.querySelector('.days [aria-pressed="true"]');
+  if (day) {
+    const over = day.getBoundingClientRect().right - day.closest('.days').getBoundingClientRect().right;
+    if (over > 0) day.closest('.days').scrollLeft += over + 8;
+  }
   if (focus) (main.querySelector('h1') || main).focus();
   else if (keep) main.querySelector(keep)?.focus();
 }
