@@ -170,7 +170,7 @@ async function loadSlots(key, svc, who, from) {
   } catch (e) {
     if (avail?.key === key) avail = { key, error: e };
   }
-  if (avail?.key === key && route() === 'book/time') render(false);
+  if (avail?.key === key && (route() === 'book/time' || route().startsWith('manage/'))) render(false);
 }
 
 const FIELDS = [
@@ -211,7 +211,9 @@ function confirmation(id) {
   const b = queue.booking(id);
   if (!b) return `<h1 tabindex="-1">Booking not found</h1><p>We have no booking ${esc(id)} on this device.</p><p><a href="#/">Home</a></p>`;
   const s = service(b.service);
-  return `<h1 tabindex="-1">${b.status === 'held' ? 'Almost done: your time is held until the deposit is paid' : "You're booked"}</h1>
+  const due = b.status === 'held' && b.deposit_status === 'pending';
+  return `<h1 tabindex="-1">${due ? 'Pay the deposit to confirm' : b.status === 'cancelled' ? 'Booking cancelled' : "You're booked"}</h1>
+  ${due ? (after() ? later.depositDue(app, b) : '<p class="muted" role="status">Loading the payment step…</p>') : ''}
   <div class="summary confirm"><dl>
   <dt>Service</dt><dd>${esc(s ? s.name : b.service)}</dd>
   <dt>Stylist</dt><dd>${esc(stylistName(b.stylist))}</dd>
@@ -219,9 +221,8 @@ function confirmation(id) {
   <dt>Price</dt><dd>${money(b.price_cents, b.currency)}${b.checkout_url && b.deposit_cents ? ` (deposit ${money(b.deposit_cents, b.currency)} due now)` : ', paid at the salon'}</dd>
   <dt>Name</dt><dd>${esc(b.client?.name)}</dd>
   <dt>Status</dt><dd id="status" class="cap">${esc(b.status)}</dd>
-  <dt>Reference</dt><dd><code id="booking-id">${esc(b.id)}</code></dd></dl>
-  ${b.checkout_url ? `<p><a class="button" href="${esc(b.checkout_url)}">Pay the deposit</a></p>` : ''}</div>
-  <p><a href="#/">Back to home</a></p>`;
+  <dt>Reference</dt><dd><code id="booking-id">${esc(b.id)}</code></dd></dl></div>
+  <p>${b.manage_url ? `<a href="#/manage/${esc(b.id)}" id="manage-link">Change or cancel this booking</a> · ` : ''}<a href="#/">Back to home</a></p>`;
 }
 
 // While this page is open, asks the intake what became of a booking it stored: the booking
@@ -294,6 +295,7 @@ function render(focus = true) {
   else if (r === 'book/time' && service(sel.service) && sel.stylist) html = pickTime();
   else if (r === 'book/details' && service(sel.service) && sel.slot) html = details(lastErrors);
   else if (r.startsWith('book')) return go('book');
+  else if (/^(manage|paid|unpaid)\//.test(r)) html = after() ? later.page(app, r) : '<p class="muted" role="status">Loading…</p>';
   else html = home();
   // Re-rendering in place (live data, slots arriving) keeps keyboard focus where it was.
   const a = document.activeElement;
@@ -315,9 +317,36 @@ const go = (r) => {
   else location.hash = '#/' + r;
 };
 
+// The pages after booking (manage.js: the deposit, Stripe's return, the manage link) load when
+// first needed, so the booking flow does not carry them. This is what they use of this module.
+const app = {
+  data, main, route, render, service, stylistName, picker, slotList, zoneName,
+  forgetSlots: () => (avail = null),
+};
+let later = null;
+let loading = null;
+// Resolves to the module (null when it cannot be loaded); the page renders again once it is in.
+function loadLater() {
+  loading ||= import('./manage.js').then(
+    (m) => {
+      later = m;
+      render(false);
+      return m;
+    },
+    () => {
+      loading = null;
+      say("We can't load this page right now. Check your connection and reload the page.");
+      return null;
+    },
+  );
+  return loading;
+}
+// For rendering: the module if it is in, else null (and it is on its way).
+const after = () => later || (loadLater(), null);
+
 main.addEventListener('click', (e) => {
   const b = e.target.closest('button[data-go]');
-  if (!b || b.disabled) return;
+  if (!b || b.disabled || later?.click(app, b)) return;
   const id = b.dataset.id;
   switch (b.dataset.go) {
     case 'service':
@@ -416,6 +445,8 @@ queue.events.addEventListener('landed', ({ detail }) => {
   sel.slot = null;
   save();
   avail = null;
+  // A deposit is due: the browser goes on to the payment page (after a moment to read why).
+  if (detail.booking.status === 'held') loadLater().then((m) => m?.payNow(app, detail.booking));
   go('booking/' + detail.booking.id);
 });
 
@@ -475,6 +506,16 @@ queue.events.addEventListener('rejected', ({ detail }) => {
 // ---------- start ----------
 
 addEventListener('hashchange', () => render());
+// Arriving by the manage link or back from the payment page: the route comes from the address.
+if (/[?&](manage|booking)=/.test(location.search)) {
+  try {
+    later = await import('./manage.js');
+    loading = Promise.resolve(later);
+    later.fromLink();
+  } catch {
+    /* offline and not cached: the home page says the salon can't be reached */
+  }
+}
 render();
 
 // A booking left in the queue by an earlier visit (reload, closed tab): resume it.
