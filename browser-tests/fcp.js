@@ -8,6 +8,8 @@ import { startSalon, launch } from './harness.js';
 const RUNS = Number(process.argv[2] || 15);
 // Everything the booking page loads before it renders (index.html carries the CSS inline).
 const PAGE = ['/', '/config.js', '/app.js', '/api.js', '/queue.js', '/format.js', '/fallback-data.js'];
+// Loaded only when a page after booking is opened (deposit, Stripe's return, the manage link).
+const LATER = ['/manage.js'];
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -15,9 +17,9 @@ const median = (xs) => {
 };
 
 // The bytes as served, gzipped at level 6 (what the server's gzip sends, within a few bytes).
-async function weight(salon) {
+async function weight(salon, paths = PAGE) {
   let raw = 0, gz = 0;
-  for (const path of PAGE) {
+  for (const path of paths) {
     const b = Buffer.from(await (await fetch(salon.url + path)).arrayBuffer());
     raw += b.length;
     gz += gzipSync(b, { level: 6 }).length;
@@ -63,6 +65,8 @@ const browser = await launch();
 try {
   const w = await weight(salon);
   console.log(`booking page: ${PAGE.length} files, ${(w.raw / 1024).toFixed(1)} KB raw, ${(w.gz / 1024).toFixed(1)} KB gzipped`);
+  const l = await weight(salon, LATER);
+  console.log(`  pages after booking add ${LATER.join(', ')}: ${(l.raw / 1024).toFixed(1)} KB raw, ${(l.gz / 1024).toFixed(1)} KB gzipped (${((w.gz + l.gz) / 1024).toFixed(1)} KB in all)`);
   console.log(`${RUNS} cold loads each, median first contentful paint (ms), 390x844 viewport:`);
   for (const slow of [false, true]) {
     const blank = [], booking = [], ready = [];

@@ -33,7 +33,11 @@ export async function startSalon({ extra = {}, port: wanted, dir: reuse } = {}) 
   const port = wanted || (await freePort());
   const env = { ...process.env, DATABASE_URL: `sqlite://${join(dir, 'salon.db')}`, SALON_LOG: 'warn', ...extra };
   delete env.SALON_NO_DEMO;
-  for (const k of ['SALON_PUBLIC_API_BASE', 'SALON_PUBLIC_INTAKE_URL', 'SALON_SITE_ORIGIN']) if (!(k in extra)) delete env[k];
+  // Nothing from the caller's environment decides where links point or whether real Stripe or
+  // mail servers are called.
+  for (const k of ['SALON_PUBLIC_API_BASE', 'SALON_PUBLIC_INTAKE_URL', 'SALON_SITE_ORIGIN', 'SALON_PUBLIC_URL', 'STRIPE_SECRET_KEY', 'STRIPE_API_BASE', 'STRIPE_WEBHOOK_SECRET', 'SMTP_URL']) {
+    if (!(k in extra)) delete env[k];
+  }
   const child = spawn(BIN, ['serve', '--addr', `127.0.0.1:${port}`], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise((r) => child.once('exit', r));
   const url = `http://127.0.0.1:${port}`;

@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSalon, startIntake, freePort, launch, fillDetails } from './harness.js';
+import { startStripe, STRIPE_KEY, WEBHOOK_SECRET } from './stripe-stub.js';
 
 const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'screenshots');
 await mkdir(out, { recursive: true });
@@ -33,6 +34,8 @@ try {
       }
       await page.locator('button.slot').first().waitFor();
       await shot('4-time');
+      // Late in the day today may have fewer than three free times left: take the next open day.
+      await page.locator('button.day:enabled').nth(1).click();
       await page.locator('button.slot').nth(2).click();
       await page.getByRole('button', { name: /^Book / }).click();
       await shot('5-details-errors');
@@ -94,6 +97,7 @@ try {
       await page.goto(withIntake.url + '/#/book');
       await page.getByRole('button', { name: /Retwist/ }).click();
       await page.getByRole('button', { name: /Amara/ }).click();
+      await page.locator('button.day:enabled').nth(1).click();
       await page.locator('button.slot').nth(width === 390 ? 3 : 4).click();
       await fillDetails(page);
       await page.getByRole('button', { name: /^Book / }).click();
@@ -120,6 +124,93 @@ try {
   } finally {
     await intake.stop();
     await withIntake.stop();
+  }
+  // After booking, with deposits through the local Stripe stub: the deposit step, back from the
+  // payment page paid (waiting, then confirmed) and not paid, and the manage page: cancel step,
+  // moving (picker, confirm, a time taken meanwhile), cancelled, a bad link, the API down.
+  let target;
+  const stripe = await startStripe({ salonUrl: () => target, webhookDelayMs: 2500 });
+  const port = await freePort();
+  const paying = await startSalon({
+    port,
+    extra: { SALON_PUBLIC_URL: `http://127.0.0.1:${port}`, STRIPE_SECRET_KEY: STRIPE_KEY, STRIPE_API_BASE: stripe.url, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET },
+  });
+  target = paying.url;
+  try {
+    for (const width of [390, 1280]) {
+      const context = await browser.newContext({ serviceWorkers: 'block', viewport: { width, height: 844 } });
+      const page = await context.newPage();
+      const shot = (name) => page.screenshot({ path: join(out, `${width}-${name}.png`), fullPage: true });
+      const book = async () => {
+        await page.goto(paying.url + '/#/book');
+        await page.getByRole('button', { name: /Retwist/ }).click();
+        await page.getByRole('button', { name: /Keisha/ }).click();
+        await page.locator('button.slot').first().waitFor();
+        await page.locator('button.day:enabled').last().click();
+        await page.locator('button.slot').nth(width === 390 ? 0 : 2).click();
+        await fillDetails(page);
+        await page.getByRole('button', { name: /^Book / }).click();
+        await page.getByRole('heading', { name: 'Pay the deposit to confirm' }).waitFor();
+        return (await page.locator('#booking-id').textContent()).trim();
+      };
+      let id = await book();
+      await shot('13-deposit-due');
+      await page.waitForURL(`${stripe.url}/**`);
+      await page.getByRole('link', { name: 'Back' }).click();
+      await page.getByRole('heading', { name: 'Payment not completed' }).waitFor();
+      await shot('14-payment-not-completed');
+      await page.getByRole('button', { name: 'Try paying again' }).click();
+      await page.waitForURL(`${stripe.url}/**`);
+      await page.getByRole('link', { name: 'Pay' }).click();
+      await page.getByRole('heading', { name: 'Deposit received' }).waitFor();
+      await shot('15-deposit-received');
+      await page.getByRole('heading', { name: "You're booked" }).waitFor({ timeout: 30000 });
+      await shot('16-deposit-recorded');
+      await page.goto(`${paying.url}/#/manage/${id}`);
+      await page.locator('#status').waitFor();
+      await shot('17-manage');
+      await page.getByRole('button', { name: 'Cancel appointment' }).click();
+      await shot('18-cancel-confirm');
+      await page.getByRole('button', { name: 'Keep my appointment' }).click();
+      await page.getByRole('button', { name: 'Move to another time' }).click();
+      await page.locator('button.slot').first().waitFor();
+      await shot('19-move-picker');
+      const slot = page.locator('button.slot').nth(1);
+      const start = await slot.getAttribute('data-id');
+      await slot.click();
+      await shot('20-move-confirm');
+      const taken = await fetch(paying.url + '/api/v1/bookings', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ service: '77d5de2f-6c6f-5291-90df-5ba039e90a05', stylist: 'a62bf60f-dedb-556f-ae07-fcca3c107c12', start, client: { name: 'Other', email: 'o@example.com', phone: '2125550100' }, notes: '' }),
+      });
+      if (taken.status !== 201) throw new Error(`could not take the slot: ${taken.status}`);
+      await page.getByRole('button', { name: 'Move my appointment' }).click();
+      await page.locator('#manage-problem').waitFor();
+      await shot('21-move-taken');
+      await page.locator('#manage-problem button.slot').first().click();
+      await page.getByRole('button', { name: 'Move my appointment' }).click();
+      await page.locator('#manage-done').waitFor();
+      await shot('22-moved');
+      await page.getByRole('button', { name: 'Cancel appointment' }).click();
+      await page.getByRole('button', { name: 'Yes, cancel it' }).click();
+      await page.getByRole('heading', { name: 'Appointment cancelled' }).waitFor();
+      await shot('23-cancelled');
+      await page.goto(`${paying.url}/?manage=${id}&token=${'0'.repeat(32)}`);
+      await page.getByRole('heading', { name: 'This link is not valid' }).waitFor();
+      await shot('24-bad-link');
+      id = await book();
+      await page.getByRole('button', { name: 'Stay on this page' }).click();
+      await page.route('**/api/**', (r) => r.abort());
+      await page.goto(`${paying.url}/#/manage/${id}`);
+      await page.reload();
+      await page.locator('#manage-error').waitFor();
+      await shot('25-manage-offline');
+      await context.close();
+    }
+  } finally {
+    await paying.stop();
+    await stripe.close();
   }
 } finally {
   await browser.close();

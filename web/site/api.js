@@ -46,6 +46,22 @@ export const stylists = () => all('/stylists');
 export const availability = (service, stylist, from, to) =>
   call(`${BASE}/availability?${new URLSearchParams({ service, stylist, from, to })}`);
 export const book = (body, key) => post(BASE + '/bookings', body, key);
+// The client's own booking, through the signed token of its manage link: what it is and what
+// may be done (`manage`), and the actions. No idempotency key: cancelling twice or moving to the
+// same time again is refused by the booking itself, never doubled.
+const mine = (id, what, token) =>
+  `${BASE}/bookings/${encodeURIComponent(id)}/${what}?${new URLSearchParams({ token })}`;
+export const manage = (id, token) => call(mine(id, 'manage', token));
+const act = (id, what, token, body) =>
+  call(mine(id, what, token), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-salon-source': 'spa' },
+    body: JSON.stringify(body || {}),
+  }, 15000);
+export const cancel = (id, token) => act(id, 'cancel', token);
+export const reschedule = (id, token, start) => act(id, 'reschedule', token, { start });
+// The deposit's payment page again: the booking, with `checkout_url`.
+export const checkout = (id, token) => act(id, 'checkout', token);
 // The intake answers 202 once the submission is stored on its disk.
 export const intake = (kind, body, key) =>
   post(`${intakeUrl}/intake/${kind === 'request' ? 'requests' : 'bookings'}`, body, key);

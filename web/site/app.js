@@ -85,45 +85,50 @@ function pickStylist() {
 }
 
 // Days someone who does this service works, from their weekly hours (works offline too).
-function workingDays(from) {
-  const people = sel.stylist === 'any' ? stylistsFor(sel.service) : [stylist(sel.stylist)].filter(Boolean);
+function workingDays(svc, who, from) {
+  const people = who === 'any' ? stylistsFor(svc) : [stylist(who)].filter(Boolean);
   return Array.from({ length: DAYS }, (_, i) => addDays(from, i)).map((d) => ({
     d,
     open: people.some((p) => p.hours && p.hours[weekday(d)]),
   }));
 }
 
-function pickTime() {
-  const s = service(sel.service);
+// The day and time picker for one service and stylist (an id or "any"): the booking flow uses
+// it, and so does moving a booking on the manage page. `at.day` is the chosen day (kept up to
+// date here); `ask` offers the booking request form when free times cannot be loaded.
+function picker(svc, who, at, ask = false) {
   const tz = (avail && avail.tz) || data.salon.time_zone;
   const from = today(tz);
-  const key = `${sel.service}|${sel.stylist}|${from}`;
-  if (!avail || avail.key !== key) loadSlots(key, from);
+  const key = `${svc}|${who}|${from}`;
+  if (!avail || avail.key !== key) loadSlots(key, svc, who, from);
   const ready = avail && avail.key === key && avail.slots;
   const failed = avail && avail.key === key && avail.error;
   const count = (d) => (ready ? avail.slots.filter((x) => slotDay(x.start) === d).length : 0);
-  const days = workingDays(from).map((x) => ({ ...x, n: count(x.d) }));
-  if (ready && !days.some((x) => x.d === sel.day && x.n)) sel.day = (days.find((x) => x.n) || {}).d;
-  let body;
+  const days = workingDays(svc, who, from).map((x) => ({ ...x, n: count(x.d) }));
+  if (ready && !days.some((x) => x.d === at.day && x.n)) at.day = (days.find((x) => x.n) || {}).d;
   if (failed) {
     const open = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'].filter((w) => days.some((x) => x.open && dayLabel(x.d).startsWith(w)));
-    body = `<div class="alert" role="alert"><p>We can't load free times right now — the connection to the salon failed.${api.intakeUrl ? ' Try again, or ask for a time below.' : ''}</p>
+    ask = ask && api.intakeUrl;
+    return `<div class="alert" role="alert"><p>We can't load free times right now — the connection to the salon failed.${ask ? ' Try again, or ask for a time below.' : ''}</p>
     <button class="button" data-go="retry">Try again</button></div>
-    ${open.length ? `<p>${esc(sel.stylist === 'any' ? 'The salon' : stylistName(sel.stylist))} is usually in on ${open.join(', ')}.</p>` : ''}
-    ${api.intakeUrl ? requestForm(days.filter((x) => x.open)) : ''}`;
-  } else if (!ready) {
-    body = `<p class="muted" role="status">Loading free times…</p>`;
-  } else if (!days.some((x) => x.n)) {
-    body = `<p role="status">No free times in the next ${DAYS} days. Try another stylist or service.</p>`;
-  } else {
-    const slots = avail.slots.filter((x) => slotDay(x.start) === sel.day);
-    body = `<h2 id="h-day">Day</h2><ul class="days" aria-labelledby="h-day">${days.map((x) =>
-      `<li><button class="day" data-go="day" data-id="${x.d}" aria-pressed="${x.d === sel.day}" ${x.n ? '' : 'disabled'} aria-label="${dayLabel(x.d, true)}, ${x.n ? `${x.n} free times` : x.open ? 'full' : 'closed'}"><b>${dayLabel(x.d).replace(', ', '</b>')}<small>${x.n ? `${x.n} free` : x.open ? 'full' : 'closed'}</small></button></li>`).join('')}</ul>
-    <h2 id="h-slots">Free times on ${dayLabel(sel.day, true)}</h2>
-    ${slotList(slots, 'h-slots')}`;
+    ${open.length ? `<p>${esc(who === 'any' ? 'The salon' : stylistName(who))} is usually in on ${open.join(', ')}.</p>` : ''}
+    ${ask ? requestForm(days.filter((x) => x.open)) : ''}`;
   }
+  if (!ready) return `<p class="muted" role="status">Loading free times…</p>`;
+  if (!days.some((x) => x.n)) return `<p role="status">No free times in the next ${DAYS} days. Try another stylist or service.</p>`;
+  const slots = avail.slots.filter((x) => slotDay(x.start) === at.day);
+  return `<h2 id="h-day">Day</h2><ul class="days" aria-labelledby="h-day">${days.map((x) =>
+    `<li><button class="day" data-go="day" data-id="${x.d}" aria-pressed="${x.d === at.day}" ${x.n ? '' : 'disabled'} aria-label="${dayLabel(x.d, true)}, ${x.n ? `${x.n} free times` : x.open ? 'full' : 'closed'}"><b>${dayLabel(x.d).replace(', ', '</b>')}<small>${x.n ? `${x.n} free` : x.open ? 'full' : 'closed'}</small></button></li>`).join('')}</ul>
+    <h2 id="h-slots">Free times on ${dayLabel(at.day, true)}</h2>
+    ${slotList(slots, 'h-slots', at.day)}`;
+}
+const zoneName = () => ((avail && avail.tz) || data.salon.time_zone).split('/').pop().replace(/_/g, ' ');
+
+function pickTime() {
+  const s = service(sel.service);
+  const body = picker(sel.service, sel.stylist, sel, true);
   return `${steps(2)}<h1 tabindex="-1">Choose a day and time</h1>
-  <p class="muted">${esc(s.name)} with ${esc(stylistName(sel.stylist))} · ${esc(tz.split('/').pop().replace(/_/g, ' '))} time</p>
+  <p class="muted">${esc(s.name)} with ${esc(stylistName(sel.stylist))} · ${esc(zoneName())} time</p>
   ${body}<p><a href="#/book/stylist">← Change stylist</a></p>`;
 }
 
@@ -152,20 +157,20 @@ function requestForm(open) {
 // One button per start time: with "any stylist" the salon picks whoever is free at booking.
 const unique = (slots) => slots.filter((x, i) => slots.findIndex((y) => y.start === x.start) === i);
 
-function slotList(slots, labelledby) {
+function slotList(slots, labelledby, day = sel.day) {
   return `<ul class="slots" aria-labelledby="${labelledby}">${unique(slots).map((x) =>
-    `<li><button class="slot" data-go="slot" data-id="${x.start}" data-stylist="${x.stylist}" aria-label="${when(x.start)}">${clock(x.start)}${slotDay(x.start) === sel.day ? '' : `<small>${dayLabel(slotDay(x.start))}</small>`}</button></li>`).join('')}</ul>`;
+    `<li><button class="slot" data-go="slot" data-id="${x.start}" data-stylist="${x.stylist}" aria-label="${when(x.start)}">${clock(x.start)}${slotDay(x.start) === day ? '' : `<small>${dayLabel(slotDay(x.start))}</small>`}</button></li>`).join('')}</ul>`;
 }
 
-async function loadSlots(key, from) {
+async function loadSlots(key, svc, who, from) {
   avail = { key };
   try {
-    const r = await api.availability(sel.service, sel.stylist, from, addDays(from, DAYS - 1));
-    avail = { key, tz: r.time_zone, slots: unique(r.slots) };
+    const r = await api.availability(svc, who, from, addDays(from, DAYS - 1));
+    if (avail?.key === key) avail = { key, tz: r.time_zone, slots: unique(r.slots) };
   } catch (e) {
-    avail = { key, error: e };
+    if (avail?.key === key) avail = { key, error: e };
   }
-  if (route() === 'book/time') render(false);
+  if (avail?.key === key && (route() === 'book/time' || route().startsWith('manage/'))) render(false);
 }
 
 const FIELDS = [
@@ -206,7 +211,9 @@ function confirmation(id) {
   const b = queue.booking(id);
   if (!b) return `<h1 tabindex="-1">Booking not found</h1><p>We have no booking ${esc(id)} on this device.</p><p><a href="#/">Home</a></p>`;
   const s = service(b.service);
-  return `<h1 tabindex="-1">${b.status === 'held' ? 'Almost done: your time is held until the deposit is paid' : "You're booked"}</h1>
+  const due = b.status === 'held' && b.deposit_status === 'pending';
+  return `<h1 tabindex="-1">${due ? 'Pay the deposit to confirm' : b.status === 'cancelled' ? 'Booking cancelled' : "You're booked"}</h1>
+  ${due ? (after() ? later.depositDue(app, b) : '<p class="muted" role="status">Loading the payment step…</p>') : ''}
   <div class="summary confirm"><dl>
   <dt>Service</dt><dd>${esc(s ? s.name : b.service)}</dd>
   <dt>Stylist</dt><dd>${esc(stylistName(b.stylist))}</dd>
@@ -214,9 +221,8 @@ function confirmation(id) {
   <dt>Price</dt><dd>${money(b.price_cents, b.currency)}${b.checkout_url && b.deposit_cents ? ` (deposit ${money(b.deposit_cents, b.currency)} due now)` : ', paid at the salon'}</dd>
   <dt>Name</dt><dd>${esc(b.client?.name)}</dd>
   <dt>Status</dt><dd id="status" class="cap">${esc(b.status)}</dd>
-  <dt>Reference</dt><dd><code id="booking-id">${esc(b.id)}</code></dd></dl>
-  ${b.checkout_url ? `<p><a class="button" href="${esc(b.checkout_url)}">Pay the deposit</a></p>` : ''}</div>
-  <p><a href="#/">Back to home</a></p>`;
+  <dt>Reference</dt><dd><code id="booking-id">${esc(b.id)}</code></dd></dl></div>
+  <p>${b.manage_url ? `<a href="#/manage/${esc(b.id)}" id="manage-link">Change or cancel this booking</a> · ` : ''}<a href="#/">Back to home</a></p>`;
 }
 
 // While this page is open, asks the intake what became of a booking it stored: the booking
@@ -289,11 +295,18 @@ function render(focus = true) {
   else if (r === 'book/time' && service(sel.service) && sel.stylist) html = pickTime();
   else if (r === 'book/details' && service(sel.service) && sel.slot) html = details(lastErrors);
   else if (r.startsWith('book')) return go('book');
+  else if (/^(manage|paid|unpaid)\//.test(r)) html = after() ? later.page(app, r) : '<p class="muted" role="status">Loading…</p>';
   else html = home();
   // Re-rendering in place (live data, slots arriving) keeps keyboard focus where it was.
   const a = document.activeElement;
   const keep = !focus && a && main.contains(a) && (a.id ? `#${a.id}` : a.dataset.go ? `[data-go="${a.dataset.go}"][data-id="${a.dataset.id}"]` : a.tagName);
   main.innerHTML = html;
+  // The chosen day stays in view when it is further along the day strip than fits.
+  const day = main.querySelector('.days [aria-pressed="true"]');
+  if (day) {
+    const over = day.getBoundingClientRect().right - day.closest('.days').getBoundingClientRect().right;
+    if (over > 0) day.closest('.days').scrollLeft += over + 8;
+  }
   if (focus) (main.querySelector('h1') || main).focus();
   else if (keep) main.querySelector(keep)?.focus();
 }
@@ -304,9 +317,36 @@ const go = (r) => {
   else location.hash = '#/' + r;
 };
 
+// The pages after booking (manage.js: the deposit, Stripe's return, the manage link) load when
+// first needed, so the booking flow does not carry them. This is what they use of this module.
+const app = {
+  data, main, route, render, service, stylistName, picker, slotList, zoneName,
+  forgetSlots: () => (avail = null),
+};
+let later = null;
+let loading = null;
+// Resolves to the module (null when it cannot be loaded); the page renders again once it is in.
+function loadLater() {
+  loading ||= import('./manage.js').then(
+    (m) => {
+      later = m;
+      render(false);
+      return m;
+    },
+    () => {
+      loading = null;
+      say("We can't load this page right now. Check your connection and reload the page.");
+      return null;
+    },
+  );
+  return loading;
+}
+// For rendering: the module if it is in, else null (and it is on its way).
+const after = () => later || (loadLater(), null);
+
 main.addEventListener('click', (e) => {
   const b = e.target.closest('button[data-go]');
-  if (!b || b.disabled) return;
+  if (!b || b.disabled || later?.click(app, b)) return;
   const id = b.dataset.id;
   switch (b.dataset.go) {
     case 'service':
@@ -405,6 +445,8 @@ queue.events.addEventListener('landed', ({ detail }) => {
   sel.slot = null;
   save();
   avail = null;
+  // A deposit is due: the browser goes on to the payment page (after a moment to read why).
+  if (detail.booking.status === 'held') loadLater().then((m) => m?.payNow(app, detail.booking));
   go('booking/' + detail.booking.id);
 });
 
@@ -464,6 +506,16 @@ queue.events.addEventListener('rejected', ({ detail }) => {
 // ---------- start ----------
 
 addEventListener('hashchange', () => render());
+// Arriving by the manage link or back from the payment page: the route comes from the address.
+if (/[?&](manage|booking)=/.test(location.search)) {
+  try {
+    later = await import('./manage.js');
+    loading = Promise.resolve(later);
+    later.fromLink();
+  } catch {
+    /* offline and not cached: the home page says the salon can't be reached */
+  }
+}
 render();
 
 // A booking left in the queue by an earlier visit (reload, closed tab): resume it.

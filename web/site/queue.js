@@ -43,6 +43,12 @@ export function settle(key, outcome) {
   }
 }
 
+// A newer copy of a booking made on this device (from its manage page), kept with the rest.
+export function refresh(b) {
+  const old = booking(b.id);
+  if (old) remember(DONE, b.id, { ...old, ...b });
+}
+
 function remember(store, id, value) {
   const done = read(store, {});
   done[id] = value;
