@@ -154,7 +154,7 @@ test('moving a booking reuses the day and time picker; a time taken meanwhile of
   await problem.filter({ hasText: 'Someone else booked that time' }).waitFor();
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'manage-problem');
   assert.doesNotMatch(await problem.textContent(), /[{}]|"type"|alternatives`/);
-  // An alternative on the same day (see the todo test below for moves to another day).
+  // An alternative on the same day (the next test moves to another day).
   const alt = problem.locator(`button.slot[data-id^="${day}"]`).first();
   const to = await alt.getAttribute('data-id');
   await alt.click();
@@ -168,12 +168,9 @@ test('moving a booking reuses the day and time picker; a time taken meanwhile of
   assert.deepEqual(errors, []);
 });
 
-// Found while writing the test above: the API's availability read model gets a move to another
-// day wrong. The write side releases the old time (it can be booked again), but the commit holds
-// SlotReserved (new day) before SlotReleased (old day), and the projection's SlotReleased drops the
-// still-buffered new row of the same booking (`forget_row` by booking id) instead of deleting the
-// old one: the old time stays blocked and the new time is offered as free.
-test('moving to another day frees the old time in availability', { todo: 'API read-model bug: rm_reservations after a cross-day reschedule' }, async () => {
+// A move to another day: the commit holds the new day's reservation and the old day's release;
+// the availability read model keeps the first and drops the second (keyed by booking and day).
+test('moving to another day frees the old time in availability', async () => {
   const salon = await salonWith();
   const slots = (await salon.get(`/api/v1/availability?service=${RETWIST}&stylist=${KEISHA}`)).slots.map((s) => s.start);
   const start = slots.at(-1);

@@ -62,6 +62,13 @@ export const cancel = (id, token) => act(id, 'cancel', token);
 export const reschedule = (id, token, start) => act(id, 'reschedule', token, { start });
 // The deposit's payment page again: the booking, with `checkout_url`.
 export const checkout = (id, token) => act(id, 'checkout', token);
+// A full day's waitlist: {id, place, date, leave_url}; 409 `day-has-room` when it is not full.
+export const joinWaitlist = (body) =>
+  call(BASE + '/waitlist', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-salon-source': 'spa' },
+    body: JSON.stringify(body),
+  }, 15000);
 // The intake answers 202 once the submission is stored on its disk.
 export const intake = (kind, body, key) =>
   post(`${intakeUrl}/intake/${kind === 'request' ? 'requests' : 'bookings'}`, body, key);

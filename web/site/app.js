@@ -95,8 +95,9 @@ function workingDays(svc, who, from) {
 
 // The day and time picker for one service and stylist (an id or "any"): the booking flow uses
 // it, and so does moving a booking on the manage page. `at.day` is the chosen day (kept up to
-// date here); `ask` offers the booking request form when free times cannot be loaded.
-function picker(svc, who, at, ask = false) {
+// date here); `ask` offers the booking request form when free times cannot be loaded; `wait`
+// lets a full day be chosen, to join its waitlist.
+function picker(svc, who, at, ask = false, wait = false) {
   const tz = (avail && avail.tz) || data.salon.time_zone;
   const from = today(tz);
   const key = `${svc}|${who}|${from}`;
@@ -105,7 +106,8 @@ function picker(svc, who, at, ask = false) {
   const failed = avail && avail.key === key && avail.error;
   const count = (d) => (ready ? avail.slots.filter((x) => slotDay(x.start) === d).length : 0);
   const days = workingDays(svc, who, from).map((x) => ({ ...x, n: count(x.d) }));
-  if (ready && !days.some((x) => x.d === at.day && x.n)) at.day = (days.find((x) => x.n) || {}).d;
+  const pickable = (x) => x.n || (wait && x.open);
+  if (ready && !days.some((x) => x.d === at.day && pickable(x))) at.day = (days.find((x) => x.n) || days.find(pickable) || {}).d;
   if (failed) {
     const open = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'].filter((w) => days.some((x) => x.open && dayLabel(x.d).startsWith(w)));
     ask = ask && api.intakeUrl;
@@ -115,18 +117,64 @@ function picker(svc, who, at, ask = false) {
     ${ask ? requestForm(days.filter((x) => x.open)) : ''}`;
   }
   if (!ready) return `<p class="muted" role="status">Loading free times…</p>`;
-  if (!days.some((x) => x.n)) return `<p role="status">No free times in the next ${DAYS} days. Try another stylist or service.</p>`;
+  if (!days.some(pickable)) return `<p role="status">No free times in the next ${DAYS} days. Try another stylist or service.</p>`;
   const slots = avail.slots.filter((x) => slotDay(x.start) === at.day);
+  const full = wait && !slots.length;
   return `<h2 id="h-day">Day</h2><ul class="days" aria-labelledby="h-day">${days.map((x) =>
-    `<li><button class="day" data-go="day" data-id="${x.d}" aria-pressed="${x.d === at.day}" ${x.n ? '' : 'disabled'} aria-label="${dayLabel(x.d, true)}, ${x.n ? `${x.n} free times` : x.open ? 'full' : 'closed'}"><b>${dayLabel(x.d).replace(', ', '</b>')}<small>${x.n ? `${x.n} free` : x.open ? 'full' : 'closed'}</small></button></li>`).join('')}</ul>
-    <h2 id="h-slots">Free times on ${dayLabel(at.day, true)}</h2>
-    ${slotList(slots, 'h-slots', at.day)}`;
+    `<li><button class="day" data-go="day" data-id="${x.d}" aria-pressed="${x.d === at.day}" ${pickable(x) ? '' : 'disabled'} aria-label="${dayLabel(x.d, true)}, ${x.n ? `${x.n} free times` : x.open ? 'full' : 'closed'}"><b>${dayLabel(x.d).replace(', ', '</b>')}<small>${x.n ? `${x.n} free` : x.open ? 'full' : 'closed'}</small></button></li>`).join('')}</ul>
+    ${full ? waitlistForm(svc, who, at.day) : `<h2 id="h-slots">Free times on ${dayLabel(at.day, true)}</h2>
+    ${slotList(slots, 'h-slots', at.day)}`}`;
+}
+
+// A full day: join its waitlist; the salon emails when a time frees up, first come first served.
+let waiting = {}; // `${service}|${stylist}|${day}` → {place} | {sending} | {error}
+let waitErrors = {};
+function waitlistForm(svc, who, day) {
+  const w = waiting[`${svc}|${who}|${day}`] || {};
+  if (w.place) return `<div class="ok" role="status" id="waitlisted" tabindex="-1"><p><strong>You're on the waitlist for ${dayLabel(day, true)}</strong> (number ${w.place}).</p>
+    <p>If a time frees up that day we'll email ${esc(form.email)}; the first to book it gets it.</p></div>`;
+  return `<h2 id="h-wait">${dayLabel(day, true)} is fully booked</h2>
+  <p>Join the waitlist and we'll email you if a time frees up.</p>
+  ${w.error ? `<div class="alert" role="alert" id="wait-problem" tabindex="-1"><p>${esc(w.error)}</p></div>` : ''}
+  <form id="waitlist" novalidate aria-labelledby="h-wait">${FIELDS.map((f) => field(f, waitErrors)).join('')}
+  <button class="button" type="submit"${w.sending ? ' disabled aria-disabled="true"' : ''}>${w.sending ? 'Sending…' : 'Join the waitlist'}</button></form>`;
+}
+async function joinWaitlist() {
+  const k = `${sel.service}|${sel.stylist}|${sel.day}`;
+  if (waiting[k]?.sending) return;
+  waitErrors = validate();
+  if (Object.keys(waitErrors).length) {
+    render(false);
+    return main.querySelector('[aria-invalid="true"]')?.focus();
+  }
+  waiting[k] = { sending: true };
+  render(false);
+  try {
+    const r = await api.joinWaitlist({
+      service: sel.service,
+      stylist: sel.stylist,
+      date: sel.day,
+      client: { name: form.name.trim(), email: form.email.trim(), phone: form.phone.trim() },
+    });
+    waiting[k] = { place: r.place };
+  } catch (e) {
+    const p = e.problem || {};
+    waiting[k] = {
+      error: p.status === 409 && /day-has-room/.test(p.type || '')
+        ? 'A time has just freed up that day: pick it below.'
+        : p.errors?.length ? p.errors.map((x) => `${LABELS[x.field.replace('client.', '')] || x.field} ${x.message}.`).join(' ')
+        : e.status ? p.detail || 'The salon could not add you to the waitlist.' : "We can't reach the salon right now. Please try again.",
+    };
+    if (p.status === 409) avail = null;
+  }
+  render(false);
+  (main.querySelector('#waitlisted') || main.querySelector('#wait-problem'))?.focus?.();
 }
 const zoneName = () => ((avail && avail.tz) || data.salon.time_zone).split('/').pop().replace(/_/g, ' ');
 
 function pickTime() {
   const s = service(sel.service);
-  const body = picker(sel.service, sel.stylist, sel, true);
+  const body = picker(sel.service, sel.stylist, sel, true, true);
   return `${steps(2)}<h1 tabindex="-1">Choose a day and time</h1>
   <p class="muted">${esc(s.name)} with ${esc(stylistName(sel.stylist))} · ${esc(zoneName())} time</p>
   ${body}<p><a href="#/book/stylist">← Change stylist</a></p>`;
@@ -391,6 +439,7 @@ function validate() {
 main.addEventListener('submit', (e) => {
   e.preventDefault();
   if (e.target.id === 'request') return askForTime();
+  if (e.target.id === 'waitlist') return joinWaitlist();
   if (sending) return;
   const errors = validate();
   rejection = null;
@@ -506,6 +555,15 @@ queue.events.addEventListener('rejected', ({ detail }) => {
 // ---------- start ----------
 
 addEventListener('hashchange', () => render());
+// Arriving by a waitlist email's link: that service (and stylist) on that day.
+{
+  const q = new URLSearchParams(location.search);
+  if (q.get('service') && /^\d{4}-\d{2}-\d{2}$/.test(q.get('date') || '')) {
+    Object.assign(sel, { service: q.get('service'), stylist: q.get('stylist') || 'any', day: q.get('date'), slot: null });
+    save();
+    history.replaceState(null, '', location.pathname + '#/book/time');
+  }
+}
 // Arriving by the manage link or back from the payment page: the route comes from the address.
 if (/[?&](manage|booking)=/.test(location.search)) {
   try {
