@@ -20,6 +20,11 @@ struct Fixture {
 }
 
 async fn fixture(backend: Backend) -> Fixture {
+    fixture_with(backend, None).await
+}
+
+/// With `smtp_port`, mail goes to an SMTP server there.
+async fn fixture_with(backend: Backend, smtp_port: Option<u16>) -> Fixture {
     let stub = StripeStub::start().await;
     let clock = Clock::manual(Utc::now());
     let db = ScratchDb::new(backend).await;
@@ -34,6 +39,14 @@ async fn fixture(backend: Backend) -> Fixture {
         config.public_url = "http://site.test".into();
         config.clock = c;
         config.run_reactors = false;
+        if let Some(port) = smtp_port {
+            config.mail = commands::reactors::mail::MailSettings {
+                smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+                from: "bookings@salon.test".into(),
+                owners: vec!["owner@salon.test".into()],
+                public_url: "http://site.test".into(),
+            };
+        }
     })
     .await;
     Fixture { app, stub, clock }
@@ -511,6 +524,54 @@ async fn racing_duplicate_deliveries_confirm_once() {
         assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
         assert_eq!(f.events_of(&id, "DepositPaid").await, 1);
         assert_eq!(f.events_of(&id, "BookingConfirmed").await, 1);
+        f.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_client_is_emailed_the_payment_link_and_confirmed_only_once_paid() {
+    for backend in BACKENDS {
+        let port = tests::free_port();
+        let maildir =
+            std::env::temp_dir().join(format!("salon-paymail-{}", uuid::Uuid::new_v4().simple()));
+        let sink = tests::smtp_sink(port, &maildir).await;
+        let f = fixture_with(backend, Some(port)).await;
+        let booking = f.book("mailpay-1").await;
+        let subjects = || -> Vec<String> {
+            sink.messages()
+                .iter()
+                .filter_map(|m| {
+                    m.lines()
+                        .find_map(|l| l.strip_prefix("Subject: "))
+                        .map(str::to_string)
+                })
+                .collect()
+        };
+        f.round().await;
+        let first = subjects();
+        assert_eq!(first.len(), 1, "{first:?}");
+        assert!(
+            first[0].starts_with("Pay the deposit to confirm"),
+            "{first:?}"
+        );
+        let text = sink
+            .messages()
+            .concat()
+            .replace("=\r\n", "")
+            .replace("=\n", "");
+        assert!(
+            text.contains("https://checkout.stripe.com/c/pay/"),
+            "the payment link is in the email"
+        );
+        // Paid: now the confirmation and the owner's alert.
+        f.pay(&booking).await;
+        f.round().await;
+        let all = subjects();
+        assert_eq!(all.len(), 3, "{all:?}");
+        assert!(all.iter().any(|s| s.starts_with("Booked:")));
+        assert!(all.iter().any(|s| s.starts_with("New booking:")));
+        drop(sink);
+        let _ = std::fs::remove_dir_all(&maildir);
         f.stop().await;
     }
 }

@@ -237,6 +237,31 @@ impl Mail {
                 ),
                 Some(c.ics(false, 0)),
             ),
+            kind::DEPOSIT_DUE => {
+                let (Some(checkout), Some(until)) = (b.checkout.as_ref(), b.hold_expires_at) else {
+                    return Err("not sent: no payment page".into());
+                };
+                if b.status != BookingStatus::Held || b.deposit != DepositStatus::Pending {
+                    return Err(format!("not sent: the booking is {} and its deposit {}", b.status, b.deposit.as_str()));
+                }
+                let deposit = b
+                    .details
+                    .as_ref()
+                    .map(|d| c.money(d.deposit_cents.get()))
+                    .unwrap_or_default();
+                client(
+                    format!("Pay the deposit to confirm: {what}, {when}"),
+                    format!(
+                        "Hello {name},\n\nwe are holding this time for you at {}:\n\n  {what}\n  {when}\n\n\
+                         To confirm it, pay the deposit of {deposit} before {}:\n{}\n\n\
+                         If it is not paid by then, the time is released. Manage the booking here:\n{manage}\n",
+                        c.salon,
+                        c.when(until),
+                        checkout.url
+                    ),
+                    None,
+                )
+            }
             kind::OWNER_ALERT => {
                 let d = b.details.as_ref().ok_or("booking without details")?;
                 owner(

@@ -26,6 +26,7 @@ pub mod kind {
     pub const RESCHEDULED: &str = "rescheduled";
     pub const REFUNDED: &str = "refunded";
     pub const WAITLIST_OFFER: &str = "waitlist_offer";
+    pub const DEPOSIT_DUE: &str = "deposit_due";
 }
 
 /// Plans the booking reactors' items.
@@ -153,6 +154,14 @@ impl BookingPlanner {
                     ));
                 }
             }
+            // The payment link by email too: the client may have left the page (or booked
+            // through the intake while the API was down).
+            BookingEvent::CheckoutStarted { session_id, .. } => items.push(Self::mail(
+                format!("mail:{}:{booking}:{session_id}", kind::DEPOSIT_DUE),
+                kind::DEPOSIT_DUE,
+                booking,
+                now,
+            )),
             BookingEvent::HoldExpired { .. } => items.push(Self::mail(
                 format!("mail:{}:{booking}", kind::HOLD_EXPIRED),
                 kind::HOLD_EXPIRED,
