@@ -93,6 +93,10 @@ uuid_id!(
     /// An external calendar (CalDAV or Google) whose busy time blocks a stylist's slots.
     CalendarSourceId, "calendar_source"
 );
+uuid_id!(
+    /// An integrator's outgoing webhook subscription (its signing secret is never an event).
+    WebhookSubscriptionId, "webhook"
+);
 
 /// Namespace for booking ids derived from idempotency keys (UUID v5). A fixed random UUID.
 const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6a1c_3f4e_9b2d_4c8a_8e71_5d0f_2b9c_7a13);
