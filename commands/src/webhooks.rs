@@ -230,7 +230,7 @@ impl Webhooks {
         id: &str,
         limit: usize,
         offset: usize,
-    ) -> Result<(usize, Vec<DeliveryRecord>), sqlx::Error> {
+    ) -> Result<(usize, Vec<DeliveryRecord>), WebhooksError> {
         let (count, rows) = self
             .bus
             .store()

@@ -32,7 +32,7 @@ use migrations::{Backend, LogPosition};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::Row;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 pub const WEBHOOK: &str = "webhook";
@@ -270,6 +270,11 @@ pub struct WebhookDelivery {
     webhooks: Webhooks,
     http: Https,
     timeout: Duration,
+    /// Subscriptions whose endpoint did not answer in time during the round at this time (a
+    /// round hands every item the same `now`). Their further items of that round are put back
+    /// without waiting out the timeout again, so one silent endpoint holds a round up for one
+    /// timeout, not one per item.
+    silent: std::sync::Mutex<(DateTime<Utc>, HashSet<String>)>,
 }
 
 impl WebhookDelivery {
@@ -279,6 +284,7 @@ impl WebhookDelivery {
             webhooks,
             http: crate::calendars::https_client(),
             timeout,
+            silent: std::sync::Mutex::new((DateTime::<Utc>::MIN_UTC, HashSet::new())),
         }
     }
 
@@ -327,6 +333,12 @@ impl WebhookDelivery {
         if !state.active {
             return Tried::done("dropped", None, Some("the subscription is paused".into()));
         }
+        if self.was_silent(subscription, now) {
+            return Tried::retry(
+                None,
+                "not sent: the endpoint did not answer another delivery of this round".into(),
+            );
+        }
         let secret = match self.webhooks.secret(subscription).await {
             Ok(Some(secret)) => secret,
             Ok(None) => return Tried::retry(None, "the subscription has no signing secret".into()),
@@ -362,10 +374,26 @@ impl WebhookDelivery {
             Err(e) => return Tried::done("gave up", None, Some(format!("unusable URL: {e}"))),
         };
         match tokio::time::timeout(self.timeout, self.send(request)).await {
-            Err(_) => Tried::retry(None, format!("no answer within {:?}", self.timeout)),
+            Err(_) => {
+                self.mark_silent(subscription, now);
+                Tried::retry(None, format!("no answer within {:?}", self.timeout))
+            }
             Ok(Err(e)) => Tried::retry(None, e),
             Ok(Ok((status, answer))) => classify(status, &answer, item.attempts),
         }
+    }
+
+    fn was_silent(&self, subscription: &str, now: DateTime<Utc>) -> bool {
+        let silent = self.silent.lock().unwrap_or_else(|p| p.into_inner());
+        silent.0 == now && silent.1.contains(subscription)
+    }
+
+    fn mark_silent(&self, subscription: &str, now: DateTime<Utc>) {
+        let mut silent = self.silent.lock().unwrap_or_else(|p| p.into_inner());
+        if silent.0 != now {
+            *silent = (now, HashSet::new());
+        }
+        silent.1.insert(subscription.to_string());
     }
 
     /// Sends and reads (a bounded part of) the answer.
