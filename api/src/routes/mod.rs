@@ -6,3 +6,4 @@ pub mod health;
 pub mod manage;
 pub mod stream;
 pub mod webhooks;
+pub mod webhooks_out;
