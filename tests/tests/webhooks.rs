@@ -605,6 +605,30 @@ async fn filtered_out_types_and_paused_subscriptions_get_nothing() {
         ));
         assert!(receiver.got("/cancellations").is_empty());
         assert_eq!(receiver.got("/everything").len(), 6);
+
+        // Catalog events go out too.
+        let meta = domain::metadata::EventMetadata::new("owner", domain::metadata::Source::Panel);
+        app.server
+            .state
+            .bus
+            .execute::<domain::salon::Salon>(
+                domain::ids::SALON_ID,
+                domain::salon::SalonCommand::Update {
+                    name: Some("Webhook Salon".into()),
+                    time_zone: None,
+                    policy: None,
+                },
+                &meta,
+            )
+            .await
+            .expect("rename the salon");
+        round(&app).await;
+        let renamed = receiver.got("/everything").pop().expect("the rename");
+        assert_eq!(renamed.body["type"], "SalonRenamed");
+        assert_eq!(renamed.body["aggregate_type"], "Salon");
+        assert_eq!(renamed.body["data"]["name"], "Webhook Salon");
+        assert!(renamed.verified);
+        assert!(receiver.got("/cancellations").is_empty());
         app.stop().await;
     }
 }
