@@ -69,10 +69,13 @@ pub struct AppState {
     pub stripe_webhooks: Option<commands::payments::StripeWebhooks>,
     /// Signs and checks the clients' manage links.
     pub links: commands::links::LinkSigner,
-    /// Hold expiry, mail and refunds (tests run rounds by hand on a still clock).
+    /// Hold expiry, mail, refunds and outgoing webhooks (tests run rounds by hand on a still
+    /// clock).
     pub reactors: Arc<commands::reactors::Reactors>,
     /// Throttles recording when each API token was last used.
     pub token_usage: Arc<extract::TokenUsage>,
+    /// Integrators' webhook subscriptions and their signing secrets.
+    pub webhooks: commands::webhooks::Webhooks,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -134,6 +137,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::webhooks::router())
         .merge(routes::waitlist::router())
         .merge(routes::tokens::router())
+        .merge(routes::webhooks_out::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))

@@ -5,7 +5,9 @@
 //! - `booking`: the booking path across `StylistDay` and `Booking`.
 //! - `lifecycle`: payment, expiry, cancellation and reschedule of a placed booking.
 //! - `payments`: Stripe Checkout, refunds and the webhook receiver.
-//! - `reactors`: hold expiry, mail, refunds: following the log and acting on the world.
+//! - `reactors`: hold expiry, mail, refunds, outgoing webhooks: following the log and acting on
+//!   the world.
+//! - `webhooks`: integrators' webhook subscriptions and their signing secrets.
 //! - `links`: signed links that let clients manage their bookings.
 //! - `tokens`, `demo`: API token creation and demo data.
 //!
@@ -22,6 +24,7 @@ pub mod reactors;
 pub mod store;
 pub mod tokens;
 pub mod waitlist;
+pub mod webhooks;
 
 pub use bus::{CommandBus, CommandError, Committed};
 pub use store::Store;

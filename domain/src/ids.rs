@@ -93,6 +93,10 @@ uuid_id!(
     /// An external calendar (CalDAV or Google) whose busy time blocks a stylist's slots.
     CalendarSourceId, "calendar_source"
 );
+uuid_id!(
+    /// An integrator's outgoing webhook subscription (its signing secret is never an event).
+    WebhookSubscriptionId, "webhook"
+);
 
 uuid_id!(
     /// A client waiting for a time to open up on a full day.

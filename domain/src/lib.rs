@@ -9,6 +9,7 @@
 //! - `salon`, `service`, `stylist`, `token`: the catalog and settings aggregates.
 //! - `stylist_day`: the consistency boundary against double booking.
 //! - `booking`: a booking's lifecycle and deposit.
+//! - `webhook`: integrators' outgoing webhook subscriptions and which events they may receive.
 //! - `metadata`: the audit fields every event carries.
 
 pub mod availability;
@@ -24,5 +25,6 @@ pub mod stylist_day;
 pub mod token;
 pub mod values;
 pub mod waitlist;
+pub mod webhook;
 
 pub use ids::ParseError;

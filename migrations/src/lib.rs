@@ -113,6 +113,7 @@ pub const READ_MODEL_TABLES: &[&str] = &[
     "rm_api_tokens",
     "rm_external_busy",
     "rm_calendar_sources",
+    "rm_webhook_subscriptions",
     "projection_checkpoints",
 ];
 

@@ -11,6 +11,7 @@ use domain::service::{ServiceDetails, ServiceEvent};
 use domain::stylist::StylistEvent;
 use domain::stylist_day::StylistDayEvent;
 use domain::token::ApiTokenEvent;
+use domain::webhook::WebhookEvent;
 use sqlx::Row;
 
 /// The projections salon runs. Each has a stable name (its checkpoint row) and owns its tables.
@@ -28,16 +29,19 @@ pub enum Projection {
     Tokens,
     /// External calendar sources and their sync state.
     Calendars,
+    /// Integrators' outgoing webhook subscriptions.
+    Webhooks,
 }
 
 impl Projection {
-    pub const ALL: [Projection; 6] = [
+    pub const ALL: [Projection; 7] = [
         Projection::Catalog,
         Projection::Bookings,
         Projection::Availability,
         Projection::Audit,
         Projection::Tokens,
         Projection::Calendars,
+        Projection::Webhooks,
     ];
 
     pub fn name(self) -> &'static str {
@@ -48,6 +52,7 @@ impl Projection {
             Self::Audit => "audit",
             Self::Tokens => "tokens",
             Self::Calendars => "calendars",
+            Self::Webhooks => "webhooks",
         }
     }
 
@@ -64,6 +69,7 @@ impl Projection {
             Self::Audit => &["rm_audit_log"],
             Self::Tokens => &["rm_api_tokens"],
             Self::Calendars => &["rm_calendar_sources"],
+            Self::Webhooks => &["rm_webhook_subscriptions"],
         }
     }
 
@@ -75,6 +81,7 @@ impl Projection {
             Self::Audit => true,
             Self::Tokens => aggregate_type == "ApiToken",
             Self::Calendars => aggregate_type == "CalendarSource",
+            Self::Webhooks => aggregate_type == "WebhookSubscription",
         }
     }
 
@@ -90,6 +97,7 @@ impl Projection {
             Self::Audit => audit(w, event).await,
             Self::Tokens => tokens(w, event).await,
             Self::Calendars => calendars(w, event).await,
+            Self::Webhooks => webhooks(w, event).await,
         }
     }
 }
@@ -641,6 +649,92 @@ async fn calendars(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), Apply
             .await?;
         }
     }
+    Ok(())
+}
+
+async fn webhooks(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), ApplyError> {
+    let id = stored.aggregate_id.clone();
+    let at = recorded_at(stored);
+    match decode::<WebhookEvent>(stored)? {
+        WebhookEvent::WebhookSubscriptionCreated {
+            settings,
+            secret_fingerprint,
+            ..
+        } => {
+            sqlx::query(
+                "INSERT INTO rm_webhook_subscriptions (id, url, events_json, description, active, \
+                 secret_fingerprint, created_at, updated_at, created_position) \
+                 VALUES ($1, $2, $3, $4, 1, $5, $6, $6, $7)",
+            )
+            .bind(id)
+            .bind(settings.url)
+            .bind(json(&settings.events))
+            .bind(settings.description)
+            .bind(secret_fingerprint)
+            .bind(at)
+            .bind(stored.at.position)
+            .execute(w.conn().await?)
+            .await?;
+        }
+        WebhookEvent::WebhookSubscriptionUpdated { settings, .. } => {
+            sqlx::query(
+                "UPDATE rm_webhook_subscriptions SET url = $2, events_json = $3, description = $4, \
+                 updated_at = $5 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(settings.url)
+            .bind(json(&settings.events))
+            .bind(settings.description)
+            .bind(at)
+            .execute(w.conn().await?)
+            .await?;
+        }
+        WebhookEvent::WebhookSubscriptionPaused { .. } => {
+            set_webhook_active(w, id, false, at).await?
+        }
+        WebhookEvent::WebhookSubscriptionResumed { .. } => {
+            set_webhook_active(w, id, true, at).await?
+        }
+        WebhookEvent::WebhookSecretRotated {
+            secret_fingerprint, ..
+        } => {
+            sqlx::query(
+                "UPDATE rm_webhook_subscriptions SET secret_fingerprint = $2, updated_at = $3 \
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(secret_fingerprint)
+            .bind(at)
+            .execute(w.conn().await?)
+            .await?;
+        }
+        WebhookEvent::WebhookPinged { .. } => {}
+        WebhookEvent::WebhookSubscriptionDeleted { .. } => {
+            sqlx::query(
+                "UPDATE rm_webhook_subscriptions SET deleted = 1, active = 0, updated_at = $2 \
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(at)
+            .execute(w.conn().await?)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn set_webhook_active(
+    w: &mut Writer<'_>,
+    id: String,
+    active: bool,
+    at: String,
+) -> Result<(), ApplyError> {
+    sqlx::query("UPDATE rm_webhook_subscriptions SET active = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(i64::from(active))
+        .bind(at)
+        .execute(w.conn().await?)
+        .await?;
     Ok(())
 }
 

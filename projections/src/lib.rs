@@ -3,7 +3,7 @@
 //! - `log`: reading the event log in order from a checkpoint, without skipping late commits.
 //! - `apply`, `summary`: what each projection does with each event.
 //! - `runner`: following the log, checkpoints, read-your-writes waits, rebuilds.
-//! - `queries`: what the API and pages read.
+//! - `queries`: what the API and pages read (`calendars`, `webhooks`: those resources' reads).
 //!
 //! It never imports the write side; the two meet at the log.
 
@@ -12,6 +12,7 @@ pub mod calendars;
 pub mod queries;
 pub mod runner;
 pub mod summary;
+pub mod webhooks;
 pub mod writer;
 
 /// The read database and the log reader live with the schema (`migrations`), where the write

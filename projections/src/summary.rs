@@ -175,6 +175,25 @@ pub fn summarize(event: &StoredEvent) -> String {
             text(p, t, "scope")
         ),
         "TokenRevoked" => format!("API token {id} revoked"),
+        "WebhookSubscriptionCreated" => {
+            let settings = field(p, t, "settings");
+            let url = settings
+                .and_then(|s| s.get("url"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let events: Vec<&str> = settings
+                .and_then(|s| s.get("events"))
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            format!("Webhook {id} to {url} created for {}", events.join(", "))
+        }
+        "WebhookSubscriptionUpdated" => format!("Webhook {id} settings changed"),
+        "WebhookSubscriptionPaused" => format!("Webhook {id} paused"),
+        "WebhookSubscriptionResumed" => format!("Webhook {id} resumed"),
+        "WebhookSecretRotated" => format!("Signing secret of webhook {id} rotated"),
+        "WebhookPinged" => format!("Test delivery requested for webhook {id}"),
+        "WebhookSubscriptionDeleted" => format!("Webhook {id} deleted"),
         other => format!("{other} on {} {id}", event.aggregate_type),
     }
 }

@@ -11,7 +11,9 @@ use commands::reactors::holds::HoldExpiry;
 use commands::reactors::mail::{Mail, MailSettings};
 use commands::reactors::plan::BookingPlanner;
 use commands::reactors::refunds::Refunds;
+use commands::reactors::webhooks::{self as webhook_reactor, WebhookDelivery, WebhookPlanner};
 use commands::reactors::{Backoff, Clock, Reactors};
+use commands::webhooks::Webhooks;
 use commands::{CommandBus, Store};
 use migrations::LogSignal;
 use projections::runner::{self, Running};
@@ -176,6 +178,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         tracing::info!("SMTP_URL is not set: confirmation, reminder and alert emails are not sent");
     }
     let mail = Mail::new(bus.clone(), &config.mail, links.clone()).map_err(anyhow::Error::msg)?;
+    // Webhook signing secrets are sealed at rest with the same key as calendar credentials.
+    let webhooks = Webhooks::new(bus.clone(), config.calendars.sealer.clone());
     let reactors = Arc::new(
         Reactors::new(read.clone(), config.clock.clone(), config.reactor_backoff)
             .plan_with(Arc::new(BookingPlanner {
@@ -184,6 +188,10 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
                 reminder_before: config.reminder_before,
                 mail: config.mail.smtp_url.is_some(),
             }))
+            .plan_with(Arc::new(WebhookPlanner::new(
+                read.clone(),
+                config.clock.clone(),
+            )))
             .handle_with(Arc::new(HoldExpiry {
                 bus: bus.clone(),
                 payments: payments.clone(),
@@ -192,7 +200,11 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
                 bus: bus.clone(),
                 payments: payments.clone(),
             }))
-            .handle_with(Arc::new(mail)),
+            .handle_with(Arc::new(mail))
+            .handle_with(Arc::new(WebhookDelivery::new(
+                webhooks.clone(),
+                webhook_reactor::DEFAULT_TIMEOUT,
+            ))),
     );
     // From here on every event is planned, whether the loop below runs or a test runs rounds.
     reactors.init().await.context("starting the reactors")?;
@@ -231,6 +243,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         links,
         reactors,
         token_usage: Arc::default(),
+        webhooks,
     };
     // The booking site's files first; the API's fallback answers every other path.
     let mut router = api::router(state.clone()).merge(web::site_router_with(&config.site));

@@ -93,7 +93,7 @@ enum Command {
     },
     /// Rebuild read models from position 0 (run with the server stopped)
     Replay {
-        /// One projection: catalog, bookings, availability, audit or tokens
+        /// One projection: catalog, bookings, availability, audit, tokens, calendars or webhooks
         #[arg(long, conflicts_with = "all")]
         projection: Option<String>,
         /// Every projection

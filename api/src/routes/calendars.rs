@@ -58,13 +58,20 @@ struct RawSource {
     write_back: Option<bool>,
 }
 
-fn metadata(who: &Integrator, request_id: String, reason: Option<String>) -> EventMetadata {
+/// Audit metadata of an integrator's write: `token:<name>`, source api, the request id, and
+/// the `X-Reason` header as the reason.
+pub(crate) fn metadata(
+    who: &Integrator,
+    request_id: String,
+    reason: Option<String>,
+) -> EventMetadata {
     let mut m = EventMetadata::new(who.actor(), Source::Api).with_request_id(request_id);
     m.reason = reason;
     m
 }
 
-fn reason(headers: &axum::http::HeaderMap) -> Option<String> {
+/// The `X-Reason` header, trimmed to 500 characters.
+pub(crate) fn reason(headers: &axum::http::HeaderMap) -> Option<String> {
     headers
         .get("x-reason")
         .and_then(|v| v.to_str().ok())

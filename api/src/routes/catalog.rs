@@ -90,11 +90,16 @@ fn link(uri: &Uri, limit: usize, offset: usize) -> String {
 /// Pages an in-memory list (the catalog is small: a salon has tens of services, not thousands).
 pub fn paginate<T>(all: Vec<T>, page: Page, uri: &Uri) -> Paged<T> {
     let count = all.len();
+    let results = all.into_iter().skip(page.offset).take(page.limit).collect();
+    page_of(results, count, page, uri)
+}
+
+/// The envelope of one page already cut out of `count` rows (by the database's LIMIT/OFFSET).
+pub fn page_of<T>(results: Vec<T>, count: usize, page: Page, uri: &Uri) -> Paged<T> {
     let next =
         (page.offset + page.limit < count).then(|| link(uri, page.limit, page.offset + page.limit));
     let previous =
         (page.offset > 0).then(|| link(uri, page.limit, page.offset.saturating_sub(page.limit)));
-    let results = all.into_iter().skip(page.offset).take(page.limit).collect();
     Paged {
         count,
         next,

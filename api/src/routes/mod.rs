@@ -8,3 +8,4 @@ pub mod stream;
 pub mod tokens;
 pub mod waitlist;
 pub mod webhooks;
+pub mod webhooks_out;

@@ -21,6 +21,7 @@ pub mod holds;
 pub mod mail;
 pub mod plan;
 pub mod refunds;
+pub mod webhooks;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use futures::future::BoxFuture;
@@ -109,6 +110,11 @@ pub enum Attempt {
 
 /// Turns events into items. Planners must be deterministic in the ids they give.
 pub trait Planner: Send + Sync {
+    /// Called with each batch before its events are planned one by one, in the same order. A
+    /// planner that keeps state derived from the log catches up here. Does nothing by default.
+    fn prepare<'a>(&'a self, _batch: &'a [StoredEvent]) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
     fn plan<'a>(&'a self, event: &'a StoredEvent) -> BoxFuture<'a, Result<Vec<Item>, String>>;
 }
 
@@ -253,6 +259,9 @@ impl Reactors {
         let Some(last) = events.last().map(|e| e.at) else {
             return Ok((0, 0));
         };
+        for planner in &self.planners {
+            planner.prepare(&events).await.map_err(ReactorError::Plan)?;
+        }
         let mut items: Vec<(i64, Item)> = Vec::new();
         for event in &events {
             for planner in &self.planners {

@@ -32,6 +32,9 @@ macro_rules! on_pool {
     };
 }
 
+mod webhooks;
+pub use webhooks::DeliveryRecord;
+
 /// One booking event written into an external calendar.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrittenEvent {
