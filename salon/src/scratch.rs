@@ -67,12 +67,20 @@ impl SmtpSink {
             child,
             maildir: maildir.to_path_buf(),
         };
+        // Ready when an SMTP greeting comes from the port: something else listening there
+        // (another test's server) would make every send wait for its timeout.
         for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return sink;
+            if let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                let mut greeting = [0u8; 3];
+                let read = tokio::time::timeout(
+                    std::time::Duration::from_secs(2),
+                    tokio::io::AsyncReadExt::read_exact(&mut stream, &mut greeting),
+                )
+                .await;
+                if matches!(read, Ok(Ok(_))) && &greeting == b"220" {
+                    return sink;
+                }
+                panic!("port {port} answers, but not as aiosmtpd");
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }

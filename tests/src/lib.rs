@@ -239,11 +239,18 @@ pub async fn events_eventually(
 }
 
 /// A free TCP port on 127.0.0.1 (bound, then released for a child process to take).
+///
+/// Taken from 20000–32767, below Linux's ephemeral range (32768–60999): servers that bind port 0
+/// (every test app) are never handed it meanwhile, which matters for a port left unbound on
+/// purpose (an SMTP server that is "down") or bound later by a child process.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    for _ in 0..1000 {
+        let port = rand::random::<u16>() % 12_768 + 20_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 20000-32767");
 }
 
 /// The test virtualenv's tools (Radicale, aiosmtpd), installed by `scripts/test.sh`.
@@ -380,4 +387,51 @@ pub use salon::scratch::SmtpSink;
 /// Starts an SMTP sink (aiosmtpd from the test virtualenv) on `port`, filing into `maildir`.
 pub async fn smtp_sink(port: u16, maildir: &std::path::Path) -> SmtpSink {
     SmtpSink::start(&venv_tool("python"), port, maildir).await
+}
+
+/// One round of the app's reactors once they can see every event committed so far. On
+/// PostgreSQL the log reader only passes a transaction when every older one in the cluster has
+/// finished (other tests' included), so a round right after a write may not see it yet: rounds
+/// repeat until the reactors' checkpoint reaches the newest event, then the result of the last
+/// round is returned. Rounds that find due work act on it either way.
+pub async fn reactor_round(app: &TestApp) -> commands::reactors::Round {
+    let pool = app.server.state.read.pool();
+    let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(position) FROM events")
+        .fetch_one(pool)
+        .await
+        .expect("newest event");
+    let mut total = commands::reactors::Round::default();
+    for _ in 0..400 {
+        let round = app
+            .server
+            .state
+            .reactors
+            .round()
+            .await
+            .expect("reactor round");
+        total.events += round.events;
+        total.planned += round.planned;
+        total.done += round.done;
+        total.retried += round.retried;
+        let at: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM reactor_checkpoints WHERE name = 'reactors'")
+                .fetch_optional(pool)
+                .await
+                .expect("checkpoint");
+        if at >= newest {
+            // The newest event is planned; one more round acts on what it planned.
+            let last = app
+                .server
+                .state
+                .reactors
+                .round()
+                .await
+                .expect("reactor round");
+            total.done += last.done;
+            total.retried += last.retried;
+            return total;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the reactors never caught up with the log");
 }

@@ -68,17 +68,7 @@ impl Fixture {
     }
 
     async fn round(&self) -> commands::reactors::Round {
-        // On PostgreSQL an event is readable once older transactions end: give the follower a
-        // moment to see what was just written.
-        let mut last = self.app.server.state.reactors.round().await.expect("round");
-        for _ in 0..20 {
-            if last.events > 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-            last = self.app.server.state.reactors.round().await.expect("round");
-        }
-        last
+        tests::reactor_round(&self.app).await
     }
 
     async fn stop(self) {

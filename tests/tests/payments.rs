@@ -105,13 +105,7 @@ impl Fixture {
     }
 
     async fn round(&self) -> commands::reactors::Round {
-        self.app
-            .server
-            .state
-            .reactors
-            .round()
-            .await
-            .expect("reactor round")
+        tests::reactor_round(&self.app).await
     }
 
     /// The booking as the integrator API shows it.
