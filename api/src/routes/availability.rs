@@ -10,7 +10,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Datelike, Duration, NaiveDate, Utc};
 use projections::queries;
 use projections::Projection;
 use serde::Deserialize;
@@ -42,7 +42,16 @@ pub(crate) struct Params {
 fn date(field: &str, raw: &Option<String>, errors: &mut Vec<FieldError>) -> Option<NaiveDate> {
     let text = raw.as_deref().map(str::trim).filter(|s| !s.is_empty())?;
     match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        Ok(d) => Some(d),
+        // Four-digit years only, as in an RFC 3339 date: chrono also reads years like
+        // -262143, too close to the ends of its calendar to count days from.
+        Ok(d) if (0..=9999).contains(&d.year()) => Some(d),
+        Ok(_) => {
+            errors.push(FieldError::new(
+                field,
+                format!("{text:?} is not a date like 2027-03-14 (years 0000 to 9999)"),
+            ));
+            None
+        }
         Err(_) => {
             errors.push(FieldError::new(
                 field,
