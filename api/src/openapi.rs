@@ -168,7 +168,7 @@ macro_rules! problem_responses {
 
 problem_responses! {
     /// 400.
-    BadRequest => "Malformed request: a query string or header that cannot be read, or JSON with a syntax error.";
+    BadRequest => "Malformed request: a path or query string that cannot be read (a parameter given twice, percent-encoding that is not UTF-8), a header that is wrong, or JSON with a syntax error.";
     /// 401.
     Unauthorized => "No valid credentials: the bearer token (or signed link) is missing, unknown or revoked."
         ["WWW-Authenticate": String = "`Bearer realm=\"salon\"`"];

@@ -1,10 +1,10 @@
 //! `POST /api/v1/bookings` (public, with `Idempotency-Key`) and `GET /api/v1/bookings/{id}`
 //! (bearer token).
 
-use crate::extract::{ApiJson, Integrator, RequestId};
+use crate::extract::{ApiJson, ApiPath, Integrator, RequestId};
 use crate::problem::{FieldError, Problem};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -511,6 +511,7 @@ pub(crate) async fn create(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The booking", body = BookingOut),
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, response = crate::openapi::NotFound),
         (status = 503, response = crate::openapi::Unavailable),
@@ -519,7 +520,7 @@ pub(crate) async fn create(
 pub(crate) async fn fetch(
     State(state): State<AppState>,
     _who: Integrator,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<BookingOut>, Problem> {
     let id = BookingId::parse(&id).map_err(|_| Problem::not_found("No such booking."))?;
     load_out(&state, id).await.map(Json)

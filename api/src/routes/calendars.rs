@@ -4,11 +4,11 @@
 //! Credentials (a CalDAV password, Google OAuth2 credentials) are sealed before they become an
 //! event and are never returned: the API says only whether a source has some.
 
-use crate::extract::{ApiJson, ApiQuery, Integrator, RequestId};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Integrator, RequestId};
 use crate::problem::{FieldError, Problem};
 use crate::routes::catalog::{paginate, PageParams, Paged};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -216,6 +216,7 @@ pub(crate) async fn list(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The source", body = CalendarSourceView),
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, response = crate::openapi::NotFound),
         (status = 503, response = crate::openapi::Unavailable),
@@ -224,7 +225,7 @@ pub(crate) async fn list(
 pub(crate) async fn fetch(
     State(state): State<AppState>,
     _who: Integrator,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<CalendarSourceView>, Problem> {
     CalendarSourceId::parse(&id).map_err(|_| Problem::not_found("No such calendar source."))?;
     Ok(Json(view_or_404(&state, &id).await?))
@@ -407,7 +408,7 @@ pub(crate) async fn update(
     who: Integrator,
     RequestId(request_id): RequestId,
     headers: axum::http::HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(raw): ApiJson<RawSource>,
 ) -> Result<Json<CalendarSourceView>, Problem> {
     who.require_write()?;
@@ -512,6 +513,7 @@ pub(crate) async fn update(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Removed"),
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
@@ -523,7 +525,7 @@ pub(crate) async fn remove(
     who: Integrator,
     RequestId(request_id): RequestId,
     headers: axum::http::HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
     who.require_write()?;
     let source_id =
@@ -559,6 +561,7 @@ pub(crate) struct SyncAnswer {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "What the sync did, and the source after it", body = SyncAnswer),
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
@@ -568,7 +571,7 @@ pub(crate) struct SyncAnswer {
 pub(crate) async fn sync_now(
     State(state): State<AppState>,
     who: Integrator,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<SyncAnswer>, Problem> {
     who.require_write()?;
     let source_id =
@@ -620,7 +623,7 @@ pub(crate) struct FeedQuery {
 )]
 pub(crate) async fn feed(
     State(state): State<AppState>,
-    Path(file): Path<String>,
+    ApiPath(file): ApiPath<String>,
     ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, Problem> {
     let Some(stylist) = file.strip_suffix(".ics") else {

@@ -1,10 +1,10 @@
 //! Public catalog reads for the booking site: the salon's settings, and services and stylists
 //! paged with the DRF envelope `{count, next, previous, results}`.
 
-use crate::extract::ApiQuery;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::problem::{FieldError, Problem};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::Uri;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -164,13 +164,14 @@ pub(crate) async fn list_services(
     params(("id" = uuid::Uuid, Path, description = "The service's id", example = "77d5de2f-6c6f-5291-90df-5ba039e90a05")),
     responses(
         (status = 200, description = "The service", body = ServiceView),
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 404, response = crate::openapi::NotFound),
         (status = 503, response = crate::openapi::Unavailable),
     ),
 )]
 pub(crate) async fn get_service(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ServiceView>, Problem> {
     domain::ids::ServiceId::parse(&id).map_err(|_| Problem::not_found("No such service."))?;
     queries::service(&state.read, &id)
@@ -212,13 +213,14 @@ pub(crate) async fn list_stylists(
     params(("id" = uuid::Uuid, Path, description = "The stylist's id", example = "c44e923e-60e5-58b4-a805-a80b72143357")),
     responses(
         (status = 200, description = "The stylist", body = StylistView),
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 404, response = crate::openapi::NotFound),
         (status = 503, response = crate::openapi::Unavailable),
     ),
 )]
 pub(crate) async fn get_stylist(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<StylistView>, Problem> {
     domain::ids::StylistId::parse(&id).map_err(|_| Problem::not_found("No such stylist."))?;
     queries::stylist(&state.read, &id)

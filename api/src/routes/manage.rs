@@ -11,11 +11,11 @@
 //! - `POST /api/v1/bookings/{id}/no-show`, `/complete` — owner only; a no-show keeps the deposit.
 
 use super::bookings::{checkout_for, load_out, BookingOut};
-use crate::extract::{Integrator, RequestId};
+use crate::extract::{ApiBody, ApiPath, ApiQuery, Integrator, RequestId};
 use crate::problem::{FieldError, Problem};
 use crate::AppState;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -206,8 +206,8 @@ pub(crate) struct Manage {
 pub(crate) async fn manage(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(raw): Path<String>,
-    Query(q): Query<TokenQuery>,
+    ApiPath(raw): ApiPath<String>,
+    ApiQuery(q): ApiQuery<TokenQuery>,
 ) -> Result<Json<Manage>, Problem> {
     let id = booking_id(&raw)?;
     who(&state, &headers, id, q.token.as_deref()).await?;
@@ -316,9 +316,9 @@ pub(crate) async fn cancel(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
-    Path(raw): Path<String>,
-    Query(q): Query<TokenQuery>,
-    body: Bytes,
+    ApiPath(raw): ApiPath<String>,
+    ApiQuery(q): ApiQuery<TokenQuery>,
+    ApiBody(body): ApiBody,
 ) -> Result<Json<BookingOut>, Problem> {
     let id = booking_id(&raw)?;
     let who = who(&state, &headers, id, q.token.as_deref()).await?;
@@ -380,9 +380,9 @@ pub(crate) async fn reschedule(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
-    Path(raw): Path<String>,
-    Query(q): Query<TokenQuery>,
-    body: Bytes,
+    ApiPath(raw): ApiPath<String>,
+    ApiQuery(q): ApiQuery<TokenQuery>,
+    ApiBody(body): ApiBody,
 ) -> Result<Json<BookingOut>, Problem> {
     let id = booking_id(&raw)?;
     let who = who(&state, &headers, id, q.token.as_deref()).await?;
@@ -435,8 +435,8 @@ pub(crate) async fn checkout(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
-    Path(raw): Path<String>,
-    Query(q): Query<TokenQuery>,
+    ApiPath(raw): ApiPath<String>,
+    ApiQuery(q): ApiQuery<TokenQuery>,
 ) -> Result<Json<BookingOut>, Problem> {
     let id = booking_id(&raw)?;
     let who = who(&state, &headers, id, q.token.as_deref()).await?;
@@ -498,6 +498,7 @@ async fn staff_command(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The booking, marked a no-show", body = BookingOut),
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
@@ -509,7 +510,7 @@ pub(crate) async fn no_show(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<BookingOut>, Problem> {
     let command = BookingCommand::MarkNoShow { now: Utc::now() };
     staff_command(&state, request_id, &headers, &raw, command).await
@@ -525,6 +526,7 @@ pub(crate) async fn no_show(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The booking, completed", body = BookingOut),
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
@@ -536,7 +538,7 @@ pub(crate) async fn complete(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<BookingOut>, Problem> {
     let command = BookingCommand::Complete { now: Utc::now() };
     staff_command(&state, request_id, &headers, &raw, command).await

@@ -4,10 +4,10 @@
 //! audit trail shows (`token:<name>`).
 
 use super::catalog::{paginate, PageParams, Paged};
-use crate::extract::{ApiJson, ApiQuery, Integrator, RequestId};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Integrator, RequestId};
 use crate::problem::{FieldError, Problem};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -128,6 +128,7 @@ async fn find(state: &AppState, id: &str) -> Result<TokenListing, Problem> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The token", body = TokenListing),
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, response = crate::openapi::NotFound),
         (status = 503, response = crate::openapi::Unavailable),
@@ -136,7 +137,7 @@ async fn find(state: &AppState, id: &str) -> Result<TokenListing, Problem> {
 pub(crate) async fn fetch(
     State(state): State<AppState>,
     _who: Integrator,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<TokenListing>, Problem> {
     find(&state, &id).await.map(Json)
 }
@@ -291,6 +292,7 @@ pub(crate) async fn create(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Revoked"),
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
@@ -303,7 +305,7 @@ pub(crate) async fn revoke(
     who: Integrator,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
     who.require_write()?;
     let token = find(&state, &id).await?;

@@ -11,10 +11,10 @@
 
 use super::bookings::{parse, parse_client, required, RawClient};
 use super::catalog::Paged;
-use crate::extract::{ApiJson, ApiQuery, Integrator, RequestId};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Integrator, RequestId};
 use crate::problem::{FieldError, Problem};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -340,7 +340,7 @@ async fn do_leave(
 pub(crate) async fn leave(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
-    Path(entry): Path<String>,
+    ApiPath(entry): ApiPath<String>,
     ApiQuery(q): ApiQuery<DateQuery>,
 ) -> Result<StatusCode, Problem> {
     let (entry, date) = signed(&state, &entry, &q)?;
@@ -389,7 +389,7 @@ fn escape(text: &str) -> String {
 )]
 pub(crate) async fn leave_page(
     State(state): State<AppState>,
-    Path(entry): Path<String>,
+    ApiPath(entry): ApiPath<String>,
     ApiQuery(q): ApiQuery<DateQuery>,
 ) -> Response {
     match signed(&state, &entry, &q) {
@@ -431,7 +431,7 @@ pub(crate) async fn leave_page(
 pub(crate) async fn leave_form(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
-    Path(entry): Path<String>,
+    ApiPath(entry): ApiPath<String>,
     ApiQuery(q): ApiQuery<DateQuery>,
 ) -> Response {
     let (entry, date) = match signed(&state, &entry, &q) {

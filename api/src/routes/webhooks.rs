@@ -3,9 +3,9 @@
 //! duplicate, ignored or deferred), 400 for a forged, stale or unreadable delivery (nothing
 //! changes), 503 when the store cannot record it (Stripe delivers again later).
 
+use crate::extract::ApiBody;
 use crate::problem::Problem;
 use crate::AppState;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -51,7 +51,7 @@ pub(crate) struct Outcome {
 pub(crate) async fn stripe(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> Result<Json<Outcome>, Problem> {
     let Some(webhooks) = &state.stripe_webhooks else {
         return Err(Problem::new(
