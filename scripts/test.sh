@@ -44,15 +44,18 @@ ensure_chromium() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium </dev/null
 }
 
-# Radicale (a real CalDAV server) and aiosmtpd (a real SMTP sink) for the integration tests, in
-# a virtualenv inside the repo (.venv-test, ignored by git) so nothing is installed system-wide.
+# Radicale (a real CalDAV server) and aiosmtpd (a real SMTP sink) for the integration tests,
+# openapi-spec-validator and schemathesis for the API document's tests (tests/tests/openapi.rs),
+# in a virtualenv inside the repo (.venv-test, ignored by git) so nothing is installed
+# system-wide.
 ensure_python_tools() {
   local venv=.venv-test
   if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
   fi
-  if ! "$venv/bin/python" -c 'import radicale, aiosmtpd' 2>/dev/null; then
-    "$venv/bin/pip" install -q --disable-pip-version-check 'radicale>=3.2,<4' 'aiosmtpd>=1.4,<2' </dev/null
+  if ! "$venv/bin/python" -c 'import radicale, aiosmtpd, openapi_spec_validator, schemathesis' 2>/dev/null; then
+    "$venv/bin/pip" install -q --disable-pip-version-check 'radicale>=3.2,<4' 'aiosmtpd>=1.4,<2' \
+      'openapi-spec-validator>=0.7,<1' 'schemathesis>=4.32,<5' </dev/null
   fi
   SALON_TEST_VENV="$(pwd)/$venv"
   export SALON_TEST_VENV

@@ -113,15 +113,30 @@ impl Alert {
     }
 }
 
-/// The `data:` of one alert.
-#[derive(Serialize)]
-struct AlertData<'a> {
+/// The `data:` of one alert on `GET /events/stream` (one line of JSON).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Alert, example = json!({
+    "position": 1042,
+    "event_type": "BookingConfirmed",
+    "aggregate_id": "0193b1f2-1c9e-7d3a-8f21-5b6a7c8d9e0f",
+    "recorded_at": "2027-03-02T14:12:09.411Z",
+    "actor": "client",
+    "summary": "Booking confirmed",
+    "payload": {"BookingConfirmed": {}}
+}))]
+pub(crate) struct AlertData<'a> {
+    /// The event's log position (also the SSE `id:`).
     position: i64,
+    /// Also the SSE `event:`.
     event_type: &'a str,
     aggregate_id: &'a str,
     recorded_at: DateTime<Utc>,
+    /// Who did it (`client`, `token:<name>`, `system`, …).
     actor: &'a str,
+    /// The audit log's sentence.
     summary: String,
+    /// The event as stored (client details included).
+    #[schema(value_type = Object)]
     payload: &'a serde_json::Value,
 }
 

@@ -1,8 +1,9 @@
-//! Extractors that turn raw requests into typed input or a problem+json answer: JSON bodies,
-//! query strings, the request id, and bearer-token authentication.
+//! Extractors that turn raw requests into typed input or a problem+json answer: JSON and raw
+//! bodies, path parameters, query strings, the request id, and bearer-token authentication.
 
 use crate::problem::Problem;
 use crate::AppState;
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -25,8 +26,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 }
 
 fn json_problem(rejection: JsonRejection) -> Problem {
-    let status = rejection.status();
-    let detail = rejection.body_text();
+    body_problem(rejection.status(), rejection.body_text())
+}
+
+fn body_problem(status: StatusCode, detail: String) -> Problem {
     match status {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => Problem::new(
             status,
@@ -48,6 +51,40 @@ fn json_problem(rejection: JsonRejection) -> Problem {
         ),
         StatusCode::BAD_REQUEST => Problem::new(status, "malformed-json", "Malformed JSON", detail),
         _ => Problem::new(status, "bad-body", "Unreadable body", detail),
+    }
+}
+
+/// A raw body (up to the API's limit); one too large answers 413, an unreadable one 400, as
+/// problem+json.
+pub struct ApiBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBody {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        Bytes::from_request(req, state)
+            .await
+            .map(Self)
+            .map_err(|rejection| body_problem(rejection.status(), rejection.body_text()))
+    }
+}
+
+/// Path parameters; ones that cannot be read (percent-encoding that is not UTF-8) answer 400 as
+/// problem+json.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Self(v)),
+            // A route whose parameters do not fit its handler: a bug, not the caller's fault.
+            Err(rejection) if rejection.status().is_server_error() => {
+                Err(Problem::internal(&rejection.body_text()))
+            }
+            Err(rejection) => Err(Problem::bad_request(rejection.body_text())),
+        }
     }
 }
 

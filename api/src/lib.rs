@@ -3,7 +3,7 @@
 //!
 //! Map: `problem` (errors), `extract` (bodies, queries, auth, request ids), `alerts` (the live
 //! alert broadcaster), `routes::*` (one module per resource, each exposing `router()`), merged
-//! in [`router`].
+//! in [`router`]; `openapi` (the OpenAPI 3.1 document of all of it, and Swagger UI).
 
 // `Problem` (the error answer) is larger than clippy likes in a `Result`. It is built only on
 // the failure path, once per request, and moved into the response; boxing it would cost an
@@ -13,6 +13,7 @@
 pub mod alerts;
 pub mod cache;
 pub mod extract;
+pub mod openapi;
 pub mod problem;
 pub mod routes;
 
@@ -138,6 +139,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::waitlist::router())
         .merge(routes::tokens::router())
         .merge(routes::webhooks_out::router())
+        .merge(openapi::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))

@@ -7,8 +7,12 @@ use axum::response::{IntoResponse, Response};
 use domain::availability::Slot;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// One bad field of a request.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(example = json!({"field": "client.email", "message": "\"ada@\" is not an email address"}))]
 pub struct FieldError {
+    /// The field's name; nested fields are dotted (`client.email`), headers by their name
+    /// (`Idempotency-Key`).
     pub field: String,
     pub message: String,
 }
@@ -28,16 +32,43 @@ impl From<domain::ParseError> for FieldError {
     }
 }
 
-/// A problem document. Build one with the constructors below.
-#[derive(Debug, Clone, Serialize)]
+/// A problem document (RFC 9457), sent as `application/problem+json`. Build one with the
+/// constructors below.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(examples(
+    json!({
+        "type": "/problems/validation",
+        "title": "The request has invalid fields",
+        "status": 422,
+        "detail": "client.email: \"ada@\" is not an email address",
+        "errors": [{"field": "client.email", "message": "\"ada@\" is not an email address"}]
+    }),
+    json!({
+        "type": "/problems/slot-taken",
+        "title": "That time was just taken",
+        "status": 409,
+        "detail": "Another booking took this slot first. The nearest free slots are listed in `alternatives`.",
+        "alternatives": [{
+            "start": "2027-03-16T10:30:00-04:00",
+            "end": "2027-03-16T12:00:00-04:00",
+            "stylist": "c44e923e-60e5-58b4-a805-a80b72143357"
+        }]
+    })
+))]
 pub struct Problem {
+    /// `/problems/<slug>` naming the kind of problem (`about:blank` when it has none).
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,
+    /// The HTTP status, repeated.
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
+    /// What went wrong in this case, in words.
     pub detail: String,
+    /// One entry per bad field (validation problems).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Free times near the one asked for (a taken or unbookable slot, a day with room).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alternatives: Option<Vec<Slot>>,
     #[serde(skip)]

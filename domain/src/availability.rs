@@ -81,9 +81,21 @@ pub struct StylistCalendar<'a> {
 
 /// A bookable appointment time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({
+        "start": "2027-03-16T10:00:00-04:00",
+        "end": "2027-03-16T11:00:00-04:00",
+        "stylist": "0d5c7a5e-3f4b-5b8e-9b65-2f3f8c1d6a41"
+    }))
+)]
 pub struct Slot {
+    /// RFC 3339 with the salon's offset.
     pub start: DateTime<FixedOffset>,
+    /// When the appointment ends (buffers excluded).
     pub end: DateTime<FixedOffset>,
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub stylist: StylistId,
 }
 

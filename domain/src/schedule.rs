@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 /// How the salon takes bookings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BookingPolicy {
     /// Candidate start times are this many minutes apart, counted from opening time.
     pub slot_step_minutes: u32,
@@ -61,10 +62,21 @@ impl BookingPolicy {
 
 /// A stretch of wall-clock time within one day, `start < end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimeRange {
+    /// `HH:MM`, salon time.
     #[serde(with = "hhmm")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "13:00")
+    )]
     pub start: NaiveTime,
+    /// `HH:MM`, salon time.
     #[serde(with = "hhmm")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "13:30")
+    )]
     pub end: NaiveTime,
 }
 
@@ -88,10 +100,21 @@ impl TimeRange {
 
 /// One working day: open and close, with breaks inside.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DayHours {
+    /// `HH:MM`, salon time.
     #[serde(with = "hhmm")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "09:00")
+    )]
     pub open: NaiveTime,
+    /// `HH:MM`, salon time.
     #[serde(with = "hhmm")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "18:00")
+    )]
     pub close: NaiveTime,
     #[serde(default)]
     pub breaks: Vec<TimeRange>,
@@ -99,11 +122,13 @@ pub struct DayHours {
 
 /// Weekly hours. A weekday that is absent is a day off.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct WeeklyHours(BTreeMap<DayKey, DayHours>);
 
 /// Weekday as it appears in JSON: `mon` … `sun`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DayKey {
     Mon,
@@ -174,9 +199,21 @@ impl WeeklyHours {
 
 /// A period a stylist does not work, in salon wall-clock time, end exclusive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimeOff {
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: TimeOffId,
+    /// Salon wall-clock time, without offset.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, example = "2027-03-14T09:00:00")
+    )]
     pub start: NaiveDateTime,
+    /// Salon wall-clock time, without offset; exclusive.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, example = "2027-03-21T09:00:00")
+    )]
     pub end: NaiveDateTime,
     #[serde(default)]
     pub reason: Option<String>,

@@ -11,11 +11,36 @@ use sqlx::Row;
 type Result<T> = std::result::Result<T, QueryError>;
 
 /// A calendar source as integrators and the owner see it. Never carries credentials.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = CalendarSource, example = json!({
+    "id": "0193b1f0-8c2d-7e11-b3a4-6d5e4f3a2b10",
+    "kind": "caldav",
+    "name": "Amara's iCloud",
+    "stylist": "c44e923e-60e5-58b4-a805-a80b72143357",
+    "url": "https://caldav.icloud.com/",
+    "username": "owner@icloud.com",
+    "has_credentials": true,
+    "sync_minutes": 5,
+    "write_back": true,
+    "busy_count": 4,
+    "window_start": "2027-03-01T05:00:00+00:00",
+    "window_end": "2027-05-01T04:00:00+00:00",
+    "last_changed_at": "2027-03-01T09:15:02+00:00",
+    "last_attempt_at": "2027-03-01T09:15:02+00:00",
+    "last_success_at": "2027-03-01T09:15:02+00:00",
+    "status": "ok",
+    "last_error": null,
+    "failing_since": null,
+    "created_at": "2027-03-01T09:14:58+00:00"
+}))]
 pub struct CalendarSourceView {
+    #[schema(format = Uuid)]
     pub id: String,
+    /// `caldav` or `google`.
+    #[schema(pattern = "^(caldav|google)$")]
     pub kind: String,
     pub name: String,
+    #[schema(format = Uuid)]
     pub stylist: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -28,17 +53,26 @@ pub struct CalendarSourceView {
     pub write_back: bool,
     /// Busy blocks the last good sync found in its window.
     pub busy_count: i64,
+    #[schema(format = DateTime)]
     pub window_start: Option<String>,
+    #[schema(format = DateTime)]
     pub window_end: Option<String>,
     /// When the busy set last changed.
+    #[schema(format = DateTime)]
     pub last_changed_at: Option<String>,
     /// When the sync job last tried, and last got an answer.
+    #[schema(format = DateTime)]
     pub last_attempt_at: Option<String>,
+    #[schema(format = DateTime)]
     pub last_success_at: Option<String>,
-    /// `ok`, `stale` (no good answer for over two sync periods) or `failing`.
+    /// `pending` (never synced), `ok`, `stale` (no good answer for over two sync periods) or
+    /// `failing`.
+    #[schema(pattern = "^(pending|ok|stale|failing)$")]
     pub status: String,
     pub last_error: Option<String>,
+    #[schema(format = DateTime)]
     pub failing_since: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 

@@ -36,9 +36,18 @@ fn corrupt(e: impl std::fmt::Display) -> QueryError {
 }
 
 /// The salon's settings; defaults (New York, default policy) until the salon is configured.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Salon, example = json!({
+    "name": "Crown & Coil Locs — Harlem",
+    "time_zone": "America/New_York",
+    "currency": "USD",
+    "policy": {"slot_step_minutes": 30, "lead_time_minutes": 120, "horizon_days": 60,
+               "hold_minutes": 15, "cancellation_window_hours": 24}
+}))]
 pub struct SalonView {
     pub name: String,
+    /// IANA time zone; every time the API shows is in it.
+    #[schema(value_type = String, example = "America/New_York")]
     pub time_zone: Tz,
     pub currency: String,
     pub policy: BookingPolicy,
@@ -69,16 +78,27 @@ pub async fn salon(db: &ReadDb) -> Result<SalonView> {
 }
 
 /// A service as the API shows it (ARCHITECTURE §6).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = Service, example = json!({
+    "id": "77d5de2f-6c6f-5291-90df-5ba039e90a05",
+    "name": "Retwist",
+    "description": "Palm-roll or two-strand retwist of new growth, with wash and light oil.",
+    "duration_minutes": 90, "buffer_before_minutes": 0, "buffer_after_minutes": 15,
+    "price_cents": 9500, "deposit_cents": 2500, "currency": "USD", "active": true
+}))]
 pub struct ServiceView {
+    #[schema(format = Uuid)]
     pub id: String,
     pub name: String,
     pub description: String,
     pub duration_minutes: i64,
     pub buffer_before_minutes: i64,
     pub buffer_after_minutes: i64,
+    /// Integer cents in `currency`.
     pub price_cents: i64,
+    /// Due when booking (integer cents); 0 for none.
     pub deposit_cents: i64,
+    /// ISO 4217 code.
     pub currency: String,
     pub active: bool,
 }
@@ -135,11 +155,23 @@ pub async fn service(db: &ReadDb, id: &str) -> Result<Option<ServiceView>> {
 }
 
 /// A stylist as the API shows it: ARCHITECTURE §6's fields plus weekly hours and time off.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = Stylist, example = json!({
+    "id": "c44e923e-60e5-58b4-a805-a80b72143357",
+    "name": "Amara Diallo",
+    "bio": "Founder. Fifteen years of locs in Harlem.",
+    "services": ["77d5de2f-6c6f-5291-90df-5ba039e90a05", "19887d49-af4b-57ed-9565-42fc40f05eca"],
+    "active": true,
+    "hours": {"tue": {"open": "10:00", "close": "18:00", "breaks": [{"start": "13:00", "end": "13:30"}]}},
+    "time_off": []
+}))]
 pub struct StylistView {
+    #[schema(format = Uuid)]
     pub id: String,
     pub name: String,
     pub bio: String,
+    /// The ids of the services the stylist offers.
+    #[schema(value_type = Vec<uuid::Uuid>)]
     pub services: Vec<String>,
     pub active: bool,
     pub hours: WeeklyHours,
@@ -246,8 +278,12 @@ pub async fn busy_of(
     Ok(out)
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Free appointment times.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Availability)]
 pub struct AvailabilityView {
+    /// The salon's IANA time zone; slot times carry its offset.
+    #[schema(value_type = String, example = "America/New_York")]
     pub time_zone: Tz,
     pub slots: Vec<Slot>,
 }
@@ -397,13 +433,27 @@ pub struct TokenView {
 }
 
 /// An API token as listed to integrators (never its secret or hash).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = Token, example = json!({
+    "id": "0193b1f0-7a3e-7c4d-9a51-3f0e2b9c8d11",
+    "name": "booking-sync",
+    "scope": "read",
+    "revoked": false,
+    "created_at": "2027-03-01T09:12:44.102+00:00",
+    "last_used_at": null
+}))]
 pub struct TokenListing {
+    #[schema(format = Uuid)]
     pub id: String,
+    /// Unique among tokens in use; the audit trail shows `token:<name>`.
     pub name: String,
+    #[schema(pattern = "^(read|write)$", example = "read")]
     pub scope: String,
     pub revoked: bool,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    /// Recorded at most once a minute.
+    #[schema(format = DateTime)]
     pub last_used_at: Option<String>,
 }
 

@@ -10,7 +10,7 @@ use sqlx::Row;
 type Result<T> = std::result::Result<T, QueryError>;
 
 /// A subscription as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct WebhookView {
     pub id: String,
     pub url: String,

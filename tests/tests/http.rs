@@ -132,6 +132,28 @@ async fn availability_lists_slots_with_the_salon_offset() {
     .await;
 }
 
+/// A date with a year past four digits is no date the API takes (RFC 3339 full-date): a field
+/// error, never a 500 from counting days beyond what the calendar can hold.
+#[tokio::test]
+async fn availability_refuses_dates_beyond_four_digit_years() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let service = app.service_id("Retwist").await;
+    for (query, field) in [
+        ("from=-262143-01-01", "from"),
+        ("from=-262143-01-01&to=-262143-01-02", "from"),
+        ("from=%2B262142-12-31", "from"),
+        ("from=2027-03-14&to=%2B262143-12-31", "to"),
+        ("from=-0001-12-31", "from"),
+    ] {
+        let (s, body) = app
+            .get_json(&format!("/api/v1/availability?service={service}&{query}"))
+            .await;
+        assert_eq!(s, 422, "{query}: {body}");
+        assert_eq!(body["errors"][0]["field"], field, "{query}: {body}");
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_booking_is_created_and_its_slot_disappears_at_once() {
     each_backend(|app| async move {

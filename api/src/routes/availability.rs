@@ -10,7 +10,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Datelike, Duration, NaiveDate, Utc};
 use projections::queries;
 use projections::Projection;
 use serde::Deserialize;
@@ -22,18 +22,36 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/availability", get(availability))
 }
 
-#[derive(Debug, Deserialize)]
-struct Params {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct Params {
+    /// The service to book.
+    #[param(value_type = uuid::Uuid, required = true, example = "77d5de2f-6c6f-5291-90df-5ba039e90a05")]
     service: Option<String>,
+    /// One stylist's id; left out (or `any`): every active stylist who offers the service.
+    #[param(value_type = Option<String>, example = "c44e923e-60e5-58b4-a805-a80b72143357")]
     stylist: Option<String>,
+    /// First local date (salon time zone), inclusive; default today.
+    #[param(value_type = Option<chrono::NaiveDate>, example = "2027-03-15")]
     from: Option<String>,
+    /// Last local date, inclusive; default six days after `from`; at most 62 days in all.
+    #[param(value_type = Option<chrono::NaiveDate>, example = "2027-03-21")]
     to: Option<String>,
 }
 
 fn date(field: &str, raw: &Option<String>, errors: &mut Vec<FieldError>) -> Option<NaiveDate> {
     let text = raw.as_deref().map(str::trim).filter(|s| !s.is_empty())?;
     match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        Ok(d) => Some(d),
+        // Four-digit years only, as in an RFC 3339 date: chrono also reads years like
+        // -262143, too close to the ends of its calendar to count days from.
+        Ok(d) if (0..=9999).contains(&d.year()) => Some(d),
+        Ok(_) => {
+            errors.push(FieldError::new(
+                field,
+                format!("{text:?} is not a date like 2027-03-14 (years 0000 to 9999)"),
+            ));
+            None
+        }
         Err(_) => {
             errors.push(FieldError::new(
                 field,
@@ -44,7 +62,25 @@ fn date(field: &str, raw: &Option<String>, errors: &mut Vec<FieldError>) -> Opti
     }
 }
 
-async fn availability(
+/// Free appointment times for a service, by one stylist or any, over local dates (both inclusive).
+///
+/// Answers may be gzip-encoded for clients that accept it (`Vary: Accept-Encoding`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/availability",
+    operation_id = "get_availability",
+    tag = "availability",
+    params(Params),
+    responses(
+        (status = 200, description = "Free slots, in time order, times with the salon's offset", body = queries::AvailabilityView,
+            example = json!({"time_zone": "America/New_York", "slots": [{"start": "2027-03-16T10:00:00-04:00", "end": "2027-03-16T11:30:00-04:00", "stylist": "c44e923e-60e5-58b4-a805-a80b72143357"}]})),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, description = "No such service or stylist, or it is archived", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`service` missing or not a UUID, a date that is not one, `to` before `from` or more than 62 days after it", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn availability(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
     ApiQuery(p): ApiQuery<Params>,

@@ -1,10 +1,10 @@
 //! `POST /api/v1/bookings` (public, with `Idempotency-Key`) and `GET /api/v1/bookings/{id}`
 //! (bearer token).
 
-use crate::extract::{ApiJson, Integrator, RequestId};
+use crate::extract::{ApiJson, ApiPath, Integrator, RequestId};
 use crate::problem::{FieldError, Problem};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,20 +32,40 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The booking request as sent; every field optional here so that missing ones are reported
-/// together, by name.
-#[derive(Debug, Deserialize)]
-struct RawBooking {
+/// together, by name. (The document shows what a valid request holds.)
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = BookingRequest, example = json!({
+    "service": "77d5de2f-6c6f-5291-90df-5ba039e90a05",
+    "stylist": "c44e923e-60e5-58b4-a805-a80b72143357",
+    "start": "2027-03-16T10:00:00-04:00",
+    "client": {"name": "Ada Lovelace", "email": "ada@example.com", "phone": "(212) 555-0142"},
+    "notes": "first visit"
+}))]
+pub(crate) struct RawBooking {
+    #[schema(value_type = uuid::Uuid, required = true)]
     service: Option<String>,
+    /// A stylist's id, or `any` (also when left out): whoever offering the service is free.
+    #[schema(example = "any")]
     stylist: Option<String>,
+    /// RFC 3339 with an offset; must be a free slot (see `GET /api/v1/availability`).
+    #[schema(value_type = chrono::DateTime<chrono::FixedOffset>, required = true)]
     start: Option<String>,
+    #[schema(required = true)]
     client: Option<RawClient>,
+    #[schema(max_length = 1000)]
     notes: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Who the appointment is for.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ClientDetails, example = json!({"name": "Ada Lovelace", "email": "ada@example.com", "phone": "(212) 555-0142"}))]
 pub(crate) struct RawClient {
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 120)]
     name: Option<String>,
+    #[schema(value_type = String, required = true, format = Email, max_length = 254)]
     email: Option<String>,
+    /// A phone number: national (US) or international with `+`.
+    #[schema(value_type = String, required = true, max_length = 32)]
     phone: Option<String>,
 }
 
@@ -186,7 +206,9 @@ fn source(headers: &HeaderMap) -> Source {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// The client's contact details.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Client)]
 pub struct ClientOut {
     pub name: String,
     pub email: String,
@@ -194,17 +216,41 @@ pub struct ClientOut {
 }
 
 /// A booking as the API shows it (ARCHITECTURE §6), times in the salon's zone.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Booking, example = json!({
+    "id": "0193b1f2-1c9e-7d3a-8f21-5b6a7c8d9e0f",
+    "status": "held",
+    "deposit_status": "pending",
+    "service": "77d5de2f-6c6f-5291-90df-5ba039e90a05",
+    "stylist": "c44e923e-60e5-58b4-a805-a80b72143357",
+    "start": "2027-03-16T10:00:00-04:00",
+    "end": "2027-03-16T11:30:00-04:00",
+    "client": {"name": "Ada Lovelace", "email": "ada@example.com", "phone": "(212) 555-0142"},
+    "notes": "first visit",
+    "price_cents": 9500,
+    "deposit_cents": 2500,
+    "currency": "USD",
+    "checkout_url": "https://checkout.stripe.com/c/pay/cs_test_a1b2c3",
+    "hold_expires_at": "2027-03-02T09:27:00-05:00",
+    "created_at": "2027-03-02T09:12:00-05:00",
+    "manage_url": "http://localhost:8080/?manage=0193b1f2-1c9e-7d3a-8f21-5b6a7c8d9e0f&token=k2V0c2lnbmVk"
+}))]
 pub struct BookingOut {
+    #[schema(format = Uuid)]
     pub id: String,
+    #[schema(schema_with = crate::openapi::booking_status)]
     pub status: String,
+    #[schema(schema_with = crate::openapi::deposit_status)]
     pub deposit_status: String,
+    #[schema(format = Uuid)]
     pub service: String,
+    #[schema(format = Uuid)]
     pub stylist: String,
     pub start: DateTime<FixedOffset>,
     pub end: DateTime<FixedOffset>,
     pub client: ClientOut,
     pub notes: Option<String>,
+    /// Integer cents in `currency`.
     pub price_cents: i64,
     pub deposit_cents: i64,
     pub currency: String,
@@ -214,9 +260,11 @@ pub struct BookingOut {
     pub created_at: DateTime<FixedOffset>,
     /// `client`, `owner`, `system` or `hold_expired` once cancelled.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::openapi::cancelled_by)]
     pub cancelled_by: Option<String>,
     /// `requested`, `refunded`, `failed` or `kept` once a paid deposit's fate is decided.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::openapi::refund_status)]
     pub refund_status: Option<String>,
     /// The client's page to cancel, move or pay (signed); only in the answer to the client who
     /// booked.
@@ -325,7 +373,36 @@ fn place_problem(e: PlaceError) -> Problem {
     }
 }
 
-async fn create(
+/// Books an appointment (public).
+///
+/// With `Idempotency-Key` a retry lands once: the same key and request answer the same booking
+/// again (`Idempotent-Replayed: true`) and append nothing. A service with a deposit is `held` with
+/// a Stripe `checkout_url` when payments are configured.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings",
+    operation_id = "create_booking",
+    tag = "bookings",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 visible ASCII characters, unique per booking attempt", pattern = r"^[!-~]{1,255}$", example = "3f1c8a52-1d8e-4b1e-9a55-0c2f6f8e9b10"),
+        ("X-Salon-Source" = Option<String>, Header, description = "Which path the booking came by (`spa`, `intake`), recorded in the audit trail; a claim, not a credential", example = "spa"),
+    ),
+    request_body(content = RawBooking, description = "What to book, and for whom"),
+    responses(
+        (status = 201, description = "Booked (or this key's booking again)", body = BookingOut,
+            headers(
+                ("Location" = String, description = "`/api/v1/bookings/{id}`"),
+                ("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same key"),
+            )),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 409, description = "The time was just taken; `alternatives` lists the nearest free slots", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, description = "Invalid fields (`errors`), a start that is not a free slot (with `alternatives`), or an `Idempotency-Key` reused for another request", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn create(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
@@ -424,10 +501,26 @@ async fn create(
     Ok(response)
 }
 
-async fn fetch(
+/// One booking as it stands now.
+#[utoipa::path(
+    get,
+    path = "/api/v1/bookings/{id}",
+    operation_id = "get_booking",
+    tag = "bookings",
+    params(("id" = uuid::Uuid, Path, description = "The booking's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The booking", body = BookingOut),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn fetch(
     State(state): State<AppState>,
     _who: Integrator,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<BookingOut>, Problem> {
     let id = BookingId::parse(&id).map_err(|_| Problem::not_found("No such booking."))?;
     load_out(&state, id).await.map(Json)

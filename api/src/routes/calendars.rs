@@ -4,11 +4,11 @@
 //! Credentials (a CalDAV password, Google OAuth2 credentials) are sealed before they become an
 //! event and are never returned: the API says only whether a source has some.
 
-use crate::extract::{ApiJson, ApiQuery, Integrator, RequestId};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Integrator, RequestId};
 use crate::problem::{FieldError, Problem};
 use crate::routes::catalog::{paginate, PageParams, Paged};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -43,18 +43,48 @@ pub fn router() -> Router<AppState> {
 /// What a client sends to add a source. `password` (CalDAV) and `credentials` (Google: the
 /// JSON of a service-account key or of an authorized user, as an object or a string) are
 /// write-only.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RawSource {
+#[schema(as = CalendarSourceSettings, example = json!({
+    "kind": "caldav",
+    "stylist": "c44e923e-60e5-58b4-a805-a80b72143357",
+    "name": "Amara's iCloud",
+    "url": "https://caldav.icloud.com/",
+    "username": "owner@icloud.com",
+    "password": "app-specific-password",
+    "write_back": true
+}))]
+pub(crate) struct RawSource {
+    /// `caldav` or `google`; required to add a source, cannot change.
+    #[schema(schema_with = crate::openapi::source_kind)]
     kind: Option<String>,
+    /// The stylist whose calendar it is; required to add a source, cannot change.
+    #[schema(value_type = Option<uuid::Uuid>)]
     stylist: Option<String>,
+    /// Default: the URL or calendar id.
+    #[schema(max_length = 120)]
     name: Option<String>,
+    /// CalDAV (required there): a principal, calendar home or one calendar, `http(s)://`.
+    #[schema(format = "uri", max_length = 2000)]
     url: Option<String>,
+    /// CalDAV: the user name.
     username: Option<String>,
+    /// CalDAV: the password (for iCloud an app-specific password); stored sealed, never
+    /// returned. Needs `SALON_SECRET_KEY` on the server. An empty string removes it.
+    #[schema(write_only)]
     password: Option<String>,
+    /// Google (required there): the calendar's id, often an email address.
+    #[schema(max_length = 500)]
     calendar_id: Option<String>,
+    /// Google (required there): a service-account key or `{"type": "authorized_user",
+    /// client_id, client_secret, refresh_token}`, as an object or a JSON string; stored sealed,
+    /// never returned. Needs `SALON_SECRET_KEY` on the server.
+    #[schema(write_only, value_type = Option<Object>)]
     credentials: Option<serde_json::Value>,
+    /// How often to sync, in minutes (default 5).
+    #[schema(minimum = 1, maximum = 1440)]
     sync_minutes: Option<u32>,
+    /// CalDAV only: write confirmed bookings into the calendar.
     write_back: Option<bool>,
 }
 
@@ -150,13 +180,29 @@ async fn view_or_404(state: &AppState, id: &str) -> Result<CalendarSourceView, P
 }
 
 #[derive(Debug, Deserialize)]
-struct ListQuery {
+pub(crate) struct ListQuery {
     stylist: Option<String>,
     #[serde(flatten)]
     page: PageParams,
 }
 
-async fn list(
+/// Calendar sources, with how fresh their busy time is (never credentials).
+#[utoipa::path(
+    get,
+    path = "/api/v1/calendar-sources",
+    operation_id = "list_calendar_sources",
+    tag = "calendars",
+    params(PageParams, ("stylist" = Option<uuid::Uuid>, Query, description = "Only this stylist's sources")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of sources", body = Paged<CalendarSourceView>),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 422, response = crate::openapi::InvalidBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     _who: Integrator,
     uri: Uri,
@@ -167,16 +213,57 @@ async fn list(
     Ok(Json(paginate(all, page, &uri)))
 }
 
-async fn fetch(
+/// One calendar source.
+#[utoipa::path(
+    get,
+    path = "/api/v1/calendar-sources/{id}",
+    operation_id = "get_calendar_source",
+    tag = "calendars",
+    params(("id" = uuid::Uuid, Path, description = "The calendar source's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The source", body = CalendarSourceView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn fetch(
     State(state): State<AppState>,
     _who: Integrator,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<CalendarSourceView>, Problem> {
     CalendarSourceId::parse(&id).map_err(|_| Problem::not_found("No such calendar source."))?;
     Ok(Json(view_or_404(&state, &id).await?))
 }
 
-async fn create(
+/// Connects a stylist's calendar (`kind` and `stylist` required; CalDAV needs `url`, Google
+/// `calendar_id` and `credentials`).
+///
+/// The first sync starts at once, in the background.
+#[utoipa::path(
+    post,
+    path = "/api/v1/calendar-sources",
+    operation_id = "create_calendar_source",
+    tag = "calendars",
+    params(("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail")),
+    request_body(content = RawSource),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Connected", body = CalendarSourceView,
+            headers(("Location" = String, description = "`/api/v1/calendar-sources/{id}`"))),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, description = "The source cannot be registered", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, description = "Missing or invalid fields, an unknown field or stylist, or credentials the server cannot seal (no `SALON_SECRET_KEY`)", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn create(
     State(state): State<AppState>,
     who: Integrator,
     RequestId(request_id): RequestId,
@@ -299,12 +386,36 @@ async fn create(
     Ok(response)
 }
 
-async fn update(
+/// Changes a source's settings (any subset; `kind` and `stylist` cannot change).
+///
+/// A sync follows in the background.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/calendar-sources/{id}",
+    operation_id = "update_calendar_source",
+    tag = "calendars",
+    params(("id" = uuid::Uuid, Path, description = "The calendar source's id"), ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail")),
+    request_body(content = RawSource),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The source as it is now", body = CalendarSourceView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, description = "The change is refused", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::InvalidBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn update(
     State(state): State<AppState>,
     who: Integrator,
     RequestId(request_id): RequestId,
     headers: axum::http::HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(raw): ApiJson<RawSource>,
 ) -> Result<Json<CalendarSourceView>, Problem> {
     who.require_write()?;
@@ -398,12 +509,30 @@ async fn update(
     Ok(Json(view_or_404(&state, &id).await?))
 }
 
-async fn remove(
+/// Disconnects a source: its busy time stops blocking bookings, and written-back bookings are
+/// removed from the calendar.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/calendar-sources/{id}",
+    operation_id = "remove_calendar_source",
+    tag = "calendars",
+    params(("id" = uuid::Uuid, Path, description = "The calendar source's id"), ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn remove(
     State(state): State<AppState>,
     who: Integrator,
     RequestId(request_id): RequestId,
     headers: axum::http::HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
     who.require_write()?;
     let source_id =
@@ -418,18 +547,38 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
-struct SyncAnswer {
+/// What an on-demand sync did.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SyncAnswer {
     report: commands::calendars::SyncReport,
     /// Bookings written into (or removed from) the calendar, for sources with `write_back`.
     write_back: commands::calendars::WriteBackReport,
     source: CalendarSourceView,
 }
 
-async fn sync_now(
+/// Syncs a source now (and writes bookings back, for sources with `write_back`).
+///
+/// A calendar that fails is reported in `report.error`; its last good busy time stays in force.
+#[utoipa::path(
+    post,
+    path = "/api/v1/calendar-sources/{id}/sync",
+    operation_id = "sync_calendar_source",
+    tag = "calendars",
+    params(("id" = uuid::Uuid, Path, description = "The calendar source's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "What the sync did, and the source after it", body = SyncAnswer),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn sync_now(
     State(state): State<AppState>,
     who: Integrator,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<SyncAnswer>, Problem> {
     who.require_write()?;
     let source_id =
@@ -454,15 +603,34 @@ async fn sync_now(
 }
 
 #[derive(Debug, Deserialize)]
-struct FeedQuery {
+pub(crate) struct FeedQuery {
     token: Option<String>,
 }
 
 /// A stylist's appointments as an iCalendar feed, from 30 days ago on, for any calendar app.
+///
 /// Authenticated by an API token in the query (calendar apps cannot send headers).
-async fn feed(
+#[utoipa::path(
+    get,
+    path = "/calendar/{stylist}.ics",
+    operation_id = "stylist_calendar_feed",
+    tag = "calendars",
+    params(
+        ("stylist" = uuid::Uuid, Path, description = "The stylist's id", example = "c44e923e-60e5-58b4-a805-a80b72143357"),
+        ("token" = String, Query, description = "An API token (any scope)"),
+    ),
+    responses(
+        (status = 200, description = "The stylist's appointments", body = String, content_type = "text/calendar",
+            headers(("Cache-Control" = String, description = "`private, max-age=300`"))),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn feed(
     State(state): State<AppState>,
-    Path(file): Path<String>,
+    ApiPath(file): ApiPath<String>,
     ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, Problem> {
     let Some(stylist) = file.strip_suffix(".ics") else {

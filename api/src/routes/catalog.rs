@@ -1,10 +1,10 @@
 //! Public catalog reads for the booking site: the salon's settings, and services and stylists
 //! paged with the DRF envelope `{count, next, previous, results}`.
 
-use crate::extract::ApiQuery;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::problem::{FieldError, Problem};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::Uri;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -24,9 +24,14 @@ pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
 
 /// `limit` and `offset` as sent (strings, so a bad value gets a field error, not a 400 blob).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// How many results to return (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000, example = 20)]
     pub limit: Option<String>,
+    /// How many results to skip.
+    #[param(value_type = Option<u32>, minimum = 0, maximum = 1_000_000_000, example = 0)]
     pub offset: Option<String>,
 }
 
@@ -65,11 +70,17 @@ impl PageParams {
     }
 }
 
-/// The DRF list envelope.
-#[derive(Debug, Serialize)]
+/// The DRF list envelope: one page of `results` out of `count`, with links to the pages
+/// around it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Paged<T> {
+    /// How many results there are in all pages.
     pub count: usize,
+    /// The next page (path and query), or null on the last.
+    #[schema(example = "/api/v1/services?limit=2&offset=2")]
     pub next: Option<String>,
+    /// The previous page (path and query), or null on the first.
+    #[schema(example = json!(null))]
     pub previous: Option<String>,
     pub results: Vec<T>,
 }
@@ -109,11 +120,37 @@ pub fn page_of<T>(results: Vec<T>, count: usize, page: Page, uri: &Uri) -> Paged
 }
 
 /// The salon's name, time zone, currency and booking policy (what the booking site shows).
-async fn salon(State(state): State<AppState>) -> Result<Json<queries::SalonView>, Problem> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/salon",
+    operation_id = "get_salon",
+    tag = "catalog",
+    responses(
+        (status = 200, description = "The salon", body = queries::SalonView),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn salon(
+    State(state): State<AppState>,
+) -> Result<Json<queries::SalonView>, Problem> {
     Ok(Json(queries::salon(&state.read).await?))
 }
 
-async fn list_services(
+/// The services on the menu, archived ones left out.
+#[utoipa::path(
+    get,
+    path = "/api/v1/services",
+    operation_id = "list_services",
+    tag = "catalog",
+    params(PageParams),
+    responses(
+        (status = 200, description = "One page of services", body = Paged<ServiceView>),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 422, response = crate::openapi::InvalidBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn list_services(
     State(state): State<AppState>,
     uri: Uri,
     ApiQuery(params): ApiQuery<PageParams>,
@@ -123,9 +160,23 @@ async fn list_services(
     Ok(Json(paginate(all, page, &uri)))
 }
 
-async fn get_service(
+/// One service, archived or not.
+#[utoipa::path(
+    get,
+    path = "/api/v1/services/{id}",
+    operation_id = "get_service",
+    tag = "catalog",
+    params(("id" = uuid::Uuid, Path, description = "The service's id", example = "77d5de2f-6c6f-5291-90df-5ba039e90a05")),
+    responses(
+        (status = 200, description = "The service", body = ServiceView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn get_service(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ServiceView>, Problem> {
     domain::ids::ServiceId::parse(&id).map_err(|_| Problem::not_found("No such service."))?;
     queries::service(&state.read, &id)
@@ -134,7 +185,21 @@ async fn get_service(
         .ok_or_else(|| Problem::not_found("No such service."))
 }
 
-async fn list_stylists(
+/// The stylists, with their services, weekly hours and time off; archived ones left out.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stylists",
+    operation_id = "list_stylists",
+    tag = "catalog",
+    params(PageParams),
+    responses(
+        (status = 200, description = "One page of stylists", body = Paged<StylistView>),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 422, response = crate::openapi::InvalidBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn list_stylists(
     State(state): State<AppState>,
     uri: Uri,
     ApiQuery(params): ApiQuery<PageParams>,
@@ -144,9 +209,23 @@ async fn list_stylists(
     Ok(Json(paginate(all, page, &uri)))
 }
 
-async fn get_stylist(
+/// One stylist, archived or not.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stylists/{id}",
+    operation_id = "get_stylist",
+    tag = "catalog",
+    params(("id" = uuid::Uuid, Path, description = "The stylist's id", example = "c44e923e-60e5-58b4-a805-a80b72143357")),
+    responses(
+        (status = 200, description = "The stylist", body = StylistView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn get_stylist(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<StylistView>, Problem> {
     domain::ids::StylistId::parse(&id).map_err(|_| Problem::not_found("No such stylist."))?;
     queries::stylist(&state.read, &id)

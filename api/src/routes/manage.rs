@@ -11,11 +11,11 @@
 //! - `POST /api/v1/bookings/{id}/no-show`, `/complete` — owner only; a no-show keeps the deposit.
 
 use super::bookings::{checkout_for, load_out, BookingOut};
-use crate::extract::{Integrator, RequestId};
+use crate::extract::{ApiBody, ApiPath, ApiQuery, Integrator, RequestId};
 use crate::problem::{FieldError, Problem};
 use crate::AppState;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -37,8 +37,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/bookings/{id}/complete", post(complete))
 }
 
-#[derive(Debug, Deserialize, Default)]
-struct TokenQuery {
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct TokenQuery {
+    /// The signed token of the client's link (`manage_url`); or send it as `X-Booking-Token`,
+    /// or use `Authorization: Bearer` with a write token instead.
     token: Option<String>,
 }
 
@@ -167,8 +170,9 @@ fn change_problem(e: ChangeError) -> Problem {
 }
 
 /// What the client may do with their booking, for the manage page.
-#[derive(Debug, Serialize)]
-struct Manage {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ManageView)]
+pub(crate) struct Manage {
     booking: BookingOut,
     can_cancel: bool,
     can_reschedule: bool,
@@ -180,11 +184,30 @@ struct Manage {
     checkout_url: Option<String>,
 }
 
-async fn manage(
+/// The client's view of their booking: what they may still do, until when, and whether the
+/// deposit would come back.
+#[utoipa::path(
+    get,
+    path = "/api/v1/bookings/{id}/manage",
+    operation_id = "manage_booking",
+    tag = "manage",
+    params(("id" = uuid::Uuid, Path, description = "The booking's id"), TokenQuery,
+        ("X-Booking-Token" = Option<String>, Header, description = "The signed link's token, instead of `?token=`"),),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The booking and what may be done with it", body = Manage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn manage(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(raw): Path<String>,
-    Query(q): Query<TokenQuery>,
+    ApiPath(raw): ApiPath<String>,
+    ApiQuery(q): ApiQuery<TokenQuery>,
 ) -> Result<Json<Manage>, Problem> {
     let id = booking_id(&raw)?;
     who(&state, &headers, id, q.token.as_deref()).await?;
@@ -217,9 +240,15 @@ async fn manage(
     }))
 }
 
-#[derive(Debug, Deserialize, Default)]
-struct CancelBody {
+/// Optional; an empty body takes the defaults.
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
+#[schema(as = CancelRequest, example = json!({"refund": true, "reason": "client called"}))]
+pub(crate) struct CancelBody {
+    /// Owner only: `false` keeps a paid deposit (refunded by default). A client's refund
+    /// follows the cancellation window whatever is sent.
     refund: Option<bool>,
+    /// Recorded in the audit trail (the `X-Reason` header wins).
+    #[schema(max_length = 500)]
     reason: Option<String>,
 }
 
@@ -256,13 +285,40 @@ async fn respond(
     load_out(state, id).await.map(Json)
 }
 
-async fn cancel(
+/// Cancels a booking.
+///
+/// The client (signed link) gets the deposit back when cancelling at least the cancellation window
+/// ahead; the owner (write token) refunds unless `refund` is `false`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings/{id}/cancel",
+    operation_id = "cancel_booking",
+    tag = "manage",
+    params(("id" = uuid::Uuid, Path, description = "The booking's id"), TokenQuery,
+        ("X-Booking-Token" = Option<String>, Header, description = "The signed link's token, instead of `?token=`"),
+        ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail (500 characters kept)"),
+    ),
+    request_body(content = Option<CancelBody>, description = "Optional; empty means the defaults"),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The booking, cancelled", body = BookingOut),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, description = "Not possible for this booking (already cancelled, completed, …)", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 422, response = crate::openapi::InvalidBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn cancel(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
-    Path(raw): Path<String>,
-    Query(q): Query<TokenQuery>,
-    body: Bytes,
+    ApiPath(raw): ApiPath<String>,
+    ApiQuery(q): ApiQuery<TokenQuery>,
+    ApiBody(body): ApiBody,
 ) -> Result<Json<BookingOut>, Problem> {
     let id = booking_id(&raw)?;
     let who = who(&state, &headers, id, q.token.as_deref()).await?;
@@ -281,19 +337,52 @@ async fn cancel(
     respond(&state, id, changed).await
 }
 
-#[derive(Debug, Deserialize, Default)]
-struct RescheduleBody {
+/// The new time.
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
+#[schema(as = RescheduleRequest, example = json!({"start": "2027-03-17T14:00:00-04:00"}))]
+pub(crate) struct RescheduleBody {
+    /// RFC 3339 with an offset: a free slot of the same stylist.
+    #[schema(value_type = chrono::DateTime<chrono::FixedOffset>, required = true)]
     start: Option<String>,
+    /// Recorded in the audit trail (the `X-Reason` header wins).
+    #[schema(max_length = 500)]
     reason: Option<String>,
 }
 
-async fn reschedule(
+/// Moves a booking to another free time of the same stylist, in one commit (the new time is
+/// reserved and the old one released together).
+///
+/// Clients may move up to the cancellation window.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings/{id}/reschedule",
+    operation_id = "reschedule_booking",
+    tag = "manage",
+    params(("id" = uuid::Uuid, Path, description = "The booking's id"), TokenQuery,
+        ("X-Booking-Token" = Option<String>, Header, description = "The signed link's token, instead of `?token=`"),
+        ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail (500 characters kept)"),
+    ),
+    request_body(content = RescheduleBody),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The booking at its new time", body = BookingOut),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, description = "The time is taken (with `alternatives`), it is too late to move online, the service is no longer offered, or the booking cannot move", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 422, description = "`start` missing, not a time, the current time, or not a free slot (with `alternatives`)", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn reschedule(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
-    Path(raw): Path<String>,
-    Query(q): Query<TokenQuery>,
-    body: Bytes,
+    ApiPath(raw): ApiPath<String>,
+    ApiQuery(q): ApiQuery<TokenQuery>,
+    ApiBody(body): ApiBody,
 ) -> Result<Json<BookingOut>, Problem> {
     let id = booking_id(&raw)?;
     let who = who(&state, &headers, id, q.token.as_deref()).await?;
@@ -323,12 +412,31 @@ async fn reschedule(
     respond(&state, id, changed).await
 }
 
-async fn checkout(
+/// The deposit's payment page of a held booking: the Checkout Session it has, or a new one.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings/{id}/checkout",
+    operation_id = "booking_checkout",
+    tag = "manage",
+    params(("id" = uuid::Uuid, Path, description = "The booking's id"), TokenQuery,
+        ("X-Booking-Token" = Option<String>, Header, description = "The signed link's token, instead of `?token=`"),),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The booking with its `checkout_url` (null when payments are not configured)", body = BookingOut),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, description = "No deposit is due on this booking", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn checkout(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
-    Path(raw): Path<String>,
-    Query(q): Query<TokenQuery>,
+    ApiPath(raw): ApiPath<String>,
+    ApiQuery(q): ApiQuery<TokenQuery>,
 ) -> Result<Json<BookingOut>, Problem> {
     let id = booking_id(&raw)?;
     let who = who(&state, &headers, id, q.token.as_deref()).await?;
@@ -380,21 +488,57 @@ async fn staff_command(
     respond(state, id, changed).await
 }
 
-async fn no_show(
+/// Marks a booking a no-show once its start has passed (owner; a paid deposit is kept).
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings/{id}/no-show",
+    operation_id = "mark_no_show",
+    tag = "manage",
+    params(("id" = uuid::Uuid, Path, description = "The booking's id"), ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail (500 characters kept)"),),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The booking, marked a no-show", body = BookingOut),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, description = "The appointment has not started yet, or the booking is not confirmed", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn no_show(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<BookingOut>, Problem> {
     let command = BookingCommand::MarkNoShow { now: Utc::now() };
     staff_command(&state, request_id, &headers, &raw, command).await
 }
 
-async fn complete(
+/// Marks a booking done once its start has passed (owner).
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings/{id}/complete",
+    operation_id = "complete_booking",
+    tag = "manage",
+    params(("id" = uuid::Uuid, Path, description = "The booking's id"), ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail (500 characters kept)"),),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The booking, completed", body = BookingOut),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, description = "The appointment has not started yet, or the booking is not confirmed", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn complete(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<BookingOut>, Problem> {
     let command = BookingCommand::Complete { now: Utc::now() };
     staff_command(&state, request_id, &headers, &raw, command).await

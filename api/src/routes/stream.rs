@@ -29,8 +29,12 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/events/stream", get(stream))
 }
 
-#[derive(Debug, Deserialize)]
-struct StreamQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct StreamQuery {
+    /// Resume after this event (for the first connection; the `Last-Event-ID` header wins).
+    /// `0` replays every alert.
+    #[param(value_type = Option<i64>, minimum = 0, example = 0)]
     last_event_id: Option<String>,
 }
 
@@ -74,7 +78,31 @@ fn event(alert: &Alert) -> Event {
         .data(&alert.data)
 }
 
-async fn stream(
+/// Live alerts as Server-Sent Events: new bookings, holds, payments, refunds, cancellations,
+/// reschedules, expiries, completions, no-shows and reviews as they are appended.
+///
+/// Each message is `id: <log position>`, `event: <event type>` and one `data:` line holding an
+/// `Alert` (see the schemas). A reconnect with `Last-Event-ID` first replays what came after that
+/// event, without gaps or repeats. A `: keep-alive` comment goes out every 15 s.
+#[utoipa::path(
+    get,
+    path = "/events/stream",
+    operation_id = "event_stream",
+    tag = "stream",
+    params(
+        StreamQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id (what `EventSource` sends on reconnect)"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "An endless `text/event-stream`; each `data:` is an `Alert`", body = String, content_type = "text/event-stream",
+            example = "id: 1042\nevent: BookingConfirmed\ndata: {\"position\":1042,\"event_type\":\"BookingConfirmed\",…}\n\n"),
+        (status = 400, description = "`Last-Event-ID` (or `last_event_id`) is not a non-negative integer", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn stream(
     watcher: Watcher,
     State(state): State<AppState>,
     headers: HeaderMap,

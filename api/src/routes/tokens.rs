@@ -4,10 +4,10 @@
 //! audit trail shows (`token:<name>`).
 
 use super::catalog::{paginate, PageParams, Paged};
-use crate::extract::{ApiJson, ApiQuery, Integrator, RequestId};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Integrator, RequestId};
 use crate::problem::{FieldError, Problem};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,7 +17,7 @@ use domain::ids::TokenId;
 use domain::metadata::{EventMetadata, Source};
 use domain::token::{ApiTokenError, Scope};
 use projections::queries::{self, TokenListing};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -25,16 +25,42 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/tokens/{id}", get(fetch).delete(revoke))
 }
 
-#[derive(Debug, Deserialize)]
-struct ListParams {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListParams {
+    /// How many results to return (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000, example = 20)]
     limit: Option<String>,
+    /// How many results to skip.
+    #[param(value_type = Option<u32>, minimum = 0, maximum = 1_000_000_000, example = 0)]
     offset: Option<String>,
+    /// Only tokens of this scope.
+    #[param(schema_with = crate::openapi::token_scope)]
     scope: Option<String>,
+    /// Only revoked (`true`) or only usable (`false`) tokens.
+    #[param(value_type = Option<bool>)]
     revoked: Option<String>,
+    /// Only tokens whose name contains this (any case).
     search: Option<String>,
 }
 
-async fn list(
+/// API tokens, newest first (never their secrets).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens",
+    operation_id = "list_tokens",
+    tag = "tokens",
+    params(ListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of tokens", body = Paged<TokenListing>),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 422, response = crate::openapi::InvalidBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     _who: Integrator,
     uri: Uri,
@@ -92,18 +118,58 @@ async fn find(state: &AppState, id: &str) -> Result<TokenListing, Problem> {
         .ok_or_else(|| Problem::not_found("No such token."))
 }
 
-async fn fetch(
+/// One token (never its secret).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens/{id}",
+    operation_id = "get_token",
+    tag = "tokens",
+    params(("id" = uuid::Uuid, Path, description = "The token's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The token", body = TokenListing),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn fetch(
     State(state): State<AppState>,
     _who: Integrator,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<TokenListing>, Problem> {
     find(&state, &id).await.map(Json)
 }
 
-#[derive(Debug, Deserialize)]
-struct NewToken {
+/// A token to create.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = TokenRequest, example = json!({"name": "booking-sync", "scope": "read"}))]
+pub(crate) struct NewToken {
+    /// Unique among tokens in use (any case); the audit trail shows `token:<name>`.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 64)]
     name: Option<String>,
+    /// `read` (the default) or `write`.
+    #[schema(schema_with = crate::openapi::token_scope)]
     scope: Option<String>,
+}
+
+/// A new token: the listing plus its secret, shown this once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = NewToken, example = json!({
+    "id": "0193b1f0-7a3e-7c4d-9a51-3f0e2b9c8d11",
+    "name": "booking-sync",
+    "scope": "read",
+    "revoked": false,
+    "created_at": "2027-03-01T09:12:44.102+00:00",
+    "last_used_at": null,
+    "token": "salon_EXAMPLE-not-a-real-secret"
+}))]
+pub(crate) struct Created {
+    #[serde(flatten)]
+    listing: TokenListing,
+    /// The secret for `Authorization: Bearer`; only its SHA-256 is kept.
+    token: String,
 }
 
 fn reason(headers: &HeaderMap) -> Option<String> {
@@ -131,7 +197,27 @@ fn token_problem(e: CommandError<ApiTokenError>) -> Problem {
     }
 }
 
-async fn create(
+/// Creates a token; its secret is in this answer only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens",
+    operation_id = "create_token",
+    tag = "tokens",
+    params(("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail")),
+    request_body(content = NewToken),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created; `token` is the secret", body = Created),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, description = "A name missing, invalid or already used by a token in use, or a scope that is not `read` or `write`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn create(
     State(state): State<AppState>,
     who: Integrator,
     RequestId(request_id): RequestId,
@@ -186,18 +272,40 @@ async fn create(
             state.settings.read_your_writes,
         )
         .await;
-    let mut out = serde_json::to_value(find(&state, &token.id.to_string()).await?)
-        .map_err(|e| Problem::internal(&e))?;
-    out["token"] = serde_json::Value::String(token.secret);
+    let out = Created {
+        listing: find(&state, &token.id.to_string()).await?,
+        token: token.secret,
+    };
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 
-async fn revoke(
+/// Revokes a token: it gets 401 from then on.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tokens/{id}",
+    operation_id = "revoke_token",
+    tag = "tokens",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The token's id"),
+        ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, description = "Revoked before", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn revoke(
     State(state): State<AppState>,
     who: Integrator,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
     who.require_write()?;
     let token = find(&state, &id).await?;

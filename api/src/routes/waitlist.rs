@@ -10,10 +10,11 @@
 //!   leaves.
 
 use super::bookings::{parse, parse_client, required, RawClient};
-use crate::extract::{ApiJson, ApiQuery, Integrator, RequestId};
+use super::catalog::Paged;
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Integrator, RequestId};
 use crate::problem::{FieldError, Problem};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -36,20 +37,56 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-#[derive(Debug, Deserialize)]
-struct RawJoin {
+/// Who waits for which day, and for what.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = WaitlistRequest, example = json!({
+    "service": "77d5de2f-6c6f-5291-90df-5ba039e90a05",
+    "stylist": "any",
+    "date": "2027-03-16",
+    "client": {"name": "Ada Lovelace", "email": "ada@example.com", "phone": "(212) 555-0142"}
+}))]
+pub(crate) struct RawJoin {
+    #[schema(value_type = uuid::Uuid, required = true)]
     service: Option<String>,
+    /// A stylist's id, or `any` (also when left out).
     stylist: Option<String>,
+    /// The local date waited for.
+    #[schema(value_type = NaiveDate, required = true)]
     date: Option<String>,
+    #[schema(required = true)]
     client: Option<RawClient>,
 }
 
-#[derive(Debug, Serialize)]
-struct EntryOut {
+/// A place on the list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WaitlistJoined)]
+pub(crate) struct Joined {
+    #[schema(format = Uuid)]
     id: String,
     date: NaiveDate,
+    /// Place in line, from 1.
     place: usize,
+    #[schema(format = Uuid)]
     service: String,
+    #[schema(format = Uuid)]
+    stylist: Option<String>,
+    /// The signed link to leave the list (also in the offer emails).
+    leave_url: String,
+}
+
+/// A client waiting for a day, as the owner sees it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WaitlistEntry)]
+pub(crate) struct EntryOut {
+    #[schema(format = Uuid)]
+    id: String,
+    date: NaiveDate,
+    /// Place in line, from 1.
+    place: usize,
+    #[schema(format = Uuid)]
+    service: String,
+    /// Null: any stylist.
+    #[schema(format = Uuid)]
     stylist: Option<String>,
     name: String,
     email: String,
@@ -115,7 +152,27 @@ fn failure(e: WaitlistFailure) -> Problem {
     }
 }
 
-async fn join(
+/// Joins a full day's waitlist (public).
+///
+/// When time frees up that day, the waiting clients are emailed in the order they joined.
+#[utoipa::path(
+    post,
+    path = "/api/v1/waitlist",
+    operation_id = "join_waitlist",
+    tag = "waitlist",
+    request_body(content = RawJoin),
+    responses(
+        (status = 201, description = "On the list", body = Joined),
+        (status = 200, description = "Already waiting for that day: the same place", body = Joined),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 409, description = "The day still has free times (`day-has-room`, listed in `alternatives`: book one), or its list is full", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, description = "Invalid fields, an unknown service or stylist, or a date in the past or beyond the booking horizon", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn join(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
     ApiJson(raw): ApiJson<RawJoin>,
@@ -142,20 +199,20 @@ async fn join(
         .await
         .map_err(failure)?;
     let e = &joined.entry;
-    let body = serde_json::json!({
-        "id": e.id.to_string(),
-        "date": joined.date,
-        "place": joined.place,
-        "service": e.service.to_string(),
-        "stylist": e.stylist.map(|s| s.to_string()),
-        "leave_url": format!(
+    let body = Joined {
+        id: e.id.to_string(),
+        date: joined.date,
+        place: joined.place,
+        service: e.service.to_string(),
+        stylist: e.stylist.map(|s| s.to_string()),
+        leave_url: format!(
             "{}/api/v1/waitlist/{}/leave?date={}&token={}",
             state.settings.public_url.trim_end_matches('/'),
             e.id,
             joined.date,
             state.links.sign_waitlist(e.id)
         ),
-    });
+    };
     let status = if joined.created {
         StatusCode::CREATED
     } else {
@@ -165,16 +222,32 @@ async fn join(
 }
 
 #[derive(Debug, Deserialize)]
-struct DateQuery {
+pub(crate) struct DateQuery {
     date: Option<String>,
     token: Option<String>,
 }
 
-async fn list(
+/// A day's waitlist, in joining order (one page holding every entry).
+#[utoipa::path(
+    get,
+    path = "/api/v1/waitlist",
+    operation_id = "list_waitlist",
+    tag = "waitlist",
+    params(("date" = NaiveDate, Query, description = "The local date", example = "2027-03-16")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The day's list", body = Paged<EntryOut>),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 422, description = "`date` missing or not a date", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     _who: Integrator,
     ApiQuery(q): ApiQuery<DateQuery>,
-) -> Result<Json<serde_json::Value>, Problem> {
+) -> Result<Json<Paged<EntryOut>>, Problem> {
     let mut errors = Vec::new();
     let Some(date) = parse_date(q.date.as_deref(), &mut errors) else {
         return Err(Problem::validation(errors));
@@ -201,12 +274,12 @@ async fn list(
             joined_at: in_zone(salon.time_zone, e.joined_at),
         })
         .collect();
-    Ok(Json(serde_json::json!({
-        "count": results.len(),
-        "next": null,
-        "previous": null,
-        "results": results,
-    })))
+    Ok(Json(Paged {
+        count: results.len(),
+        next: None,
+        previous: None,
+        results,
+    }))
 }
 
 /// Checks the signed link; the entry and its date.
@@ -246,10 +319,28 @@ async fn do_leave(
     }
 }
 
-async fn leave(
+/// Leaves the list (the signed link from the waitlist email). Leaving twice is not an error.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/waitlist/{entry}",
+    operation_id = "leave_waitlist",
+    tag = "waitlist",
+    params(("entry" = uuid::Uuid, Path, description = "The waitlist entry's id"),
+        ("date" = NaiveDate, Query, description = "The local date", example = "2027-03-16"),
+        ("token" = String, Query, description = "The signed token of the leave link")),
+    responses(
+        (status = 204, description = "Not on the list (any more)"),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 403, description = "The link is not valid for this entry", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 422, description = "`date` missing or not a date", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn leave(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
-    Path(entry): Path<String>,
+    ApiPath(entry): ApiPath<String>,
     ApiQuery(q): ApiQuery<DateQuery>,
 ) -> Result<StatusCode, Problem> {
     let (entry, date) = signed(&state, &entry, &q)?;
@@ -275,11 +366,30 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A plain link from an email must not change anything by itself (mail scanners follow
-/// links): it shows a button that posts.
-async fn leave_page(
+/// A plain link from an email must not change anything by itself (mail scanners follow links): it
+/// shows a button that posts.
+///
+/// The page behind the email's link: asks before leaving (mail scanners follow links), with a
+/// button that posts. Answers HTML, errors included.
+#[utoipa::path(
+    get,
+    path = "/api/v1/waitlist/{entry}/leave",
+    operation_id = "leave_waitlist_page",
+    tag = "waitlist",
+    params(("entry" = uuid::Uuid, Path, description = "The waitlist entry's id"),
+        ("date" = NaiveDate, Query, description = "The local date", example = "2027-03-16"),
+        ("token" = String, Query, description = "The signed token of the leave link")),
+    responses(
+        (status = 200, description = "A page asking to confirm", body = String, content_type = "text/html"),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 403, description = "A page saying the link is not valid", body = String, content_type = "text/html"),
+        (status = 404, description = "A page saying there is no such entry", body = String, content_type = "text/html"),
+        (status = 422, description = "A page saying the link's date is missing or wrong", body = String, content_type = "text/html"),
+    ),
+)]
+pub(crate) async fn leave_page(
     State(state): State<AppState>,
-    Path(entry): Path<String>,
+    ApiPath(entry): ApiPath<String>,
     ApiQuery(q): ApiQuery<DateQuery>,
 ) -> Response {
     match signed(&state, &entry, &q) {
@@ -300,10 +410,28 @@ async fn leave_page(
     }
 }
 
-async fn leave_form(
+/// The leave page's button: leaves the list and says so, as HTML.
+#[utoipa::path(
+    post,
+    path = "/api/v1/waitlist/{entry}/leave",
+    operation_id = "leave_waitlist_confirm",
+    tag = "waitlist",
+    params(("entry" = uuid::Uuid, Path, description = "The waitlist entry's id"),
+        ("date" = NaiveDate, Query, description = "The local date", example = "2027-03-16"),
+        ("token" = String, Query, description = "The signed token of the leave link")),
+    responses(
+        (status = 200, description = "A page saying the client has left the list", body = String, content_type = "text/html"),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 403, description = "A page saying the link is not valid", body = String, content_type = "text/html"),
+        (status = 404, description = "A page saying there is no such entry", body = String, content_type = "text/html"),
+        (status = 422, description = "A page saying the link's date is missing or wrong", body = String, content_type = "text/html"),
+        (status = 503, description = "A page asking to try again", body = String, content_type = "text/html"),
+    ),
+)]
+pub(crate) async fn leave_form(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
-    Path(entry): Path<String>,
+    ApiPath(entry): ApiPath<String>,
     ApiQuery(q): ApiQuery<DateQuery>,
 ) -> Response {
     let (entry, date) = match signed(&state, &entry, &q) {

@@ -4,12 +4,12 @@
 //! The signing secret is in the answer to create and to `rotate-secret`, and nowhere else:
 //! lists and reads show its fingerprint only.
 
-use crate::extract::{ApiJson, ApiQuery, Integrator, RequestId};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Integrator, RequestId};
 use crate::problem::{FieldError, Problem};
 use crate::routes::calendars::{metadata, reason};
 use crate::routes::catalog::{page_of, paginate, PageParams, Paged};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -39,9 +39,9 @@ pub fn router() -> Router<AppState> {
 
 /// What a client sends to create (all but `url` optional; `events` defaults to `["*"]`) or to
 /// change a subscription (only what is sent changes; `active: false` pauses).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RawWebhook {
+pub(crate) struct RawWebhook {
     url: Option<String>,
     events: Option<Vec<String>>,
     description: Option<String>,
@@ -50,8 +50,8 @@ struct RawWebhook {
 
 /// A subscription with its secret: the answer to create and rotate-secret, the only time the
 /// secret is shown.
-#[derive(Serialize)]
-struct WithSecret {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct WithSecret {
     #[serde(flatten)]
     view: WebhookView,
     secret: String,
@@ -118,7 +118,23 @@ async fn view_or_404(state: &AppState, id: &str) -> Result<WebhookView, Problem>
         .ok_or_else(|| Problem::not_found(NOT_FOUND))
 }
 
-async fn list(
+/// Webhook subscriptions (never their secrets).
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks",
+    operation_id = "list_webhooks",
+    tag = "webhooks",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of subscriptions", body = Paged<WebhookView>),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 422, response = crate::openapi::InvalidBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     _who: Integrator,
     uri: Uri,
@@ -129,16 +145,52 @@ async fn list(
     Ok(Json(paginate(all, page, &uri)))
 }
 
-async fn fetch(
+/// One subscription.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/{id}",
+    operation_id = "get_webhook",
+    tag = "webhooks",
+    params(("id" = uuid::Uuid, Path, description = "The subscription's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The subscription", body = WebhookView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn fetch(
     State(state): State<AppState>,
     _who: Integrator,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<WebhookView>, Problem> {
     parse_id(&id)?;
     Ok(Json(view_or_404(&state, &id).await?))
 }
 
-async fn create(
+/// Subscribes a URL to events; the signing secret is in this answer only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks",
+    operation_id = "create_webhook",
+    tag = "webhooks",
+    params(("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail")),
+    request_body = RawWebhook,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created; `secret` is shown this once", body = WithSecret),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::InvalidBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn create(
     State(state): State<AppState>,
     who: Integrator,
     RequestId(request_id): RequestId,
@@ -184,12 +236,34 @@ async fn create(
     Ok(response)
 }
 
-async fn update(
+/// Changes what is sent (only the fields given), pauses or resumes.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/webhooks/{id}",
+    operation_id = "update_webhook",
+    tag = "webhooks",
+    params(("id" = uuid::Uuid, Path, description = "The subscription's id"), ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail")),
+    request_body = RawWebhook,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The subscription as changed (`active: false` pauses)", body = WebhookView),
+        (status = 409, description = "The subscription is paused (ping) or the change conflicts", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::InvalidBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn update(
     State(state): State<AppState>,
     who: Integrator,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(raw): ApiJson<RawWebhook>,
 ) -> Result<Json<WebhookView>, Problem> {
     who.require_write()?;
@@ -210,12 +284,29 @@ async fn update(
     Ok(Json(view_or_404(&state, &id).await?))
 }
 
-async fn remove(
+/// Deletes a subscription: nothing more is sent to it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/webhooks/{id}",
+    operation_id = "delete_webhook",
+    tag = "webhooks",
+    params(("id" = uuid::Uuid, Path, description = "The subscription's id"), ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted (its history stays in the log)"),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn remove(
     State(state): State<AppState>,
     who: Integrator,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
     who.require_write()?;
     let subscription = parse_id(&id)?;
@@ -229,12 +320,29 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn rotate_secret(
+/// Makes a new signing secret.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{id}/rotate-secret",
+    operation_id = "rotate_webhook_secret",
+    tag = "webhooks",
+    params(("id" = uuid::Uuid, Path, description = "The subscription's id"), ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A new `secret`, shown this once; the old one stops at once", body = WithSecret),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn rotate_secret(
     State(state): State<AppState>,
     who: Integrator,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, Problem> {
     who.require_write()?;
     let subscription = parse_id(&id)?;
@@ -256,11 +364,28 @@ async fn rotate_secret(
     Ok(response)
 }
 
-async fn deliveries(
+/// The delivery log: every attempt, its status and outcome.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/{id}/deliveries",
+    operation_id = "list_webhook_deliveries",
+    tag = "webhooks",
+    params(("id" = uuid::Uuid, Path, description = "The subscription's id"), PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of delivery attempts, newest first", body = Paged<DeliveryRecord>),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 422, response = crate::openapi::InvalidBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn deliveries(
     State(state): State<AppState>,
     _who: Integrator,
     uri: Uri,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<Paged<DeliveryRecord>>, Problem> {
     parse_id(&id)?;
@@ -275,18 +400,36 @@ async fn deliveries(
 }
 
 /// The answer to a ping: the test delivery's item id (its `Salon-Event-Id`).
-#[derive(Serialize)]
-struct Queued {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Queued {
     id: String,
     status: &'static str,
 }
 
-async fn ping(
+/// Queues a test delivery (`salon.ping`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{id}/ping",
+    operation_id = "ping_webhook",
+    tag = "webhooks",
+    params(("id" = uuid::Uuid, Path, description = "The subscription's id"), ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail")),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "A test delivery is queued", body = Queued),
+        (status = 409, description = "The subscription is paused (ping) or the change conflicts", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn ping(
     State(state): State<AppState>,
     who: Integrator,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, Problem> {
     who.require_write()?;
     parse_id(&id)?;

@@ -60,8 +60,9 @@ pub enum SyncError {
 }
 
 /// What one sync did.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct SyncReport {
+    #[schema(format = Uuid)]
     pub source: String,
     /// `true` when the busy set changed and was recorded.
     pub changed: bool,

@@ -6,7 +6,7 @@ use super::Store;
 use serde::Serialize;
 
 /// One delivery attempt as the delivery log keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DeliveryRecord {
     /// The outbox item (`webhook:<subscription>:<log position>`), also sent as `Salon-Event-Id`.
     pub item: String,
