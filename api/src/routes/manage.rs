@@ -104,12 +104,8 @@ async fn who(
 }
 
 fn reason_from(headers: &HeaderMap, body: Option<&str>) -> Option<String> {
-    headers
-        .get("x-reason")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| body.map(str::to_string))
-        .map(|r| r.chars().take(500).collect())
+    crate::routes::calendars::reason(headers)
+        .or_else(|| body.map(|r| r.chars().take(500).collect()))
 }
 
 fn change_problem(e: ChangeError) -> Problem {

@@ -6,6 +6,7 @@
 use super::catalog::{paginate, PageParams, Paged};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Integrator, RequestId};
 use crate::problem::{FieldError, Problem};
+use crate::routes::calendars::{metadata, reason};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -14,7 +15,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use commands::CommandError;
 use domain::ids::TokenId;
-use domain::metadata::{EventMetadata, Source};
 use domain::token::{ApiTokenError, Scope};
 use projections::queries::{self, TokenListing};
 use serde::{Deserialize, Serialize};
@@ -172,13 +172,6 @@ pub(crate) struct Created {
     token: String,
 }
 
-fn reason(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("x-reason")
-        .and_then(|v| v.to_str().ok())
-        .map(|r| r.chars().take(500).collect())
-}
-
 fn token_problem(e: CommandError<ApiTokenError>) -> Problem {
     match e {
         CommandError::Rejected(ApiTokenError::Invalid(p)) => {
@@ -256,9 +249,7 @@ pub(crate) async fn create(
             "is already the name of a token in use; the audit trail tells tokens apart by name",
         )]));
     }
-    let metadata = EventMetadata::new(who.actor(), Source::Api)
-        .with_request_id(request_id)
-        .with_reason(reason(&headers));
+    let metadata = metadata(&who, request_id, reason(&headers));
     let token = state
         .bus
         .create_token(&name, scope, &metadata)
@@ -310,9 +301,7 @@ pub(crate) async fn revoke(
     who.require_write()?;
     let token = find(&state, &id).await?;
     let id = TokenId::parse(&token.id).map_err(|_| Problem::not_found("No such token."))?;
-    let metadata = EventMetadata::new(who.actor(), Source::Api)
-        .with_request_id(request_id)
-        .with_reason(reason(&headers));
+    let metadata = metadata(&who, request_id, reason(&headers));
     let committed = state
         .bus
         .revoke_token(id, &metadata)
