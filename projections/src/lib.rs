@@ -9,6 +9,8 @@
 
 pub mod apply;
 pub mod calendars;
+pub mod history;
+pub mod list;
 pub mod queries;
 pub mod runner;
 pub mod summary;
