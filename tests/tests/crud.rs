@@ -316,7 +316,7 @@ async fn services_are_listed_filtered_created_changed_and_archived() {
         assert_eq!((a.status, a.header("etag")), (204, "\"6\""));
         assert_eq!(get(&app, "/api/v1/services", None).await.body["count"], 6);
         let a = get(&app, "/api/v1/services?active=false", None).await;
-        assert_eq!(ids(&a.body), [id.clone()]);
+        assert_eq!(ids(&a.body), std::slice::from_ref(&id));
         assert_eq!(
             get(&app, "/api/v1/services?active=all", None).await.body["count"],
             7
@@ -917,7 +917,7 @@ async fn bookings_are_listed_filtered_changed_and_cancelled() {
             404
         );
         let a = get(&app, "/api/v1/bookings?status=cancelled", Some(&reader)).await;
-        assert_eq!(ids(&a.body), [id.clone()]);
+        assert_eq!(ids(&a.body), std::slice::from_ref(&id));
         let trail = audit_of(&app, &admin, &id).await;
         let by_token: Vec<(&str, &str)> = trail
             .iter()
