@@ -1236,3 +1236,82 @@ async fn calendar_sources_and_webhooks_send_etags_and_honour_if_match() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn errors_are_problem_json_for_every_status() {
+    let app = TestApp::spawn(migrations::Backend::Sqlite).await;
+    let admin = app.token("admin", Scope::Write).await;
+    let problem = |a: &Answer, status: u16| {
+        assert_eq!(a.status, status, "{}", a.body);
+        assert_eq!(a.header("content-type"), "application/problem+json");
+        assert_eq!(a.body["status"], status);
+        assert!(a.body["title"].is_string() && a.body["detail"].is_string());
+    };
+    problem(&get(&app, "/api/v1/nothing-here", None).await, 404);
+    problem(
+        &app.call(Method::PUT, "/api/v1/services", Some(&admin), None, &[])
+            .await,
+        405,
+    );
+    problem(
+        &app.call(
+            Method::GET,
+            "/api/v1/services",
+            None,
+            None,
+            &[("Accept", "text/html")],
+        )
+        .await,
+        406,
+    );
+    let a = app
+        .call(
+            Method::GET,
+            "/api/v1/services",
+            None,
+            None,
+            &[("Accept", "text/html, application/json;q=0.8")],
+        )
+        .await;
+    assert_eq!(a.status, 200);
+    let big = json!({"name": "x".repeat(70_000), "duration_minutes": 30, "price_cents": 1});
+    problem(
+        &app.call(
+            Method::POST,
+            "/api/v1/services",
+            Some(&admin),
+            Some(&big),
+            &[],
+        )
+        .await,
+        413,
+    );
+    let r = app
+        .http
+        .post(app.url("/api/v1/services"))
+        .bearer_auth(&admin)
+        .header("content-type", "text/plain")
+        .body("name=x")
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status().as_u16(), 415);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    problem(
+        &app.call(
+            Method::GET,
+            "/api/v1/services?limit=1&limit=2",
+            None,
+            None,
+            &[],
+        )
+        .await,
+        400,
+    );
+    problem(
+        &app.call(Method::GET, "/api/v1/services?limit=lots", None, None, &[])
+            .await,
+        422,
+    );
+    app.stop().await;
+}
