@@ -15,6 +15,7 @@ pub mod cache;
 pub mod extract;
 pub mod openapi;
 pub mod problem;
+pub mod resource;
 pub mod routes;
 
 use axum::extract::{MatchedPath, Request};
@@ -139,6 +140,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::waitlist::router())
         .merge(routes::tokens::router())
         .merge(routes::webhooks_out::router())
+        .merge(routes::clients::router())
+        .merge(routes::reviews::router())
         .merge(openapi::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

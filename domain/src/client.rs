@@ -56,7 +56,9 @@ pub struct Client {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientCommand {
     /// Registers a client by hand; the aggregate's id must be `details.id()`.
-    Register { details: ClientDetails },
+    Register {
+        details: ClientDetails,
+    },
     /// Changes the client's details. `learned` is what the bookings taught the read model about
     /// a client never registered by hand: such a client is registered with it first, in the
     /// same commit, so integrators can edit every client they can list.
@@ -65,7 +67,9 @@ pub enum ClientCommand {
         learned: Option<ClientDetails>,
     },
     /// Archives the client (history stays); `learned` as for `Update`.
-    Archive { learned: Option<ClientDetails> },
+    Archive {
+        learned: Option<ClientDetails>,
+    },
     Restore,
 }
 
@@ -113,7 +117,9 @@ pub enum ClientError {
     AlreadyArchived,
     #[error("the client is not archived")]
     NotArchived,
-    #[error("the email identifies the client and cannot change; register the new address as a client")]
+    #[error(
+        "the email identifies the client and cannot change; register the new address as a client"
+    )]
     EmailIsIdentity,
     #[error(transparent)]
     Invalid(#[from] ParseError),
@@ -436,10 +442,7 @@ mod tests {
             .when(ClientCommand::Archive {
                 learned: Some(details()),
             })
-            .then_expect_events(vec![
-                registered(),
-                ClientEvent::ClientArchived { id: id() },
-            ]);
+            .then_expect_events(vec![registered(), ClientEvent::ClientArchived { id: id() }]);
     }
 
     #[test]

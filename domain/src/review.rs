@@ -66,7 +66,10 @@ impl ReviewText {
     pub fn validate(mut self) -> Result<Self, Vec<ParseError>> {
         let mut errors = Vec::new();
         if !(1..=5).contains(&self.rating) {
-            errors.push(ParseError::new("rating", "must be a whole number from 1 to 5"));
+            errors.push(ParseError::new(
+                "rating",
+                "must be a whole number from 1 to 5",
+            ));
         }
         match bounded_text("text", &self.text, 0, 2000) {
             Ok(t) => self.text = t,
@@ -268,9 +271,10 @@ impl Aggregate for Review {
             ReviewCommand::Moderate { status, reply } => {
                 let id = self.live()?;
                 let reply = match reply {
-                    Some(r) => Some(bounded_text("reply", &r, 0, 2000).map_err(|e| {
-                        ReviewError::Invalid(vec![e])
-                    })?),
+                    Some(r) => Some(
+                        bounded_text("reply", &r, 0, 2000)
+                            .map_err(|e| ReviewError::Invalid(vec![e]))?,
+                    ),
                     None => None,
                 };
                 match status {
