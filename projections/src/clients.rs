@@ -283,7 +283,7 @@ async fn booking_event(
 
 /// A client as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[schema(as = Client, example = json!({
+#[schema(as = ClientRecord, example = json!({
     "id": "5f1c7b3e-2a9d-5c41-8e6f-0b7a3d2c1e90",
     "name": "Ada Lovelace",
     "email": "ada@example.com",
