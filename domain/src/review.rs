@@ -294,13 +294,11 @@ impl Aggregate for Review {
                     Some(ReviewStatus::Pending) | None => {}
                 }
                 match reply {
-                    Some(r) if r.is_empty() => {
-                        if self.reply.is_some() {
-                            sink.write(ReviewEvent::ReviewReplyRemoved { id }, self)
-                                .await
-                        }
+                    Some(r) if r.is_empty() && self.reply.is_some() => {
+                        sink.write(ReviewEvent::ReviewReplyRemoved { id }, self)
+                            .await
                     }
-                    Some(r) if self.reply.as_ref() != Some(&r) => {
+                    Some(r) if !r.is_empty() && self.reply.as_ref() != Some(&r) => {
                         sink.write(ReviewEvent::ReviewReplied { id, reply: r }, self)
                             .await
                     }

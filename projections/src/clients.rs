@@ -461,6 +461,13 @@ pub async fn clients(
     } else {
         order_by(order, "id")
     };
-    c.page(db, "rm_clients", COLUMNS, &order, limit, offset, client_row)
-        .await
+    c.page(
+        db,
+        "rm_clients",
+        COLUMNS,
+        &order,
+        (limit, offset),
+        client_row,
+    )
+    .await
 }

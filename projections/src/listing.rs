@@ -113,8 +113,7 @@ impl Conditions {
         from: &str,
         columns: &str,
         order: &str,
-        limit: usize,
-        offset: usize,
+        (limit, offset): (usize, usize),
         row: impl Fn(&AnyRow) -> Result<T, QueryError>,
     ) -> Result<(usize, Vec<T>), QueryError> {
         let clause = self.clause();

@@ -261,6 +261,6 @@ pub async fn reviews(
     } else {
         order_by(order, "r.id")
     };
-    c.page(db, FROM, COLUMNS, &order, limit, offset, review_row)
+    c.page(db, FROM, COLUMNS, &order, (limit, offset), review_row)
         .await
 }
