@@ -15,7 +15,6 @@ CREATE TABLE rm_clients (
     archived           BIGINT NOT NULL DEFAULT 0,
     version            BIGINT NOT NULL DEFAULT 0,
     created_at         TEXT   NOT NULL,
-    created_ms         BIGINT NOT NULL,
     updated_at         TEXT   NOT NULL,
     created_position   BIGINT NOT NULL,
     bookings_count     BIGINT NOT NULL DEFAULT 0,
@@ -65,7 +64,6 @@ CREATE TABLE rm_reviews (
     archived         BIGINT NOT NULL DEFAULT 0,
     version          BIGINT NOT NULL,
     created_at       TEXT   NOT NULL,
-    created_ms       BIGINT NOT NULL,
     updated_at       TEXT   NOT NULL,
     created_position BIGINT NOT NULL
 );

@@ -5,9 +5,9 @@
 //! Personal data (name, email, phone, notes) is written by [`write_contact`] and read by
 //! [`client_row`] only: the one place to seal and unseal it per client (issue 8).
 
-use crate::apply::{decode, millis, recorded_at, ApplyError};
+use crate::apply::{decode, recorded_at, ApplyError};
 use crate::db::ReadDb;
-use crate::listing::{order_by, Cmp, Conditions, OrderKey};
+use crate::list::{Filter, FilterKind, ListSpec};
 use crate::log::StoredEvent;
 use crate::queries::QueryError;
 use crate::writer::Writer;
@@ -63,12 +63,11 @@ async fn ensure_row(
 ) -> std::result::Result<(), ApplyError> {
     let at = recorded_at(stored);
     sqlx::query(
-        "INSERT INTO rm_clients (id, email_key, name, email, created_at, created_ms, updated_at, \
-         created_position) VALUES ($1, '', '', '', $2, $3, $2, $4) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO rm_clients (id, email_key, name, email, created_at, updated_at, \
+         created_position) VALUES ($1, '', '', '', $2, $2, $3) ON CONFLICT (id) DO NOTHING",
     )
     .bind(id.to_string())
     .bind(at)
-    .bind(millis(stored))
     .bind(stored.at.position)
     .execute(w.conn().await?)
     .await?;
@@ -276,7 +275,8 @@ async fn booking_event(
         | BookingEvent::DepositFailed { .. }
         | BookingEvent::RefundRequested { .. }
         | BookingEvent::DepositRefunded { .. }
-        | BookingEvent::RefundFailed { .. } => return Ok(()),
+        | BookingEvent::RefundFailed { .. }
+        | BookingEvent::BookingNotesChanged { .. } => return Ok(()),
     }
     recompute(w, &booking).await
 }
@@ -349,7 +349,7 @@ const COLUMNS: &str =
     total_spent_cents, currency, version";
 
 /// Reads one row; with [`write_contact`], the only code that touches personal data.
-fn client_row(r: &AnyRow) -> Result<ClientView> {
+pub fn client_row(r: &AnyRow) -> Result<ClientView> {
     Ok(ClientView {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
@@ -383,91 +383,36 @@ pub async fn client(db: &ReadDb, id: &str) -> Result<Option<ClientView>> {
     row.as_ref().map(client_row).transpose()
 }
 
-/// What a client list may be filtered by (all optional, combined with AND).
-#[derive(Debug, Clone, Default)]
-pub struct ClientFilter {
-    /// Exact address, any case.
-    pub email: Option<String>,
-    /// Name, email or phone contains this, any case.
-    pub search: Option<String>,
-    pub archived: Option<bool>,
-    pub registered: Option<bool>,
-    /// Bounds on when the client was first seen, milliseconds since the epoch.
-    pub created: Vec<(Cmp, i64)>,
-    /// Bounds on the latest visit, seconds since the epoch.
-    pub last_visit: Vec<(Cmp, i64)>,
-    /// Bounds on the first visit, seconds since the epoch.
-    pub first_visit: Vec<(Cmp, i64)>,
-    pub bookings_count: Vec<(Cmp, i64)>,
-    pub total_spent_cents: Vec<(Cmp, i64)>,
-}
-
-/// Fields a client list may be ordered by, and their columns.
-pub const CLIENT_ORDERING: &[(&str, &str)] = &[
-    ("name", "name"),
-    ("email", "email_key"),
-    ("created_at", "created_position"),
-    ("updated_at", "updated_at"),
-    ("first_visit", "first_visit_epoch"),
-    ("last_visit", "last_visit_epoch"),
-    ("bookings_count", "bookings_count"),
-    ("total_spent_cents", "total_spent_cents"),
-];
-
-/// One page of clients and how many match; `order` defaults to first seen first.
-pub async fn clients(
-    db: &ReadDb,
-    filter: &ClientFilter,
-    order: &[OrderKey],
-    limit: usize,
-    offset: usize,
-) -> Result<(usize, Vec<ClientView>)> {
-    let mut c = Conditions::default();
-    if let Some(email) = &filter.email {
-        c.cmp("email_key", Cmp::Eq, email.trim().to_lowercase());
-    }
-    if let Some(text) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
-        c.search(&["name", "email", "phone"], text.trim());
-    }
-    if let Some(a) = filter.archived {
-        c.cmp("archived", Cmp::Eq, i64::from(a));
-    }
-    if let Some(r) = filter.registered {
-        c.cmp("registered", Cmp::Eq, i64::from(r));
-    }
-    for (op, v) in &filter.created {
-        c.cmp("created_ms", *op, *v);
-    }
-    for (op, v) in &filter.last_visit {
-        c.cmp("last_visit_epoch", *op, *v);
-    }
-    for (op, v) in &filter.first_visit {
-        c.cmp("first_visit_epoch", *op, *v);
-    }
-    for (op, v) in &filter.bookings_count {
-        c.cmp("bookings_count", *op, *v);
-    }
-    for (op, v) in &filter.total_spent_cents {
-        c.cmp("total_spent_cents", *op, *v);
-    }
-    let order = if order.is_empty() {
-        order_by(
-            &[OrderKey {
-                column: "created_position",
-                descending: false,
-            }],
-            "id",
-        )
-    } else {
-        order_by(order, "id")
-    };
-    c.page(
-        db,
-        "rm_clients",
-        COLUMNS,
-        &order,
-        (limit, offset),
-        client_row,
-    )
-    .await
-}
+/// How `GET /api/v1/clients` lists: filters, search and orderings. Archived clients are left
+/// out unless `archived` is asked for (the route adds that condition).
+pub const CLIENT_LIST: ListSpec = ListSpec {
+    table: "rm_clients",
+    columns: COLUMNS,
+    filters: &[
+        Filter::new("archived", "archived", FilterKind::Flag),
+        Filter::new("registered", "registered", FilterKind::Flag),
+        Filter::new("created_at", "created_at", FilterKind::Rfc3339),
+        Filter::new("first_visit", "first_visit_epoch", FilterKind::Epoch),
+        Filter::new("last_visit", "last_visit_epoch", FilterKind::Epoch),
+        Filter::new("bookings_count", "bookings_count", FilterKind::Number),
+        Filter::new("upcoming", "upcoming", FilterKind::Number),
+        Filter::new("completed", "completed", FilterKind::Number),
+        Filter::new("no_shows", "no_shows", FilterKind::Number),
+        Filter::new("cancellations", "cancellations", FilterKind::Number),
+        Filter::new("total_spent_cents", "total_spent_cents", FilterKind::Number),
+    ],
+    search: &["name", "email", "phone"],
+    // Visits are NULL before the first one: ordered as the earliest, on both stores.
+    orderings: &[
+        ("name", "name"),
+        ("email", "email_key"),
+        ("created_at", "created_position"),
+        ("updated_at", "updated_at"),
+        ("first_visit", "COALESCE(first_visit_epoch, 0)"),
+        ("last_visit", "COALESCE(last_visit_epoch, 0)"),
+        ("bookings_count", "bookings_count"),
+        ("total_spent_cents", "total_spent_cents"),
+    ],
+    default_ordering: "created_at",
+    key: "id",
+};

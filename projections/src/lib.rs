@@ -5,14 +5,14 @@
 //! - `runner`: following the log, checkpoints, read-your-writes waits, rebuilds.
 //! - `queries`: what the API and pages read (`calendars`, `webhooks`, `clients`, `reviews`:
 //!   those resources' reads; `clients` and `reviews` also hold their projections' writes).
-//! - `listing`: filtered, ordered, paged reads in SQL.
 //!
 //! It never imports the write side; the two meet at the log.
 
 pub mod apply;
 pub mod calendars;
 pub mod clients;
-pub mod listing;
+pub mod history;
+pub mod list;
 pub mod queries;
 pub mod reviews;
 pub mod runner;

@@ -1,9 +1,9 @@
 //! The reviews read model, and its reads: the salon's view (every review not archived, with the
 //! reviewer's client record) and the public one (approved reviews, without contact details).
 
-use crate::apply::{decode, millis, recorded_at, ApplyError};
+use crate::apply::{decode, recorded_at, ApplyError};
 use crate::db::ReadDb;
-use crate::listing::{order_by, Cmp, Conditions, OrderKey};
+use crate::list::{Filter, FilterKind, ListSpec};
 use crate::log::StoredEvent;
 use crate::queries::QueryError;
 use crate::writer::{Val, Writer};
@@ -24,9 +24,9 @@ pub(crate) async fn apply(
         ReviewEvent::ReviewSubmitted { details: d, .. } => {
             sqlx::query(
                 "INSERT INTO rm_reviews (id, booking, stylist, service, client, rating, text, \
-                 display_name, status, archived, version, created_at, created_ms, updated_at, \
+                 display_name, status, archived, version, created_at, updated_at, \
                  created_position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $10, \
-                 $11, $10, $12)",
+                 $10, $11)",
             )
             .bind(id)
             .bind(d.booking.map(|b| b.to_string()))
@@ -38,7 +38,6 @@ pub(crate) async fn apply(
             .bind(d.text.display_name)
             .bind(stored.sequence)
             .bind(at)
-            .bind(millis(stored))
             .bind(stored.at.position)
             .execute(w.conn().await?)
             .await?;
@@ -162,7 +161,7 @@ const COLUMNS: &str = "r.id, r.booking, r.stylist, r.service, r.client, c.name A
     c.email AS client_email, r.rating, r.text, r.display_name, r.status, r.reply, r.replied_at, \
     r.created_at, r.updated_at, r.version";
 
-fn review_row(r: &AnyRow) -> Result<ReviewView> {
+pub fn review_row(r: &AnyRow) -> Result<ReviewView> {
     Ok(ReviewView {
         id: r.try_get("id")?,
         booking: Hidden::No(r.try_get("booking")?),
@@ -193,74 +192,30 @@ pub async fn review(db: &ReadDb, id: &str) -> Result<Option<ReviewView>> {
     row.as_ref().map(review_row).transpose()
 }
 
-/// What a review list may be filtered by (combined with AND).
-#[derive(Debug, Clone, Default)]
-pub struct ReviewFilter {
-    pub stylist: Option<String>,
-    pub service: Option<String>,
-    pub booking: Option<String>,
-    pub client: Option<String>,
-    /// Any of these statuses (`status` and `status__in`).
-    pub status: Option<Vec<String>>,
-    pub rating: Vec<(Cmp, i64)>,
-    /// Bounds on when the review was written, milliseconds since the epoch.
-    pub created: Vec<(Cmp, i64)>,
-    /// Text or display name contains this, any case.
-    pub search: Option<String>,
-}
-
-/// Fields a review list may be ordered by, and their columns.
-pub const REVIEW_ORDERING: &[(&str, &str)] = &[
-    ("created_at", "r.created_position"),
-    ("updated_at", "r.updated_at"),
-    ("rating", "r.rating"),
-];
-
-/// One page of reviews not archived, newest first unless ordered otherwise.
-pub async fn reviews(
-    db: &ReadDb,
-    filter: &ReviewFilter,
-    order: &[OrderKey],
-    limit: usize,
-    offset: usize,
-) -> Result<(usize, Vec<ReviewView>)> {
-    let mut c = Conditions::default();
-    c.raw("r.archived = 0");
-    if let Some(v) = &filter.stylist {
-        c.cmp("r.stylist", Cmp::Eq, v.clone());
-    }
-    if let Some(v) = &filter.service {
-        c.cmp("r.service", Cmp::Eq, v.clone());
-    }
-    if let Some(v) = &filter.booking {
-        c.cmp("r.booking", Cmp::Eq, v.clone());
-    }
-    if let Some(v) = &filter.client {
-        c.cmp("r.client", Cmp::Eq, v.clone());
-    }
-    if let Some(list) = &filter.status {
-        c.any_of("r.status", list.iter().cloned().map(Val::Text).collect());
-    }
-    for (op, v) in &filter.rating {
-        c.cmp("r.rating", *op, *v);
-    }
-    for (op, v) in &filter.created {
-        c.cmp("r.created_ms", *op, *v);
-    }
-    if let Some(text) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
-        c.search(&["r.text", "r.display_name"], text.trim());
-    }
-    let order = if order.is_empty() {
-        order_by(
-            &[OrderKey {
-                column: "r.created_position",
-                descending: true,
-            }],
-            "r.id",
-        )
-    } else {
-        order_by(order, "r.id")
-    };
-    c.page(db, FROM, COLUMNS, &order, (limit, offset), review_row)
-        .await
-}
+/// How `GET /api/v1/reviews` lists (the route hides archived reviews, and for the public all
+/// but approved ones).
+pub const REVIEW_LIST: ListSpec = ListSpec {
+    table: FROM,
+    columns: COLUMNS,
+    filters: &[
+        Filter::new("stylist", "r.stylist", FilterKind::Exact),
+        Filter::new("service", "r.service", FilterKind::Exact),
+        Filter::new("booking", "r.booking", FilterKind::Exact),
+        Filter::new("client", "r.client", FilterKind::Exact),
+        Filter::new(
+            "status",
+            "r.status",
+            FilterKind::Choice(&["pending", "approved", "hidden"]),
+        ),
+        Filter::new("rating", "r.rating", FilterKind::Number),
+        Filter::new("created_at", "r.created_at", FilterKind::Rfc3339),
+    ],
+    search: &["r.text", "r.display_name"],
+    orderings: &[
+        ("created_at", "r.created_position"),
+        ("updated_at", "r.updated_at"),
+        ("rating", "r.rating"),
+    ],
+    default_ordering: "-created_at",
+    key: "r.id",
+};

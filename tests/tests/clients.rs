@@ -511,7 +511,8 @@ async fn clients_are_registered_changed_archived_with_etags_filters_paging_and_a
             "ordering=shoe_size",
             "archived=maybe",
             "created_at__gte=yesterday",
-            "bookings_count__gte=-1",
+            "bookings_count__gte=many",
+            "shoe_size=42",
             "limit=0",
             "offset=x",
         ] {
@@ -527,17 +528,6 @@ async fn clients_are_registered_changed_archived_with_etags_filters_paging_and_a
             assert_eq!(status, 422, "{bad}: {body}");
             assert!(!body["errors"].as_array().unwrap().is_empty(), "{bad}");
         }
-        let (status, _, _) = call(
-            &app,
-            Method::GET,
-            "/api/v1/clients?limit=1&limit=2",
-            Some(&read),
-            None,
-            &[],
-        )
-        .await;
-        assert_eq!(status, 400);
-
         // Paging: count and links right at both ends, and past the end.
         let first = get(&app, "/api/v1/clients?ordering=name&limit=2", &read).await;
         assert_eq!(first["count"], 3);

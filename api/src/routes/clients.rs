@@ -2,28 +2,26 @@
 //! email address, registered by hand or learned from bookings, with their booking figures.
 //! DELETE archives (the history stays); `PATCH {"archived": false}` restores.
 
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Integrator, RequestId};
+use crate::etag::{bus_problem, with_etag, IfMatch};
+use crate::extract::{ApiJson, ApiPath, Integrator, RequestId};
+use crate::list::{self, ListParams};
 use crate::problem::{FieldError, Problem};
-use crate::resource::{
-    execute_expecting, if_match, stale, with_etag, Parse, VersionedError, RANGE_SUFFIXES,
-};
 use crate::routes::calendars::{metadata, reason};
-use crate::routes::catalog::{page_of, PageParams, Paged};
+use crate::routes::catalog::Paged;
 use crate::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use domain::client::{Client, ClientChanges, ClientCommand, ClientDetails, ClientError};
 use domain::ids::ClientId;
 use domain::values::{Email, PersonName, Phone};
 use migrations::LogPosition;
-use projections::clients::{self, ClientFilter, ClientView, CLIENT_ORDERING};
-use projections::queries;
+use projections::clients::{self, ClientView, CLIENT_LIST};
+use projections::list::Bind;
 use projections::Projection;
 use serde::Deserialize;
-use std::collections::HashMap;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -76,25 +74,20 @@ fn parse_field<T>(
     }
 }
 
-fn command_problem(e: VersionedError<ClientError>) -> Problem {
+fn rejected(e: ClientError) -> Problem {
     match e {
-        VersionedError::Rejected(ClientError::Invalid(p)) => Problem::validation(vec![p.into()]),
-        VersionedError::Rejected(ClientError::NotFound) => Problem::not_found(NOT_FOUND),
-        VersionedError::Rejected(e @ ClientError::EmailIsIdentity) => {
+        ClientError::Invalid(p) => Problem::validation(vec![p.into()]),
+        ClientError::NotFound => Problem::not_found(NOT_FOUND),
+        e @ ClientError::EmailIsIdentity => {
             Problem::validation(vec![FieldError::new("email", e.to_string())])
         }
-        VersionedError::Rejected(e @ ClientError::AlreadyExists) => Problem::new(
+        e @ ClientError::AlreadyExists => Problem::new(
             StatusCode::CONFLICT,
             "client-exists",
             "The client exists",
             e.to_string(),
         ),
-        VersionedError::Rejected(e) => {
-            Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", e.to_string())
-        }
-        VersionedError::Stale => stale(),
-        VersionedError::Contended => Problem::unavailable("Busy; try again."),
-        VersionedError::Store(e) => Problem::store(&e),
+        e => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", e.to_string()),
     }
 }
 
@@ -123,9 +116,7 @@ async fn view_or_404(state: &AppState, id: &str) -> Result<ClientView, Problem> 
 
 fn answer(status: StatusCode, view: ClientView) -> Response {
     let version = view.version;
-    let mut response = (status, Json(view)).into_response();
-    with_etag(response.headers_mut(), version);
-    response
+    with_etag((status, Json(view)), version)
 }
 
 /// What the bookings taught the read model about a client never registered by hand.
@@ -141,94 +132,72 @@ fn learned(view: &ClientView) -> Option<ClientDetails> {
     })
 }
 
-// The names are the query parameters' (django-filter's `field__lookup`).
-#[allow(non_snake_case)]
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+/// Filters of `GET /api/v1/clients` (documentation; the handler reads the query string
+/// through `projections::list`). Dates are RFC 3339 or local dates in the salon's time zone (a
+/// date means that whole day).
+#[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(crate) struct ListParams {
-    /// How many results to return (default 100).
+#[allow(dead_code)]
+pub(crate) struct ClientFilters {
+    /// How many results to return (1–1000, default 100).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000, example = 20)]
     limit: Option<String>,
     /// How many results to skip.
-    #[param(value_type = Option<u32>, minimum = 0, maximum = 1_000_000_000, example = 0)]
+    #[param(value_type = Option<u32>, minimum = 0, maximum = 1_000_000_000)]
     offset: Option<String>,
     /// Exactly this email address (any case).
+    #[param(example = "ada@example.com")]
     email: Option<String>,
     /// Name, email or phone contains this (any case).
     search: Option<String>,
-    /// `true`: only archived clients; `false` (the default): only those not archived.
+    /// `true`: only archived clients; `false`: only those not archived. Without it archived
+    /// clients are left out.
     #[param(value_type = Option<bool>)]
     archived: Option<String>,
-    /// `true`: only clients registered by hand; `false`: only those seen in bookings alone.
+    /// `true`: registered by hand (or edited); `false`: only seen in bookings.
     #[param(value_type = Option<bool>)]
     registered: Option<String>,
-    /// First seen at or after (RFC 3339, or a date in the salon's time zone); also `__gt`.
+    /// First seen: `created_at`, `__gt`, `__gte`, `__lt`, `__lte`.
+    #[serde(rename = "created_at__gte")]
     #[param(value_type = Option<String>, example = "2027-03-01")]
-    created_at__gte: Option<String>,
+    created_at_gte: Option<String>,
+    #[serde(rename = "created_at__lte")]
     #[param(value_type = Option<String>)]
-    created_at__gt: Option<String>,
-    /// First seen at or before; also `__lt`.
+    created_at_lte: Option<String>,
+    /// Latest completed appointment: `last_visit`, `__gt`, `__gte`, `__lt`, `__lte`.
+    #[serde(rename = "last_visit__gte")]
     #[param(value_type = Option<String>)]
-    created_at__lte: Option<String>,
+    last_visit_gte: Option<String>,
+    #[serde(rename = "last_visit__lte")]
     #[param(value_type = Option<String>)]
-    created_at__lt: Option<String>,
-    /// Latest visit (completed appointment) from; also `__gt`, `__lte`, `__lt`.
+    last_visit_lte: Option<String>,
+    /// First completed appointment, with the same lookups.
+    #[serde(rename = "first_visit__gte")]
     #[param(value_type = Option<String>)]
-    last_visit__gte: Option<String>,
+    first_visit_gte: Option<String>,
+    #[serde(rename = "first_visit__lte")]
     #[param(value_type = Option<String>)]
-    last_visit__gt: Option<String>,
-    #[param(value_type = Option<String>)]
-    last_visit__lte: Option<String>,
-    #[param(value_type = Option<String>)]
-    last_visit__lt: Option<String>,
-    /// First visit from; also `__lte`.
-    #[param(value_type = Option<String>)]
-    first_visit__gte: Option<String>,
-    #[param(value_type = Option<String>)]
-    first_visit__lte: Option<String>,
-    /// Exactly this many bookings; also `__gte`, `__lte`.
-    #[param(value_type = Option<u32>)]
+    first_visit_lte: Option<String>,
+    /// Bookings made; also `__in`, `__gt`, `__gte`, `__lt`, `__lte`, and the same for
+    /// `upcoming`, `completed`, `no_shows` and `cancellations`.
+    #[param(value_type = Option<i64>)]
     bookings_count: Option<String>,
-    #[param(value_type = Option<u32>)]
-    bookings_count__gte: Option<String>,
-    #[param(value_type = Option<u32>)]
-    bookings_count__lte: Option<String>,
-    /// Total spent at least / at most (integer cents).
-    #[param(value_type = Option<u32>)]
-    total_spent_cents__gte: Option<String>,
-    #[param(value_type = Option<u32>)]
-    total_spent_cents__lte: Option<String>,
-    /// Comma-separated fields, `-` for descending: `name`, `email`, `created_at` (default),
+    #[serde(rename = "bookings_count__gte")]
+    #[param(value_type = Option<i64>)]
+    bookings_count_gte: Option<String>,
+    #[param(value_type = Option<i64>)]
+    no_shows: Option<String>,
+    /// Total spent (integer cents), with the same lookups.
+    #[serde(rename = "total_spent_cents__gte")]
+    #[param(value_type = Option<i64>)]
+    total_spent_cents_gte: Option<String>,
+    #[serde(rename = "total_spent_cents__lte")]
+    #[param(value_type = Option<i64>)]
+    total_spent_cents_lte: Option<String>,
+    /// Comma-separated fields, `-` for descending: `created_at` (default), `name`, `email`,
     /// `updated_at`, `first_visit`, `last_visit`, `bookings_count`, `total_spent_cents`.
     #[param(example = "-last_visit,name")]
     ordering: Option<String>,
-}
-
-impl ListParams {
-    fn fields(&self) -> HashMap<&'static str, Option<&str>> {
-        HashMap::from([
-            ("created_at__gte", self.created_at__gte.as_deref()),
-            ("created_at__gt", self.created_at__gt.as_deref()),
-            ("created_at__lte", self.created_at__lte.as_deref()),
-            ("created_at__lt", self.created_at__lt.as_deref()),
-            ("last_visit__gte", self.last_visit__gte.as_deref()),
-            ("last_visit__gt", self.last_visit__gt.as_deref()),
-            ("last_visit__lte", self.last_visit__lte.as_deref()),
-            ("last_visit__lt", self.last_visit__lt.as_deref()),
-            ("first_visit__gte", self.first_visit__gte.as_deref()),
-            ("first_visit__lte", self.first_visit__lte.as_deref()),
-            ("bookings_count__gte", self.bookings_count__gte.as_deref()),
-            ("bookings_count__lte", self.bookings_count__lte.as_deref()),
-            (
-                "total_spent_cents__gte",
-                self.total_spent_cents__gte.as_deref(),
-            ),
-            (
-                "total_spent_cents__lte",
-                self.total_spent_cents__lte.as_deref(),
-            ),
-        ])
-    }
 }
 
 /// Clients, first seen first unless `ordering` says otherwise; archived ones only when asked.
@@ -237,7 +206,7 @@ impl ListParams {
     path = "/api/v1/clients",
     operation_id = "list_clients",
     tag = "clients",
-    params(ListParams),
+    params(ClientFilters),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "One page of clients", body = Paged<ClientView>),
@@ -250,65 +219,26 @@ impl ListParams {
 pub(crate) async fn list(
     State(state): State<AppState>,
     _who: Integrator,
-    uri: Uri,
-    ApiQuery(q): ApiQuery<ListParams>,
+    mut params: ListParams,
 ) -> Result<Json<Paged<ClientView>>, Problem> {
-    let page = PageParams {
-        limit: q.limit.clone(),
-        offset: q.offset.clone(),
+    let email = params.take("email");
+    let archived_asked = params.get("archived").is_some_and(|a| !a.is_empty());
+    let mut query = list::parse(&state, &CLIENT_LIST, &params).await?;
+    if !archived_asked {
+        query.and_sql("archived = 0");
     }
-    .parse();
-    let mut p = Parse::default();
-    if let Err(errors) = &page {
-        p.errors.extend(errors.iter().cloned());
+    if let Some(email) = email.filter(|e| !e.is_empty()) {
+        query.and("email_key = {}", Bind::Text(email.to_lowercase()));
     }
-    let tz = queries::salon(&state.read).await?.time_zone;
-    let fields = q.fields();
-    let mut filter = ClientFilter {
-        email: q.email.clone().filter(|e| !e.trim().is_empty()),
-        search: q.search.clone(),
-        archived: Some(
-            p.boolean("archived", q.archived.as_deref())
-                .unwrap_or(false),
-        ),
-        registered: p.boolean("registered", q.registered.as_deref()),
-        ..Default::default()
-    };
-    for (suffix, op) in RANGE_SUFFIXES {
-        let field = |base: &str| format!("{base}{suffix}");
-        let get = |base: &str| fields.get(field(base).as_str()).copied().flatten();
-        if let Some(t) = p.instant(&field("created_at"), get("created_at"), tz) {
-            filter.created.push((op, t.timestamp_millis()));
-        }
-        if let Some(t) = p.instant(&field("last_visit"), get("last_visit"), tz) {
-            filter.last_visit.push((op, t.timestamp()));
-        }
-        if let Some(t) = p.instant(&field("first_visit"), get("first_visit"), tz) {
-            filter.first_visit.push((op, t.timestamp()));
-        }
-        if let Some(n) = p.int(&field("bookings_count"), get("bookings_count"), 0, i64::MAX) {
-            filter.bookings_count.push((op, n));
-        }
-        if let Some(n) = p.int(
-            &field("total_spent_cents"),
-            get("total_spent_cents"),
-            0,
-            i64::MAX,
-        ) {
-            filter.total_spent_cents.push((op, n));
-        }
-    }
-    if let Some(n) = p.int("bookings_count", q.bookings_count.as_deref(), 0, i64::MAX) {
-        filter
-            .bookings_count
-            .push((projections::listing::Cmp::Eq, n));
-    }
-    let order = p.ordering(q.ordering.as_deref(), CLIENT_ORDERING);
-    p.finish()?;
-    let page = page.map_err(Problem::validation)?;
-    let (count, results) =
-        clients::clients(&state.read, &filter, &order, page.limit, page.offset).await?;
-    Ok(Json(page_of(results, count, page, &uri)))
+    let page = list::run(
+        &state,
+        &CLIENT_LIST,
+        &query,
+        &params.uri,
+        clients::client_row,
+    )
+    .await?;
+    Ok(Json(page))
 }
 
 /// One client, archived or not, with an `ETag` for `If-Match`.
@@ -403,21 +333,17 @@ pub(crate) async fn create(
     };
     let id = details.id().to_string();
     let meta = metadata(&who, request_id, reason(&headers));
-    let committed = execute_expecting::<Client>(
-        &state,
-        &id,
-        ClientCommand::Register { details },
-        None,
-        &meta,
-    )
-    .await
-    .map_err(|e| {
-        let mut p = command_problem(e);
-        if p.status == 409 {
-            p.detail = format!("{} (/api/v1/clients/{id})", p.detail);
-        }
-        p
-    })?;
+    let (committed, _) = state
+        .bus
+        .execute_versioned::<Client>(&id, ClientCommand::Register { details }, &meta)
+        .await
+        .map_err(|e| {
+            let mut p = bus_problem(e, rejected);
+            if p.status == 409 {
+                p.detail = format!("{} (/api/v1/clients/{id})", p.detail);
+            }
+            p
+        })?;
     wait_clients(&state, committed.position).await;
     let mut response = answer(StatusCode::CREATED, view_or_404(&state, &id).await?);
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/clients/{id}")) {
@@ -434,7 +360,7 @@ pub(crate) async fn create(
     operation_id = "update_client",
     tag = "clients",
     params(("id" = uuid::Uuid, Path, description = "The client's id"),
-        ("If-Match" = Option<String>, Header, description = "The `ETag` the change is based on"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` you read"),
         ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail")),
     request_body = RawClient,
     security(("bearer" = [])),
@@ -446,7 +372,7 @@ pub(crate) async fn create(
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
         (status = 409, description = "Already archived, or not archived", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` names an older version", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 412, response = crate::openapi::PreconditionFailed),
         (status = 413, response = crate::openapi::TooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 422, response = crate::openapi::InvalidBody),
@@ -458,12 +384,12 @@ pub(crate) async fn update(
     who: Integrator,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
+    if_match: IfMatch,
     ApiPath(id): ApiPath<String>,
     ApiJson(raw): ApiJson<RawClient>,
 ) -> Result<Response, Problem> {
     who.require_write()?;
     let id = parse_id(&id)?.to_string();
-    let expected = if_match(&headers)?;
     let mut errors = Vec::new();
     let changes = ClientChanges {
         name: parse_field(&mut errors, raw.name.as_deref(), PersonName::parse),
@@ -490,20 +416,26 @@ pub(crate) async fn update(
         Some(false) if view.archived => commands.push(ClientCommand::Restore),
         _ => {}
     }
-    let mut expected = expected;
+    let mut expected = if_match.expected();
     let mut last = None;
     for command in commands {
-        let committed = execute_expecting::<Client>(&state, &id, command, expected, &meta)
+        let (committed, loaded) = state
+            .bus
+            .execute_at::<Client>(&id, command, &meta, expected)
             .await
-            .map_err(command_problem)?;
-        // The second command builds on the first: expect what the first left.
-        expected = expected.map(|v| v + committed.events);
-        last = Some(committed);
+            .map_err(|e| bus_problem(e, rejected))?;
+        // The second command builds on what the first left.
+        expected = Some(loaded.version);
+        last = Some((committed, loaded.version));
     }
-    if let Some(committed) = last {
+    let mut view = view_or_404(&state, &id).await?;
+    if let Some((committed, version)) = last {
         wait_clients(&state, committed.position).await;
+        view = view_or_404(&state, &id).await?;
+        // The version written, even if the read model is still catching up.
+        view.version = i64::try_from(version).unwrap_or(i64::MAX);
     }
-    Ok(answer(StatusCode::OK, view_or_404(&state, &id).await?))
+    Ok(answer(StatusCode::OK, view))
 }
 
 /// Archives a client: left out of lists (unless `archived=true`), history kept.
@@ -513,7 +445,7 @@ pub(crate) async fn update(
     operation_id = "delete_client",
     tag = "clients",
     params(("id" = uuid::Uuid, Path, description = "The client's id"),
-        ("If-Match" = Option<String>, Header, description = "The `ETag` the change is based on"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` you read"),
         ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail")),
     security(("bearer" = [])),
     responses(
@@ -523,7 +455,7 @@ pub(crate) async fn update(
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
         (status = 409, description = "Already archived", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` names an older version", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 412, response = crate::openapi::PreconditionFailed),
         (status = 503, response = crate::openapi::Unavailable),
     ),
 )]
@@ -532,19 +464,24 @@ pub(crate) async fn remove(
     who: Integrator,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
+    if_match: IfMatch,
     ApiPath(id): ApiPath<String>,
-) -> Result<StatusCode, Problem> {
+) -> Result<Response, Problem> {
     who.require_write()?;
     let id = parse_id(&id)?.to_string();
-    let expected = if_match(&headers)?;
     let view = view_or_404(&state, &id).await?;
     let meta = metadata(&who, request_id, reason(&headers));
     let command = ClientCommand::Archive {
         learned: learned(&view),
     };
-    let committed = execute_expecting::<Client>(&state, &id, command, expected, &meta)
+    let (committed, loaded) = state
+        .bus
+        .execute_at::<Client>(&id, command, &meta, if_match.expected())
         .await
-        .map_err(command_problem)?;
+        .map_err(|e| bus_problem(e, rejected))?;
     wait_clients(&state, committed.position).await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(with_etag(
+        StatusCode::NO_CONTENT,
+        i64::try_from(loaded.version).unwrap_or(i64::MAX),
+    ))
 }

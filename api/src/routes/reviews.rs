@@ -7,28 +7,25 @@
 //! - `POST /api/v1/bookings/{id}/review`: the client's own path, with the signed token of the
 //!   "how was it?" link, once the booking is completed; one review per booking.
 
+use crate::etag::{bus_problem, with_etag, IfMatch};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Integrator, RequestId};
+use crate::list::{self, ListParams};
 use crate::problem::{FieldError, Problem};
-use crate::resource::{
-    execute_expecting, if_match, stale, with_etag, Parse, VersionedError, RANGE_SUFFIXES,
-};
 use crate::routes::calendars::{metadata, reason};
-use crate::routes::catalog::{page_of, PageParams, Paged};
+use crate::routes::catalog::Paged;
 use crate::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use commands::reviews::{ReviewSubmitError, Reviewed};
-use commands::CommandError;
 use domain::ids::{BookingId, ReviewId, ServiceId, StylistId};
 use domain::metadata::{EventMetadata, Source};
 use domain::review::{Review, ReviewCommand, ReviewError, ReviewStatus, ReviewText};
 use migrations::LogPosition;
-use projections::listing::Cmp;
 use projections::queries;
-use projections::reviews::{self, ReviewFilter, ReviewView, REVIEW_ORDERING};
+use projections::reviews::{self, ReviewView, REVIEW_LIST};
 use projections::Projection;
 use serde::Deserialize;
 
@@ -51,15 +48,6 @@ async fn reader(state: &AppState, headers: &HeaderMap) -> Result<Option<Integrat
         Integrator::from_headers(headers, state).await.map(Some)
     } else {
         Ok(None)
-    }
-}
-
-fn problem(e: VersionedError<ReviewError>) -> Problem {
-    match e {
-        VersionedError::Rejected(e) => review_problem(e),
-        VersionedError::Stale => stale(),
-        VersionedError::Contended => Problem::unavailable("Busy; try again."),
-        VersionedError::Store(e) => Problem::store(&e),
     }
 }
 
@@ -87,13 +75,8 @@ fn review_problem(e: ReviewError) -> Problem {
 fn submit_problem(e: ReviewSubmitError) -> Problem {
     match e {
         ReviewSubmitError::BookingNotFound => Problem::not_found("No such booking."),
-        ReviewSubmitError::Command(CommandError::Rejected(e)) => review_problem(e),
-        ReviewSubmitError::Command(CommandError::Contended) => {
-            Problem::unavailable("Busy; try again.")
-        }
-        ReviewSubmitError::Command(CommandError::Store(e)) | ReviewSubmitError::Store(e) => {
-            Problem::store(&e)
-        }
+        ReviewSubmitError::Command(e) => bus_problem(e, review_problem),
+        ReviewSubmitError::Store(e) => Problem::store(&e),
     }
 }
 
@@ -118,9 +101,7 @@ async fn view_or_404(state: &AppState, id: &str) -> Result<ReviewView, Problem> 
 
 fn answer(status: StatusCode, view: ReviewView) -> Response {
     let version = view.version;
-    let mut response = (status, Json(view)).into_response();
-    with_etag(response.headers_mut(), version);
-    response
+    with_etag((status, Json(view)), version)
 }
 
 fn created(view: ReviewView, public: bool) -> Response {
@@ -133,21 +114,22 @@ fn created(view: ReviewView, public: bool) -> Response {
     response
 }
 
-// The names are the query parameters' (django-filter's `field__lookup`).
-#[allow(non_snake_case)]
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+/// Filters of `GET /api/v1/reviews` (documentation; the handler reads the query string
+/// through `projections::list`).
+#[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(crate) struct ListParams {
-    /// How many results to return (default 100).
+#[allow(dead_code)]
+pub(crate) struct ReviewFilters {
+    /// How many results to return (1–1000, default 100).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000, example = 20)]
     limit: Option<String>,
     /// How many results to skip.
-    #[param(value_type = Option<u32>, minimum = 0, maximum = 1_000_000_000, example = 0)]
+    #[param(value_type = Option<u32>, minimum = 0, maximum = 1_000_000_000)]
     offset: Option<String>,
-    /// Only reviews of this stylist's work.
+    /// Only reviews of this stylist's work (also `stylist__in`).
     #[param(value_type = Option<uuid::Uuid>)]
     stylist: Option<String>,
-    /// Only reviews of this service.
+    /// Only reviews of this service (also `service__in`).
     #[param(value_type = Option<uuid::Uuid>)]
     service: Option<String>,
     /// Only the review of this booking (token only).
@@ -156,67 +138,37 @@ pub(crate) struct ListParams {
     /// Only this client's reviews (token only).
     #[param(value_type = Option<uuid::Uuid>)]
     client: Option<String>,
-    /// `pending`, `approved` or `hidden`. Without a token only approved reviews are shown
+    /// `pending`, `approved` or `hidden`. Without a token only approved reviews are shown,
     /// whatever is asked.
     #[param(schema_with = crate::openapi::review_status)]
     status: Option<String>,
-    /// Comma-separated statuses (`pending,hidden`).
+    /// Comma-separated statuses.
+    #[serde(rename = "status__in")]
     #[param(example = "pending,hidden")]
-    status__in: Option<String>,
-    /// Exactly this many stars.
-    #[param(value_type = Option<u8>, minimum = 1, maximum = 5)]
+    status_in: Option<String>,
+    /// Exactly this many stars; also `rating__in`, `__gt`, `__gte`, `__lt`, `__lte`.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 5)]
     rating: Option<String>,
-    #[param(value_type = Option<u8>, minimum = 1, maximum = 5)]
-    rating__gte: Option<String>,
-    #[param(value_type = Option<u8>, minimum = 1, maximum = 5)]
-    rating__gt: Option<String>,
-    #[param(value_type = Option<u8>, minimum = 1, maximum = 5)]
-    rating__lte: Option<String>,
-    #[param(value_type = Option<u8>, minimum = 1, maximum = 5)]
-    rating__lt: Option<String>,
-    /// Written at or after (RFC 3339, or a date in the salon's time zone).
+    #[serde(rename = "rating__gte")]
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 5)]
+    rating_gte: Option<String>,
+    #[serde(rename = "rating__lte")]
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 5)]
+    rating_lte: Option<String>,
+    /// Written: `created_at`, `__gt`, `__gte`, `__lt`, `__lte` (RFC 3339, or a date in the
+    /// salon's time zone meaning that whole day).
+    #[serde(rename = "created_at__gte")]
     #[param(value_type = Option<String>, example = "2027-03-01")]
-    created_at__gte: Option<String>,
+    created_at_gte: Option<String>,
+    #[serde(rename = "created_at__lte")]
     #[param(value_type = Option<String>)]
-    created_at__gt: Option<String>,
-    #[param(value_type = Option<String>)]
-    created_at__lte: Option<String>,
-    #[param(value_type = Option<String>)]
-    created_at__lt: Option<String>,
+    created_at_lte: Option<String>,
     /// Text or display name contains this (any case).
     search: Option<String>,
     /// Comma-separated fields, `-` for descending: `created_at` (default `-created_at`),
     /// `updated_at`, `rating`.
     #[param(example = "-rating,-created_at")]
     ordering: Option<String>,
-}
-
-impl ListParams {
-    fn range(&self, base: &str, suffix: &str) -> Option<&str> {
-        match (base, suffix) {
-            ("rating", "__gte") => self.rating__gte.as_deref(),
-            ("rating", "__gt") => self.rating__gt.as_deref(),
-            ("rating", "__lte") => self.rating__lte.as_deref(),
-            ("rating", "__lt") => self.rating__lt.as_deref(),
-            ("created_at", "__gte") => self.created_at__gte.as_deref(),
-            ("created_at", "__gt") => self.created_at__gt.as_deref(),
-            ("created_at", "__lte") => self.created_at__lte.as_deref(),
-            ("created_at", "__lt") => self.created_at__lt.as_deref(),
-            _ => None,
-        }
-    }
-}
-
-fn statuses(p: &mut Parse, field: &str, raw: Option<&str>) -> Option<Vec<String>> {
-    let text = raw.map(str::trim).filter(|t| !t.is_empty())?;
-    let mut out = Vec::new();
-    for part in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        match ReviewStatus::parse(part) {
-            Ok(s) => out.push(s.as_str().to_string()),
-            Err(e) => p.error(field, e.message),
-        }
-    }
-    Some(out)
 }
 
 /// Reviews, newest first. Public without a token: approved reviews only, without booking and
@@ -226,7 +178,7 @@ fn statuses(p: &mut Parse, field: &str, raw: Option<&str>) -> Option<Vec<String>
     path = "/api/v1/reviews",
     operation_id = "list_reviews",
     tag = "reviews",
-    params(ListParams),
+    params(ReviewFilters),
     security((), ("bearer" = [])),
     responses(
         (status = 200, description = "One page of reviews", body = Paged<ReviewView>),
@@ -239,70 +191,35 @@ fn statuses(p: &mut Parse, field: &str, raw: Option<&str>) -> Option<Vec<String>
 pub(crate) async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
-    uri: Uri,
-    ApiQuery(q): ApiQuery<ListParams>,
+    params: ListParams,
 ) -> Result<Json<Paged<ReviewView>>, Problem> {
-    let who = reader(&state, &headers).await?;
-    let public = who.is_none();
-    let page = PageParams {
-        limit: q.limit.clone(),
-        offset: q.offset.clone(),
+    let public = reader(&state, &headers).await?.is_none();
+    let private_filter = params.pairs.iter().any(|(k, _)| {
+        let name = k.split("__").next().unwrap_or("");
+        name == "booking" || name == "client"
+    });
+    if public && private_filter {
+        return Err(Problem::unauthorized(
+            "Filtering reviews by booking or client needs Authorization: Bearer <token>.",
+        ));
     }
-    .parse();
-    let mut p = Parse::default();
-    if let Err(errors) = &page {
-        p.errors.extend(errors.iter().cloned());
-    }
-    let tz = queries::salon(&state.read).await?.time_zone;
-    let mut filter = ReviewFilter {
-        stylist: p.uuid("stylist", q.stylist.as_deref()),
-        service: p.uuid("service", q.service.as_deref()),
-        booking: p.uuid("booking", q.booking.as_deref()),
-        client: p.uuid("client", q.client.as_deref()),
-        search: q.search.clone(),
-        ..Default::default()
-    };
-    let one = statuses(&mut p, "status", q.status.as_deref());
-    let any = statuses(&mut p, "status__in", q.status__in.as_deref());
-    filter.status = match (one, any) {
-        (Some(a), Some(b)) => Some(a.into_iter().filter(|s| b.contains(s)).collect()),
-        (a, b) => a.or(b),
-    };
-    if let Some(n) = p.int("rating", q.rating.as_deref(), 1, 5) {
-        filter.rating.push((Cmp::Eq, n));
-    }
-    for (suffix, op) in RANGE_SUFFIXES {
-        if let Some(n) = p.int(&format!("rating{suffix}"), q.range("rating", suffix), 1, 5) {
-            filter.rating.push((op, n));
-        }
-        let field = format!("created_at{suffix}");
-        if let Some(t) = p.instant(&field, q.range("created_at", suffix), tz) {
-            filter.created.push((op, t.timestamp_millis()));
-        }
-    }
-    let order = p.ordering(q.ordering.as_deref(), REVIEW_ORDERING);
-    p.finish()?;
-    let page = page.map_err(Problem::validation)?;
+    let mut query = list::parse(&state, &REVIEW_LIST, &params).await?;
+    query.and_sql("r.archived = 0");
     if public {
-        if filter.booking.is_some() || filter.client.is_some() {
-            return Err(Problem::unauthorized(
-                "Filtering reviews by booking or client needs Authorization: Bearer <token>.",
-            ));
-        }
-        let approved = "approved".to_string();
-        filter.status = Some(match filter.status {
-            Some(list) => list.into_iter().filter(|s| *s == approved).collect(),
-            None => vec![approved],
-        });
+        query.and_sql("r.status = 'approved'");
     }
-    let (count, results) =
-        reviews::reviews(&state.read, &filter, &order, page.limit, page.offset).await?;
-    let results = if public {
-        results.into_iter().map(ReviewView::public).collect()
-    } else {
-        results
-    };
-    Ok(Json(page_of(results, count, page, &uri)))
+    let mut page = list::run(
+        &state,
+        &REVIEW_LIST,
+        &query,
+        &params.uri,
+        reviews::review_row,
+    )
+    .await?;
+    if public {
+        page.results = page.results.into_iter().map(ReviewView::public).collect();
+    }
+    Ok(Json(page))
 }
 
 /// One review, with an `ETag` for `If-Match`. Public without a token when it is approved.
@@ -524,7 +441,7 @@ pub(crate) struct RawModeration {
     operation_id = "update_review",
     tag = "reviews",
     params(("id" = uuid::Uuid, Path, description = "The review's id"),
-        ("If-Match" = Option<String>, Header, description = "The `ETag` the change is based on"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` you read"),
         ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail")),
     request_body = RawModeration,
     security(("bearer" = [])),
@@ -535,7 +452,7 @@ pub(crate) struct RawModeration {
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
-        (status = 412, description = "`If-Match` names an older version", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 412, response = crate::openapi::PreconditionFailed),
         (status = 413, response = crate::openapi::TooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 422, response = crate::openapi::InvalidBody),
@@ -547,6 +464,7 @@ pub(crate) async fn update(
     who: Integrator,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
+    if_match: IfMatch,
     ApiPath(id): ApiPath<String>,
     ApiJson(raw): ApiJson<RawModeration>,
 ) -> Result<Response, Problem> {
@@ -554,7 +472,6 @@ pub(crate) async fn update(
     let id = ReviewId::parse(&id)
         .map_err(|_| Problem::not_found(NOT_FOUND))?
         .to_string();
-    let expected = if_match(&headers)?;
     let status = match raw.status.as_deref().map(ReviewStatus::parse) {
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => return Err(Problem::validation(vec![e.into()])),
@@ -565,11 +482,16 @@ pub(crate) async fn update(
         status,
         reply: raw.reply,
     };
-    let committed = execute_expecting::<Review>(&state, &id, command, expected, &meta)
+    let (committed, loaded) = state
+        .bus
+        .execute_at::<Review>(&id, command, &meta, if_match.expected())
         .await
-        .map_err(problem)?;
+        .map_err(|e| bus_problem(e, review_problem))?;
     wait_reviews(&state, committed.position).await;
-    Ok(answer(StatusCode::OK, view_or_404(&state, &id).await?))
+    let mut view = view_or_404(&state, &id).await?;
+    // The version written, even if the read model is still catching up.
+    view.version = i64::try_from(loaded.version).unwrap_or(i64::MAX);
+    Ok(answer(StatusCode::OK, view))
 }
 
 /// Archives a review: gone from every list, kept in the log.
@@ -579,7 +501,7 @@ pub(crate) async fn update(
     operation_id = "delete_review",
     tag = "reviews",
     params(("id" = uuid::Uuid, Path, description = "The review's id"),
-        ("If-Match" = Option<String>, Header, description = "The `ETag` the change is based on"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` you read"),
         ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail")),
     security(("bearer" = [])),
     responses(
@@ -588,7 +510,7 @@ pub(crate) async fn update(
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
-        (status = 412, description = "`If-Match` names an older version", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 412, response = crate::openapi::PreconditionFailed),
         (status = 503, response = crate::openapi::Unavailable),
     ),
 )]
@@ -597,20 +519,24 @@ pub(crate) async fn remove(
     who: Integrator,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
+    if_match: IfMatch,
     ApiPath(id): ApiPath<String>,
-) -> Result<StatusCode, Problem> {
+) -> Result<Response, Problem> {
     who.require_write()?;
     let id = ReviewId::parse(&id)
         .map_err(|_| Problem::not_found(NOT_FOUND))?
         .to_string();
-    let expected = if_match(&headers)?;
     let meta = metadata(&who, request_id, reason(&headers));
-    let committed =
-        execute_expecting::<Review>(&state, &id, ReviewCommand::Archive, expected, &meta)
-            .await
-            .map_err(problem)?;
+    let (committed, loaded) = state
+        .bus
+        .execute_at::<Review>(&id, ReviewCommand::Archive, &meta, if_match.expected())
+        .await
+        .map_err(|e| bus_problem(e, review_problem))?;
     wait_reviews(&state, committed.position).await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(with_etag(
+        StatusCode::NO_CONTENT,
+        i64::try_from(loaded.version).unwrap_or(i64::MAX),
+    ))
 }
 
 #[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
