@@ -729,3 +729,91 @@ async fn reviews_are_entered_moderated_filtered_paged_and_archived_by_token() {
         app.stop().await;
     }
 }
+
+/// Undoes quoted-printable (soft line breaks and `=XX` escapes).
+fn unquote(text: &str) -> String {
+    let joined = text.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'=', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn after_a_completed_visit_the_client_is_emailed_a_review_link_that_works_once() {
+    use commands::reactors::mail::MailSettings;
+    for backend in BACKENDS {
+        let port = tests::free_port();
+        let maildir = std::env::temp_dir().join(format!(
+            "salon-review-mail-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let db = tests::ScratchDb::new(backend).await;
+        let app = TestApp::spawn_with(db, move |config| {
+            config.mail = MailSettings {
+                smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+                from: "Salon <bookings@salon.test>".into(),
+                owners: vec![],
+                public_url: "http://site.test".into(),
+            };
+            config.public_url = "http://site.test".into();
+            config.run_reactors = false;
+        })
+        .await;
+        let sink = tests::smtp_sink(port, &maildir).await;
+        let stylist = TestApp::stylist_id("Keisha Brown");
+        let booked = visits(&app, &stylist, 1, 1).await;
+        let (booking, _) = &booked[0];
+        tests::reactor_round(&app).await;
+        let messages = sink.messages();
+        let asks: Vec<&String> = messages
+            .iter()
+            .filter(|m| m.contains("Subject: How was it?"))
+            .collect();
+        assert_eq!(asks.len(), 1, "{messages:#?}");
+        let body = unquote(asks[0]);
+        assert!(body.contains("To: ada@example.com"), "{body}");
+        let link = body
+            .split_whitespace()
+            .find(|w| w.starts_with("http://site.test/?review="))
+            .expect("the review link")
+            .to_string();
+        assert!(link.contains(&booking.to_string()), "{link}");
+        let token = link.split("token=").nth(1).expect("a token");
+        // Nothing is sent twice.
+        tests::reactor_round(&app).await;
+        assert_eq!(
+            sink.messages()
+                .iter()
+                .filter(|m| m.contains("Subject: How was it?"))
+                .count(),
+            1
+        );
+        // The link's token posts the review, once.
+        let review = json!({"rating": 4, "display_name": "Ada"});
+        let path = format!("/api/v1/bookings/{booking}/review?token={token}");
+        let (status, body, _) =
+            call(&app, Method::POST, &path, None, Some(review.clone()), &[]).await;
+        assert_eq!(status, 201, "{body}");
+        let (status, _, _) = call(&app, Method::POST, &path, None, Some(review), &[]).await;
+        assert_eq!(status, 409);
+        let _ = std::fs::remove_dir_all(&maildir);
+        app.stop().await;
+    }
+}
