@@ -279,8 +279,20 @@ async fn services_are_listed_filtered_created_changed_and_archived() {
             json!({"buffer_after_minutes": 20}),
         );
         let (x, y) = tokio::join!(
-            app.call(Method::PATCH, &path, Some(&admin), Some(&before), &[]),
-            app.call(Method::PATCH, &path, Some(&admin), Some(&after), &[]),
+            app.call(
+                Method::PATCH,
+                &path,
+                Some(&admin),
+                Some(&before),
+                &[]
+            ),
+            app.call(
+                Method::PATCH,
+                &path,
+                Some(&admin),
+                Some(&after),
+                &[]
+            ),
         );
         assert_eq!((x.status, y.status), (200, 200));
         let a = get(&app, &path, None).await;
