@@ -199,6 +199,55 @@ async fn clients_are_learned_from_bookings_with_their_figures() {
         assert!(grace["first_visit"].is_null() && grace["last_visit"].is_null());
         assert_eq!(grace["total_spent_cents"], 0);
 
+        // The figures filter and order.
+        let names_of = |list: &Value| -> Vec<String> {
+            list["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["email"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let visit_day = completed["start"].as_str().unwrap()[..10].to_string();
+        for (query, expected) in [
+            ("no_shows=1", vec!["ada@example.com"]),
+            ("cancellations__gte=1", vec!["ada@example.com"]),
+            ("completed=0", vec!["grace@example.com"]),
+            ("upcoming=1", vec!["ada@example.com", "grace@example.com"]),
+            ("bookings_count__in=1,2", vec!["grace@example.com"]),
+            ("bookings_count__gt=1", vec!["ada@example.com"]),
+            (
+                &format!("total_spent_cents={price}"),
+                vec!["ada@example.com"],
+            ),
+            (&format!("last_visit={visit_day}"), vec!["ada@example.com"]),
+            (
+                &format!("first_visit__lte={visit_day}"),
+                vec!["ada@example.com"],
+            ),
+            (&format!("last_visit__gt={visit_day}"), vec![]),
+            (
+                "ordering=-last_visit",
+                vec!["ada@example.com", "grace@example.com"],
+            ),
+            (
+                "ordering=last_visit",
+                vec!["grace@example.com", "ada@example.com"],
+            ),
+            (
+                "ordering=-bookings_count",
+                vec!["ada@example.com", "grace@example.com"],
+            ),
+            (
+                "ordering=total_spent_cents",
+                vec!["grace@example.com", "ada@example.com"],
+            ),
+            ("registered=false&search=KING", vec!["ada@example.com"]),
+        ] {
+            let list = get(&app, &format!("/api/v1/clients?{query}"), &token).await;
+            assert_eq!(names_of(&list), expected, "{query}: {list}");
+        }
+
         // A replay of the clients read model from position 0 gives the same rows.
         let before = projections::queries::dump_table(&app.server.state.read, "rm_clients")
             .await

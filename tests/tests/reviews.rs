@@ -374,6 +374,26 @@ async fn reviews_are_entered_moderated_filtered_paged_and_archived_by_token() {
         )
         .await;
         assert_eq!(status, 401, "a wrong token is never silently public");
+        // A revoked token is refused for reading and for writing.
+        let doomed = app.token("doomed", Scope::Write).await;
+        let tokens = get(&app, "/api/v1/tokens?search=doomed", Some(&write)).await;
+        let doomed_id = tokens["results"][0]["id"].as_str().unwrap().to_string();
+        let (status, _, _) = call(
+            &app,
+            Method::DELETE,
+            &format!("/api/v1/tokens/{doomed_id}"),
+            Some(&write),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(status, 204);
+        for method in [Method::GET, Method::POST] {
+            let body = (method == Method::POST).then(|| entry.clone());
+            let (status, _, _) =
+                call(&app, method, "/api/v1/reviews", Some(&doomed), body, &[]).await;
+            assert_eq!(status, 401);
+        }
 
         // Bad input.
         for (body, field) in [
@@ -580,6 +600,24 @@ async fn reviews_are_entered_moderated_filtered_paged_and_archived_by_token() {
                 .await
             ),
             [5]
+        );
+        let ada = domain::ids::ClientId::for_email(
+            &domain::values::Email::parse("ada@example.com").unwrap(),
+        );
+        assert_eq!(
+            ratings(&get(&app, &list(&format!("?client={ada}")), Some(&read)).await),
+            [5]
+        );
+        assert_eq!(
+            ratings(
+                &get(
+                    &app,
+                    &list(&format!("?stylist__in={amara},{keisha}&rating__in=2,5")),
+                    Some(&read)
+                )
+                .await
+            ),
+            [5, 2]
         );
         assert_eq!(
             ratings(&get(&app, &list("?status=pending"), Some(&read)).await),
