@@ -84,6 +84,21 @@ pub struct AppState {
     pub limits: Arc<limit::RateLimits>,
 }
 
+/// Read-your-writes: waits (up to the configured bound) until `which` read models have applied
+/// the log up to `position`, so the answer to a write shows the write.
+pub(crate) async fn settle(
+    state: &AppState,
+    which: &[projections::Projection],
+    position: migrations::LogPosition,
+) {
+    if !state.settings.read_your_writes.is_zero() {
+        state
+            .projections
+            .wait_for(which, position, state.settings.read_your_writes)
+            .await;
+    }
+}
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Takes or makes the request id, and echoes it on the response.

@@ -279,20 +279,8 @@ async fn services_are_listed_filtered_created_changed_and_archived() {
             json!({"buffer_after_minutes": 20}),
         );
         let (x, y) = tokio::join!(
-            app.call(
-                Method::PATCH,
-                &path,
-                Some(&admin),
-                Some(&before),
-                &[]
-            ),
-            app.call(
-                Method::PATCH,
-                &path,
-                Some(&admin),
-                Some(&after),
-                &[]
-            ),
+            app.call(Method::PATCH, &path, Some(&admin), Some(&before), &[]),
+            app.call(Method::PATCH, &path, Some(&admin), Some(&after), &[]),
         );
         assert_eq!((x.status, y.status), (200, 200));
         let a = get(&app, &path, None).await;
@@ -1147,4 +1135,104 @@ async fn bookings_per_address_and_calls_per_token_are_rate_limited() {
         200
     );
     app.stop().await;
+}
+
+#[tokio::test]
+async fn calendar_sources_and_webhooks_send_etags_and_honour_if_match() {
+    for backend in BACKENDS {
+        let app = TestApp::spawn(backend).await;
+        let admin = app.token("admin", Scope::Write).await;
+        let stylist = TestApp::stylist_id("Amara Diallo");
+        let source = json!({"kind": "caldav", "stylist": stylist, "url": "http://127.0.0.1:9/cal/", "name": "Amara's"});
+        let a = app
+            .call(
+                Method::POST,
+                "/api/v1/calendar-sources",
+                Some(&admin),
+                Some(&source),
+                &[],
+            )
+            .await;
+        assert_eq!(a.status, 201, "{}", a.body);
+        let path = format!(
+            "/api/v1/calendar-sources/{}",
+            a.body["id"].as_str().expect("id")
+        );
+        // The first sync runs in the background and records its outcome on the source (a
+        // new version): wait for it, so the version read below is not moved by it.
+        let mut a = get(&app, &path, Some(&admin)).await;
+        for _ in 0..200 {
+            if a.body["status"] != "pending" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            a = get(&app, &path, Some(&admin)).await;
+        }
+        assert_eq!(a.body["status"], "failing", "{}", a.body);
+        let etag = a.header("etag").to_string();
+        let change = json!({"name": "Amara (iCloud)"});
+        let a = app
+            .call(
+                Method::PATCH,
+                &path,
+                Some(&admin),
+                Some(&change),
+                &[("If-Match", &etag)],
+            )
+            .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert_ne!(a.header("etag"), etag);
+        let change = json!({"sync_minutes": 10});
+        let a = app
+            .call(
+                Method::PATCH,
+                &path,
+                Some(&admin),
+                Some(&change),
+                &[("If-Match", &etag)],
+            )
+            .await;
+        assert_eq!(a.status, 412);
+        assert_eq!(get(&app, &path, Some(&admin)).await.body["sync_minutes"], 5);
+
+        let hook = json!({"url": "http://127.0.0.1:9/hook", "events": ["BookingConfirmed"]});
+        let a = app
+            .call(
+                Method::POST,
+                "/api/v1/webhooks",
+                Some(&admin),
+                Some(&hook),
+                &[],
+            )
+            .await;
+        assert_eq!(a.status, 201, "{}", a.body);
+        let path = format!("/api/v1/webhooks/{}", a.body["id"].as_str().expect("id"));
+        let etag = get(&app, &path, Some(&admin))
+            .await
+            .header("etag")
+            .to_string();
+        let a = app
+            .call(
+                Method::PATCH,
+                &path,
+                Some(&admin),
+                Some(&json!({"description": "CRM"})),
+                &[("If-Match", &etag)],
+            )
+            .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert_ne!(a.header("etag"), etag);
+        let a = app
+            .call(
+                Method::PATCH,
+                &path,
+                Some(&admin),
+                Some(&json!({"active": false})),
+                &[("If-Match", &etag)],
+            )
+            .await;
+        assert_eq!(a.status, 412);
+        assert_eq!(get(&app, &path, Some(&admin)).await.body["active"], true);
+        app.stop().await;
+    }
 }
