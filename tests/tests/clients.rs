@@ -577,6 +577,17 @@ async fn clients_are_registered_changed_archived_with_etags_filters_paging_and_a
             assert_eq!(status, 422, "{bad}: {body}");
             assert!(!body["errors"].as_array().unwrap().is_empty(), "{bad}");
         }
+        let (status, _, _) = call(
+            &app,
+            Method::GET,
+            "/api/v1/clients?limit=1&limit=2",
+            Some(&read),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(status, 400, "a parameter given twice");
+
         // Paging: count and links right at both ends, and past the end.
         let first = get(&app, "/api/v1/clients?ordering=name&limit=2", &read).await;
         assert_eq!(first["count"], 3);
