@@ -228,6 +228,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::waitlist::router())
         .merge(routes::tokens::router())
         .merge(routes::webhooks_out::router())
+        .merge(routes::clients::router())
+        .merge(routes::reviews::router())
         .merge(openapi::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -102,7 +102,8 @@ enum Command {
     },
     /// Rebuild read models from position 0 (run with the server stopped)
     Replay {
-        /// One projection: catalog, bookings, availability, audit, tokens, calendars or webhooks
+        /// One projection: catalog, bookings, availability, audit, tokens, calendars, webhooks,
+        /// clients or reviews
         #[arg(long, conflicts_with = "all")]
         projection: Option<String>,
         /// Every projection
