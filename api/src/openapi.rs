@@ -74,6 +74,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
         crate::routes::tokens::list,
         crate::routes::tokens::create,
         crate::routes::tokens::fetch,
+        crate::routes::tokens::update,
         crate::routes::tokens::revoke,
         crate::routes::calendars::list,
         crate::routes::calendars::create,

@@ -51,6 +51,12 @@ pub enum ApiTokenCommand {
         secret_hash: String,
     },
     Revoke,
+    /// Renames the token and/or changes its scope; what does not change appends nothing. A
+    /// revoked token cannot change.
+    Change {
+        name: Option<String>,
+        scope: Option<Scope>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +70,14 @@ pub enum ApiTokenEvent {
     TokenRevoked {
         id: TokenId,
     },
+    TokenRenamed {
+        id: TokenId,
+        name: String,
+    },
+    TokenScopeChanged {
+        id: TokenId,
+        scope: Scope,
+    },
 }
 
 impl DomainEvent for ApiTokenEvent {
@@ -71,6 +85,8 @@ impl DomainEvent for ApiTokenEvent {
         match self {
             Self::TokenCreated { .. } => "TokenCreated",
             Self::TokenRevoked { .. } => "TokenRevoked",
+            Self::TokenRenamed { .. } => "TokenRenamed",
+            Self::TokenScopeChanged { .. } => "TokenScopeChanged",
         }
         .into()
     }
@@ -138,6 +154,23 @@ impl Aggregate for ApiToken {
                 }
                 sink.write(ApiTokenEvent::TokenRevoked { id }, self).await;
             }
+            ApiTokenCommand::Change { name, scope } => {
+                let id = self.id.ok_or(ApiTokenError::NotFound)?;
+                if self.revoked {
+                    return Err(ApiTokenError::AlreadyRevoked);
+                }
+                if let Some(name) = name {
+                    let name = bounded_text("name", &name, 1, 64)?;
+                    if name != self.name {
+                        sink.write(ApiTokenEvent::TokenRenamed { id, name }, self)
+                            .await;
+                    }
+                }
+                if let Some(scope) = scope.filter(|s| *s != self.scope) {
+                    sink.write(ApiTokenEvent::TokenScopeChanged { id, scope }, self)
+                        .await;
+                }
+            }
         }
         Ok(())
     }
@@ -152,6 +185,8 @@ impl Aggregate for ApiToken {
                 self.scope = scope;
             }
             ApiTokenEvent::TokenRevoked { .. } => self.revoked = true,
+            ApiTokenEvent::TokenRenamed { name, .. } => self.name = name,
+            ApiTokenEvent::TokenScopeChanged { scope, .. } => self.scope = scope,
         }
     }
 }
@@ -289,5 +324,72 @@ mod tests {
         assert_eq!(Scope::parse("write"), Ok(Scope::Write));
         assert_eq!(Scope::parse("admin").unwrap_err().field, "scope");
         assert_eq!(Scope::Write.as_str(), "write");
+    }
+
+    #[test]
+    fn a_change_records_the_new_name_and_scope() {
+        TokenTest::with(())
+            .given(vec![created()])
+            .when(ApiTokenCommand::Change {
+                name: Some(" CRM sync ".into()),
+                scope: Some(Scope::Read),
+            })
+            .then_expect_events(vec![
+                ApiTokenEvent::TokenRenamed {
+                    id: id(),
+                    name: "CRM sync".into(),
+                },
+                ApiTokenEvent::TokenScopeChanged {
+                    id: id(),
+                    scope: Scope::Read,
+                },
+            ]);
+    }
+
+    #[test]
+    fn a_change_to_nothing_new_appends_nothing() {
+        TokenTest::with(())
+            .given(vec![created()])
+            .when(ApiTokenCommand::Change {
+                name: Some("Partner site".into()),
+                scope: Some(Scope::Write),
+            })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_revoked_token_cannot_change() {
+        TokenTest::with(())
+            .given(vec![created(), ApiTokenEvent::TokenRevoked { id: id() }])
+            .when(ApiTokenCommand::Change {
+                name: Some("Back".into()),
+                scope: None,
+            })
+            .then_expect_error(ApiTokenError::AlreadyRevoked);
+    }
+
+    #[test]
+    fn a_blank_name_is_refused() {
+        TokenTest::with(())
+            .given(vec![created()])
+            .when(ApiTokenCommand::Change {
+                name: Some(" ".into()),
+                scope: None,
+            })
+            .then_expect_error(ApiTokenError::Invalid(ParseError::new(
+                "name",
+                "is required",
+            )));
+    }
+
+    #[test]
+    fn changing_an_unknown_token_is_refused() {
+        TokenTest::with(())
+            .given_no_previous_events()
+            .when(ApiTokenCommand::Change {
+                name: None,
+                scope: None,
+            })
+            .then_expect_error(ApiTokenError::NotFound);
     }
 }

@@ -798,6 +798,20 @@ async fn tokens(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), ApplyErr
                 .execute(w.conn().await?)
                 .await?;
         }
+        ApiTokenEvent::TokenRenamed { id, name } => {
+            sqlx::query("UPDATE rm_api_tokens SET name = $2 WHERE id = $1")
+                .bind(id.to_string())
+                .bind(name)
+                .execute(w.conn().await?)
+                .await?;
+        }
+        ApiTokenEvent::TokenScopeChanged { id, scope } => {
+            sqlx::query("UPDATE rm_api_tokens SET scope = $2 WHERE id = $1")
+                .bind(id.to_string())
+                .bind(scope.as_str().to_string())
+                .execute(w.conn().await?)
+                .await?;
+        }
         ApiTokenEvent::TokenRevoked { id } => {
             sqlx::query("UPDATE rm_api_tokens SET revoked = 1 WHERE id = $1")
                 .bind(id.to_string())

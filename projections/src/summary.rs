@@ -179,6 +179,11 @@ pub fn summarize(event: &StoredEvent) -> String {
             text(p, t, "scope")
         ),
         "TokenRevoked" => format!("API token {id} revoked"),
+        "TokenRenamed" => format!(
+            "API token {id} renamed \u{201c}{}\u{201d}",
+            text(p, t, "name")
+        ),
+        "TokenScopeChanged" => format!("API token {id} given {} access", text(p, t, "scope")),
         "WebhookSubscriptionCreated" => {
             let settings = field(p, t, "settings");
             let url = settings

@@ -1315,3 +1315,114 @@ async fn errors_are_problem_json_for_every_status() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn tokens_are_renamed_and_rescoped_with_if_match() {
+    for backend in BACKENDS {
+        let app = TestApp::spawn(backend).await;
+        let admin = app.token("admin", Scope::Write).await;
+        let sync = app.token("sync", Scope::Write).await;
+        let _other = app.token("other", Scope::Read).await;
+        let list = get(&app, "/api/v1/tokens?search=sync", Some(&admin)).await;
+        let path = format!(
+            "/api/v1/tokens/{}",
+            list.body["results"][0]["id"].as_str().expect("id")
+        );
+        let a = get(&app, &path, Some(&admin)).await;
+        assert_eq!(a.header("etag"), "\"1\"");
+        let change = json!({"name": "crm-sync", "scope": "read"});
+        let a = app
+            .call(
+                Method::PATCH,
+                &path,
+                Some(&admin),
+                Some(&change),
+                &[("If-Match", "\"1\""), ("X-Reason", "CRM only reads")],
+            )
+            .await;
+        assert_eq!((a.status, a.header("etag")), (200, "\"3\""), "{}", a.body);
+        assert_eq!(
+            (a.body["name"].as_str(), a.body["scope"].as_str()),
+            (Some("crm-sync"), Some("read"))
+        );
+        let a = app
+            .call(
+                Method::PATCH,
+                &path,
+                Some(&admin),
+                Some(&json!({"name": "x"})),
+                &[("If-Match", "\"1\"")],
+            )
+            .await;
+        assert_eq!(a.status, 412);
+        let a = app
+            .call(
+                Method::PATCH,
+                &path,
+                Some(&admin),
+                Some(&json!({"name": "OTHER"})),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (a.status, a.error_fields()),
+            (422, vec!["name".to_string()])
+        );
+        let a = app
+            .call(
+                Method::PATCH,
+                &path,
+                Some(&admin),
+                Some(&json!({"scope": "admin"})),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (a.status, a.error_fields()),
+            (422, vec!["scope".to_string()])
+        );
+        // The secret is the same; its scope is now read: it may read, not write.
+        assert_eq!(get(&app, "/api/v1/bookings", Some(&sync)).await.status, 200);
+        let a = app
+            .call(
+                Method::PATCH,
+                &path,
+                Some(&sync),
+                Some(&json!({"name": "y"})),
+                &[],
+            )
+            .await;
+        assert_eq!(a.status, 403);
+        // A revoked token cannot change.
+        assert_eq!(
+            app.call(Method::DELETE, &path, Some(&admin), None, &[])
+                .await
+                .status,
+            204
+        );
+        let a = app
+            .call(
+                Method::PATCH,
+                &path,
+                Some(&admin),
+                Some(&json!({"name": "z"})),
+                &[],
+            )
+            .await;
+        assert_eq!(a.status, 409);
+        let a = get(
+            &app,
+            "/api/v1/audit?type__in=TokenRenamed,TokenScopeChanged&ordering=position",
+            Some(&admin),
+        )
+        .await;
+        let reasons: Vec<&str> = a.body["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|e| e["reason"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(reasons, ["CRM only reads", "CRM only reads"]);
+        app.stop().await;
+    }
+}

@@ -22,7 +22,10 @@ use serde::{Deserialize, Serialize};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/tokens", get(list).post(create))
-        .route("/api/v1/tokens/{id}", get(fetch).delete(revoke))
+        .route(
+            "/api/v1/tokens/{id}",
+            get(fetch).patch(update).delete(revoke),
+        )
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -127,7 +130,8 @@ async fn find(state: &AppState, id: &str) -> Result<TokenListing, Problem> {
     params(("id" = uuid::Uuid, Path, description = "The token's id")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The token", body = TokenListing),
+        (status = 200, description = "The token", body = TokenListing,
+            headers(("ETag" = String, description = "The token's version, for `If-Match`"))),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, response = crate::openapi::NotFound),
@@ -138,8 +142,104 @@ pub(crate) async fn fetch(
     State(state): State<AppState>,
     _who: Integrator,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<TokenListing>, Problem> {
-    find(&state, &id).await.map(Json)
+) -> Result<Response, Problem> {
+    let token = find(&state, &id).await?;
+    let version = state
+        .bus
+        .load_fresh::<domain::token::ApiToken>(&token.id)
+        .await
+        .map_err(|e| Problem::store(&e))?
+        .version;
+    Ok(crate::etag::with_etag(Json(token), version as i64))
+}
+
+/// A token's new name or scope.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = TokenChange, example = json!({"name": "crm-sync", "scope": "read"}))]
+pub(crate) struct TokenChange {
+    /// Unique among tokens in use (any case); events from now on carry `token:<name>`.
+    #[schema(min_length = 1, max_length = 64)]
+    name: Option<String>,
+    #[schema(schema_with = crate::openapi::token_scope)]
+    scope: Option<String>,
+}
+
+/// Renames a token or changes its scope (the secret stays the same).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/tokens/{id}",
+    operation_id = "update_token",
+    tag = "tokens",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The token's id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` you read; the change is made only if the token is still at that version"),
+        ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail"),
+    ),
+    request_body(content = TokenChange),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The token as it is now", body = TokenListing,
+            headers(("ETag" = String, description = "The token's new version"))),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, description = "The token is revoked", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, description = "A name blank, too long or used by another token in use, or a scope that is not `read` or `write`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    who: Integrator,
+    RequestId(request_id): RequestId,
+    headers: HeaderMap,
+    if_match: crate::etag::IfMatch,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<TokenChange>,
+) -> Result<Response, Problem> {
+    who.require_write()?;
+    let token = find(&state, &id).await?;
+    let scope = match body.scope.as_deref().map(str::trim) {
+        None => None,
+        Some(s) => Some(Scope::parse(s).map_err(|_| {
+            Problem::validation(vec![FieldError::new("scope", "must be read or write")])
+        })?),
+    };
+    if let Some(name) = body.name.as_deref().map(str::trim) {
+        let taken = queries::tokens(&state.read)
+            .await?
+            .into_iter()
+            .any(|t| !t.revoked && t.id != token.id && t.name.eq_ignore_ascii_case(name));
+        if taken {
+            return Err(Problem::validation(vec![FieldError::new(
+                "name",
+                "is already the name of another token in use",
+            )]));
+        }
+    }
+    let metadata = metadata(&who, request_id, reason(&headers));
+    let change = domain::token::ApiTokenCommand::Change {
+        name: body.name,
+        scope,
+    };
+    let (committed, loaded) = state
+        .bus
+        .execute_at::<domain::token::ApiToken>(&token.id, change, &metadata, if_match.expected())
+        .await
+        .map_err(token_problem)?;
+    crate::settle(
+        &state,
+        &[projections::Projection::Tokens],
+        committed.position,
+    )
+    .await;
+    let token = find(&state, &token.id).await?;
+    Ok(crate::etag::with_etag(Json(token), loaded.version as i64))
 }
 
 /// A token to create.
