@@ -9,6 +9,7 @@
 
 pub mod apply;
 pub mod calendars;
+pub mod dashboard;
 pub mod queries;
 pub mod runner;
 pub mod summary;

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod bench;
 pub mod bench_availability;
+pub mod bench_export;
 pub mod export;
 pub mod intake;
 pub mod scratch;
