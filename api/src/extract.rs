@@ -197,6 +197,9 @@ impl Integrator {
         let token = projections::queries::token_by_hash(&state.read, &hash).await?;
         match token {
             Some(t) if !t.revoked => {
+                if let Err(wait) = state.limits.tokens.take(&t.id, std::time::Instant::now()) {
+                    return Err(crate::limit::too_many(wait, "requests with this token"));
+                }
                 if state.token_usage.due(&t.id) {
                     let at = chrono::Utc::now().to_rfc3339();
                     // Best effort: a failed write must not fail the request.

@@ -12,7 +12,10 @@
 
 pub mod alerts;
 pub mod cache;
+pub mod etag;
 pub mod extract;
+pub mod limit;
+pub mod list;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
@@ -77,6 +80,8 @@ pub struct AppState {
     pub token_usage: Arc<extract::TokenUsage>,
     /// Integrators' webhook subscriptions and their signing secrets.
     pub webhooks: commands::webhooks::Webhooks,
+    /// Rate limits per client address (booking) and per API token.
+    pub limits: Arc<limit::RateLimits>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -130,6 +135,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::health::router())
         .merge(routes::catalog::router())
+        .merge(routes::services::router())
+        .merge(routes::stylists::router())
+        .merge(routes::history::router())
         .merge(routes::availability::router())
         .merge(routes::bookings::router())
         .merge(routes::calendars::router())
@@ -143,6 +151,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limit::bookings,
+        ))
         .layer(axum::middleware::from_fn(request_id))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)

@@ -42,13 +42,24 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
         crate::routes::health::readyz,
         document,
         crate::routes::catalog::salon,
-        crate::routes::catalog::list_services,
-        crate::routes::catalog::get_service,
-        crate::routes::catalog::list_stylists,
-        crate::routes::catalog::get_stylist,
+        crate::routes::services::list,
+        crate::routes::services::fetch,
+        crate::routes::services::create,
+        crate::routes::services::update,
+        crate::routes::services::archive,
+        crate::routes::stylists::list,
+        crate::routes::stylists::fetch,
+        crate::routes::stylists::create,
+        crate::routes::stylists::update,
+        crate::routes::stylists::archive,
+        crate::routes::stylists::add_time_off,
+        crate::routes::stylists::remove_time_off,
         crate::routes::availability::availability,
         crate::routes::bookings::create,
         crate::routes::bookings::fetch,
+        crate::routes::booking_records::list,
+        crate::routes::booking_records::update,
+        crate::routes::booking_records::cancel,
         crate::routes::manage::manage,
         crate::routes::manage::cancel,
         crate::routes::manage::reschedule,
@@ -71,6 +82,8 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
         crate::routes::calendars::remove,
         crate::routes::calendars::sync_now,
         crate::routes::calendars::feed,
+        crate::routes::history::audit,
+        crate::routes::history::events,
         crate::routes::stream::stream,
         crate::routes::webhooks::stripe,
         crate::routes::webhooks_out::list,
@@ -89,6 +102,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
             Unauthorized,
             Forbidden,
             NotFound,
+            PreconditionFailed,
             TooLarge,
             UnsupportedMediaType,
             InvalidBody,
@@ -105,6 +119,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
         (name = "waitlist", description = "Waiting for a full day"),
         (name = "tokens", description = "Integrators' API tokens"),
         (name = "calendars", description = "External calendars (CalDAV, Google) and the ICS feed"),
+        (name = "history", description = "The audit log and the event log (read-only)"),
         (name = "stream", description = "Live alerts (Server-Sent Events)"),
         (name = "payments", description = "Stripe's webhook deliveries"),
         (name = "webhooks", description = "Integrators' webhook subscriptions: signed deliveries of log events, retried, with a delivery log"),
@@ -185,6 +200,8 @@ problem_responses! {
     Forbidden => "The credentials do not allow this: a `read` token asked to change something, or a signed link for another booking.";
     /// 404.
     NotFound => "No such resource (or an id that is not one).";
+    /// 412.
+    PreconditionFailed => "`If-Match` names a version the record is no longer at: someone changed it since you read it. Nothing was written; read it again and retry with the new `ETag`.";
     /// 413.
     TooLarge => "The body is larger than the API accepts (64 KiB).";
     /// 415.

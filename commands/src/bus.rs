@@ -69,6 +69,10 @@ pub enum CommandError<E: std::error::Error> {
     Rejected(E),
     #[error("too many concurrent changes to the same record; try again")]
     Contended,
+    /// The caller decided on a version of the record that is no longer the newest (an
+    /// `If-Match` that no longer matches): nothing was written.
+    #[error("the record has changed since version {expected}; it is at version {current}")]
+    Stale { expected: usize, current: usize },
     #[error("event store: {0}")]
     Store(#[from] PersistenceError),
 }
@@ -341,6 +345,93 @@ impl CommandBus {
         }
     }
 
+    /// As [`CommandBus::execute`], but only on the aggregate at version `expected` (optimistic
+    /// concurrency for a caller that read the record first, as HTTP `If-Match` does). The
+    /// aggregate is read fresh from the store, and a lost race is not decided again: the record
+    /// then changed after the caller read it, which is exactly what the caller asked to refuse.
+    /// `None` behaves as `execute`.
+    pub async fn execute_at<A>(
+        &self,
+        id: &str,
+        command: A::Command,
+        metadata: &EventMetadata,
+        expected: Option<usize>,
+    ) -> Result<(Committed, Loaded<A>), CommandError<A::Error>>
+    where
+        A: Aggregate<Services = ()> + Clone + 'static,
+        A::Command: Clone,
+    {
+        let Some(expected) = expected else {
+            return self.execute_versioned(id, command, metadata).await;
+        };
+        let loaded = self.load_fresh::<A>(id).await?;
+        // A record that does not exist is the aggregate's to refuse (not found), not stale.
+        if loaded.version != expected && loaded.version != 0 {
+            return Err(CommandError::Stale {
+                expected,
+                current: loaded.version,
+            });
+        }
+        let decision = self
+            .decide(&loaded, id, command, &())
+            .await
+            .map_err(CommandError::Rejected)?;
+        let version = loaded.version + decision.events.len();
+        match self.commit(&[&decision], metadata).await {
+            Ok(committed) => Ok((
+                committed,
+                Loaded {
+                    state: decision.state,
+                    version,
+                },
+            )),
+            Err(PersistenceError::OptimisticLockError) => {
+                let current = self
+                    .load_fresh::<A>(id)
+                    .await
+                    .map(|l| l.version)
+                    .unwrap_or(expected + 1);
+                Err(CommandError::Stale { expected, current })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// As [`CommandBus::execute`], answering the aggregate's new version too.
+    pub async fn execute_versioned<A>(
+        &self,
+        id: &str,
+        command: A::Command,
+        metadata: &EventMetadata,
+    ) -> Result<(Committed, Loaded<A>), CommandError<A::Error>>
+    where
+        A: Aggregate<Services = ()> + Clone + 'static,
+        A::Command: Clone,
+    {
+        for _ in 0..MAX_ATTEMPTS {
+            let loaded = self.load::<A>(id).await?;
+            let decision = self
+                .decide(&loaded, id, command.clone(), &())
+                .await
+                .map_err(CommandError::Rejected)?;
+            let version = loaded.version + decision.events.len();
+            match self.commit(&[&decision], metadata).await {
+                Ok(committed) => {
+                    return Ok((
+                        committed,
+                        Loaded {
+                            state: decision.state,
+                            version,
+                        },
+                    ))
+                }
+                Err(PersistenceError::OptimisticLockError) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CommandError::Contended)
+    }
+
     /// Load, decide, append one aggregate; decided again on fresh state after a lost race.
     pub async fn execute<A>(
         &self,
@@ -352,18 +443,7 @@ impl CommandBus {
         A: Aggregate<Services = ()> + Clone + 'static,
         A::Command: Clone,
     {
-        for _ in 0..MAX_ATTEMPTS {
-            let loaded = self.load::<A>(id).await?;
-            let decision = self
-                .decide(&loaded, id, command.clone(), &())
-                .await
-                .map_err(CommandError::Rejected)?;
-            match self.commit(&[&decision], metadata).await {
-                Ok(committed) => return Ok((committed, decision.state)),
-                Err(PersistenceError::OptimisticLockError) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(CommandError::Contended)
+        let (committed, loaded) = self.execute_versioned(id, command, metadata).await?;
+        Ok((committed, loaded.state))
     }
 }

@@ -30,6 +30,9 @@ pub enum ChangeError {
     ServiceGone,
     #[error("too many concurrent changes to this booking; try again")]
     Contended,
+    /// The caller asked for the change only at a version the booking is no longer at.
+    #[error("the booking has changed; it is at version {current}")]
+    Stale { current: usize },
     #[error("event store: {0}")]
     Store(#[from] PersistenceError),
     #[error("inconsistent booking state: {0}")]
@@ -61,6 +64,38 @@ fn settle(
 }
 
 impl CommandBus {
+    /// Loads a booking to change: from the cache, or, when the caller names the version it
+    /// read (`If-Match`), fresh from the store and only at that version.
+    async fn booking_to_change(
+        &self,
+        key: &str,
+        expected: Option<usize>,
+    ) -> Result<Loaded<Booking>, ChangeError> {
+        match expected {
+            None => Ok(self.load::<Booking>(key).await?),
+            Some(v) => {
+                let loaded = self.load_fresh::<Booking>(key).await?;
+                if loaded.version != v && loaded.version != 0 {
+                    return Err(ChangeError::Stale {
+                        current: loaded.version,
+                    });
+                }
+                Ok(loaded)
+            }
+        }
+    }
+
+    /// After a lost race: decide again, unless the caller asked for one version only (which
+    /// the race just moved past).
+    async fn retry_or_stale(&self, key: &str, expected: Option<usize>) -> Result<(), ChangeError> {
+        match expected {
+            None => Ok(()),
+            Some(_) => Err(ChangeError::Stale {
+                current: self.load_fresh::<Booking>(key).await?.version,
+            }),
+        }
+    }
+
     /// Applies `command` to booking `id`. A command that ends the booking releases its time.
     pub async fn change_booking(
         &self,
@@ -68,9 +103,20 @@ impl CommandBus {
         command: BookingCommand,
         metadata: &EventMetadata,
     ) -> Result<Changed, ChangeError> {
+        self.change_booking_at(id, command, metadata, None).await
+    }
+
+    /// As [`CommandBus::change_booking`], only on the booking at version `expected` when given.
+    pub async fn change_booking_at(
+        &self,
+        id: BookingId,
+        command: BookingCommand,
+        metadata: &EventMetadata,
+        expected: Option<usize>,
+    ) -> Result<Changed, ChangeError> {
         let key = id.to_string();
         for _ in 0..MAX_ATTEMPTS {
-            let booking = self.load::<Booking>(&key).await?;
+            let booking = self.booking_to_change(&key, expected).await?;
             let Some(details) = booking.state.details.clone() else {
                 return Err(ChangeError::NotFound);
             };
@@ -105,6 +151,7 @@ impl CommandBus {
             if let Some(changed) = settle(result, &decision)? {
                 return Ok(changed);
             }
+            self.retry_or_stale(&key, expected).await?;
         }
         Err(ChangeError::Contended)
     }
@@ -119,6 +166,20 @@ impl CommandBus {
         now: DateTime<Utc>,
         metadata: &EventMetadata,
     ) -> Result<Changed, ChangeError> {
+        self.cancel_booking_at(id, by, refund, now, metadata, None)
+            .await
+    }
+
+    /// As [`CommandBus::cancel_booking`], only on the booking at version `expected` when given.
+    pub async fn cancel_booking_at(
+        &self,
+        id: BookingId,
+        by: Party,
+        refund: Option<bool>,
+        now: DateTime<Utc>,
+        metadata: &EventMetadata,
+        expected: Option<usize>,
+    ) -> Result<Changed, ChangeError> {
         let rule = match (by, refund) {
             (Party::Client, _) => {
                 let salon = self.salon().await?;
@@ -129,7 +190,7 @@ impl CommandBus {
             (_, Some(false)) => RefundRule::Keep,
             (_, _) => RefundRule::Refund,
         };
-        self.change_booking(
+        self.change_booking_at(
             id,
             BookingCommand::Cancel {
                 by,
@@ -137,6 +198,7 @@ impl CommandBus {
                 now,
             },
             metadata,
+            expected,
         )
         .await
     }
@@ -152,9 +214,24 @@ impl CommandBus {
         now: DateTime<Utc>,
         metadata: &EventMetadata,
     ) -> Result<Changed, ChangeError> {
+        self.reschedule_booking_at(id, start, by, now, metadata, None)
+            .await
+    }
+
+    /// As [`CommandBus::reschedule_booking`], only on the booking at version `expected` when
+    /// given.
+    pub async fn reschedule_booking_at(
+        &self,
+        id: BookingId,
+        start: DateTime<Utc>,
+        by: Party,
+        now: DateTime<Utc>,
+        metadata: &EventMetadata,
+        expected: Option<usize>,
+    ) -> Result<Changed, ChangeError> {
         let key = id.to_string();
         for _ in 0..MAX_ATTEMPTS {
-            let booking = self.load::<Booking>(&key).await?;
+            let booking = self.booking_to_change(&key, expected).await?;
             let Some(details) = booking.state.details.clone() else {
                 return Err(ChangeError::NotFound);
             };
@@ -271,6 +348,7 @@ impl CommandBus {
             if let Some(changed) = settle(result, &decision)? {
                 return Ok(changed);
             }
+            self.retry_or_stale(&key, expected).await?;
         }
         Err(ChangeError::Contended)
     }

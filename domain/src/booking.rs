@@ -203,6 +203,9 @@ pub enum BookingCommand {
     Complete { now: DateTime<Utc> },
     /// The client did not come; `now` must be after the start. A paid deposit is kept.
     MarkNoShow { now: DateTime<Utc> },
+    /// The salon changes the booking's notes (`None` clears them); the same notes again is a
+    /// no-op.
+    ChangeNotes { notes: Option<String> },
 }
 
 // As for `BookingCommand`: events are handled one at a time, and `BookingRequested` carries the
@@ -279,6 +282,10 @@ pub enum BookingEvent {
     BookingNoShow {
         id: BookingId,
     },
+    BookingNotesChanged {
+        id: BookingId,
+        notes: Option<String>,
+    },
 }
 
 impl DomainEvent for BookingEvent {
@@ -299,6 +306,7 @@ impl DomainEvent for BookingEvent {
             Self::DepositForfeited { .. } => "DepositForfeited",
             Self::BookingCompleted { .. } => "BookingCompleted",
             Self::BookingNoShow { .. } => "BookingNoShow",
+            Self::BookingNotesChanged { .. } => "BookingNotesChanged",
         }
         .into()
     }
@@ -334,6 +342,8 @@ pub enum BookingError {
     TooLateToMove { hours: i64 },
     #[error("the appointment already is at that time")]
     SameTime,
+    #[error(transparent)]
+    Invalid(#[from] crate::ids::ParseError),
 }
 
 impl Booking {
@@ -597,6 +607,18 @@ impl Aggregate for Booking {
                         .await;
                 }
             }
+            BookingCommand::ChangeNotes { notes } => {
+                let id = self.id.ok_or(BookingError::NotFound)?;
+                let notes = match notes.as_deref().map(str::trim) {
+                    None | Some("") => None,
+                    Some(n) => Some(crate::values::bounded_text("notes", n, 0, 1000)?),
+                };
+                let current = self.details.as_ref().and_then(|d| d.notes.clone());
+                if notes != current {
+                    sink.write(BookingEvent::BookingNotesChanged { id, notes }, self)
+                        .await;
+                }
+            }
         }
         Ok(())
     }
@@ -646,6 +668,11 @@ impl Aggregate for Booking {
             BookingEvent::RefundFailed { .. } => self.refund_pending = false,
             BookingEvent::BookingCompleted { .. } => self.status = BookingStatus::Completed,
             BookingEvent::BookingNoShow { .. } => self.status = BookingStatus::NoShow,
+            BookingEvent::BookingNotesChanged { notes, .. } => {
+                if let Some(d) = self.details.as_mut() {
+                    d.notes = notes;
+                }
+            }
         }
     }
 }
@@ -1464,5 +1491,51 @@ mod tests {
             .given(history(Cancelled))
             .when(reschedule(Party::Owner, start(), 2))
             .then_expect_error(refused(Cancelled, "moved"));
+    }
+
+    // ChangeNotes
+
+    #[test]
+    fn changing_notes_records_them_trimmed() {
+        BookingTest::with(())
+            .given(history(Confirmed))
+            .when(BookingCommand::ChangeNotes {
+                notes: Some("  prefers the window seat ".into()),
+            })
+            .then_expect_events(vec![BookingEvent::BookingNotesChanged {
+                id: id(),
+                notes: Some("prefers the window seat".into()),
+            }]);
+    }
+
+    #[test]
+    fn the_same_notes_again_append_nothing() {
+        BookingTest::with(())
+            .given(history(Confirmed))
+            .when(BookingCommand::ChangeNotes {
+                notes: Some("  ".into()),
+            })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn notes_over_1000_characters_are_refused() {
+        BookingTest::with(())
+            .given(history(Confirmed))
+            .when(BookingCommand::ChangeNotes {
+                notes: Some("x".repeat(1001)),
+            })
+            .then_expect_error(BookingError::Invalid(crate::ids::ParseError::new(
+                "notes",
+                "is longer than 1000 characters",
+            )));
+    }
+
+    #[test]
+    fn notes_of_an_unknown_booking_are_refused() {
+        BookingTest::with(())
+            .given_no_previous_events()
+            .when(BookingCommand::ChangeNotes { notes: None })
+            .then_expect_error(BookingError::NotFound);
     }
 }

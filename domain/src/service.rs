@@ -67,6 +67,54 @@ impl ServiceDetails {
     }
 }
 
+/// Some fields of a service to change; those left `None` keep their value. Applied by the
+/// aggregate to its own current details, so two changes to different fields made at the same
+/// time both land (neither overwrites the other with what it read before).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServicePatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub duration_minutes: Option<u32>,
+    pub buffer_before_minutes: Option<u32>,
+    pub buffer_after_minutes: Option<u32>,
+    pub price_cents: Option<Cents>,
+    pub deposit_cents: Option<Cents>,
+    pub currency: Option<Currency>,
+    /// `false` archives, `true` restores.
+    pub active: Option<bool>,
+}
+
+impl ServicePatch {
+    fn apply_to(&self, d: &ServiceDetails) -> ServiceDetails {
+        let mut d = d.clone();
+        if let Some(v) = &self.name {
+            d.name = v.clone();
+        }
+        if let Some(v) = &self.description {
+            d.description = v.clone();
+        }
+        if let Some(v) = self.duration_minutes {
+            d.duration_minutes = v;
+        }
+        if let Some(v) = self.buffer_before_minutes {
+            d.buffer_before_minutes = v;
+        }
+        if let Some(v) = self.buffer_after_minutes {
+            d.buffer_after_minutes = v;
+        }
+        if let Some(v) = self.price_cents {
+            d.price_cents = v;
+        }
+        if let Some(v) = self.deposit_cents {
+            d.deposit_cents = v;
+        }
+        if let Some(v) = &self.currency {
+            d.currency = v.clone();
+        }
+        d
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Service {
     pub id: Option<ServiceId>,
@@ -83,6 +131,9 @@ pub enum ServiceCommand {
     Update {
         details: ServiceDetails,
     },
+    /// Changes some fields (and archives or restores with `active`); a patch that changes
+    /// nothing appends nothing.
+    Change(ServicePatch),
     Archive,
     Restore,
 }
@@ -168,6 +219,24 @@ impl Aggregate for Service {
                 if self.details.as_ref() != Some(&details) {
                     sink.write(ServiceEvent::ServiceUpdated { id, details }, self)
                         .await;
+                }
+            }
+            ServiceCommand::Change(patch) => {
+                let id = self.existing()?;
+                let current = self.details.clone().ok_or(ServiceError::NotFound)?;
+                let details = patch.apply_to(&current).validate()?;
+                if details != current {
+                    sink.write(ServiceEvent::ServiceUpdated { id, details }, self)
+                        .await;
+                }
+                match patch.active {
+                    Some(false) if !self.archived => {
+                        sink.write(ServiceEvent::ServiceArchived { id }, self).await
+                    }
+                    Some(true) if self.archived => {
+                        sink.write(ServiceEvent::ServiceRestored { id }, self).await
+                    }
+                    _ => {}
                 }
             }
             ServiceCommand::Archive => {
@@ -530,5 +599,89 @@ mod tests {
                 buffer_after_minutes: 15,
             }
         );
+    }
+
+    #[test]
+    fn a_change_updates_only_the_fields_it_names() {
+        let patch = ServicePatch {
+            price_cents: Some(cents(9000)),
+            name: Some("  Silk press deluxe ".into()),
+            ..Default::default()
+        };
+        ServiceTest::with(())
+            .given(vec![created()])
+            .when(ServiceCommand::Change(patch))
+            .then_expect_events(vec![ServiceEvent::ServiceUpdated {
+                id: id(),
+                details: ServiceDetails {
+                    name: "Silk press deluxe".into(),
+                    price_cents: cents(9000),
+                    ..details()
+                },
+            }]);
+    }
+
+    #[test]
+    fn a_change_to_nothing_new_appends_nothing() {
+        let patch = ServicePatch {
+            duration_minutes: Some(90),
+            active: Some(true),
+            ..Default::default()
+        };
+        ServiceTest::with(())
+            .given(vec![created()])
+            .when(ServiceCommand::Change(patch))
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_change_is_checked_against_the_current_details() {
+        // The deposit alone is fine; above the stored price it is not.
+        let patch = ServicePatch {
+            deposit_cents: Some(cents(9000)),
+            ..Default::default()
+        };
+        ServiceTest::with(())
+            .given(vec![created()])
+            .when(ServiceCommand::Change(patch))
+            .then_expect_error(invalid("deposit_cents", "must not exceed the price"));
+    }
+
+    #[test]
+    fn a_change_can_archive_and_restore() {
+        let archive = ServicePatch {
+            active: Some(false),
+            ..Default::default()
+        };
+        ServiceTest::with(())
+            .given(vec![created()])
+            .when(ServiceCommand::Change(archive))
+            .then_expect_events(vec![ServiceEvent::ServiceArchived { id: id() }]);
+        let restore = ServicePatch {
+            active: Some(true),
+            description: Some("New words.".into()),
+            ..Default::default()
+        };
+        ServiceTest::with(())
+            .given(vec![created(), ServiceEvent::ServiceArchived { id: id() }])
+            .when(ServiceCommand::Change(restore))
+            .then_expect_events(vec![
+                ServiceEvent::ServiceUpdated {
+                    id: id(),
+                    details: ServiceDetails {
+                        description: "New words.".into(),
+                        ..details()
+                    },
+                },
+                ServiceEvent::ServiceRestored { id: id() },
+            ]);
+    }
+
+    #[test]
+    fn changing_an_unknown_service_is_refused() {
+        ServiceTest::with(())
+            .given_no_previous_events()
+            .when(ServiceCommand::Change(ServicePatch::default()))
+            .then_expect_error(ServiceError::NotFound);
     }
 }

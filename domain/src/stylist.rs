@@ -48,8 +48,22 @@ pub enum StylistCommand {
     RemoveTimeOff {
         id: TimeOffId,
     },
+    /// Changes any of profile, services, hours and (with `active`) archives or restores, each
+    /// decided on the stylist as it is now; what does not change appends nothing.
+    Change(StylistPatch),
     Archive,
     Restore,
+}
+
+/// Some of a stylist's settings to change; `None` keeps the current value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StylistPatch {
+    pub name: Option<String>,
+    pub bio: Option<String>,
+    pub services: Option<Vec<ServiceId>>,
+    pub hours: Option<WeeklyHours>,
+    /// `false` archives, `true` restores.
+    pub active: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +148,47 @@ fn dedup(mut services: Vec<ServiceId>) -> Vec<ServiceId> {
     services
 }
 
+impl Stylist {
+    async fn change(
+        &mut self,
+        id: StylistId,
+        patch: StylistPatch,
+        sink: &EventSink<Self>,
+    ) -> Result<(), StylistError> {
+        let name = match &patch.name {
+            Some(n) => bounded_text("name", n, 1, 100)?,
+            None => self.name.clone(),
+        };
+        let bio = match &patch.bio {
+            Some(b) => bounded_text("bio", b, 0, 2000)?,
+            None => self.bio.clone(),
+        };
+        let mut events = Vec::new();
+        if name != self.name || bio != self.bio {
+            events.push(StylistEvent::StylistProfileUpdated { id, name, bio });
+        }
+        if let Some(services) = patch.services.map(dedup) {
+            if services != self.services {
+                events.push(StylistEvent::StylistServicesSet { id, services });
+            }
+        }
+        if let Some(hours) = patch.hours {
+            if hours != self.hours {
+                events.push(StylistEvent::StylistHoursSet { id, hours });
+            }
+        }
+        match patch.active {
+            Some(false) if !self.archived => events.push(StylistEvent::StylistArchived { id }),
+            Some(true) if self.archived => events.push(StylistEvent::StylistRestored { id }),
+            _ => {}
+        }
+        for event in events {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+}
+
 impl Aggregate for Stylist {
     const TYPE: &'static str = "Stylist";
     type Command = StylistCommand;
@@ -173,8 +228,13 @@ impl Aggregate for Stylist {
             return Ok(());
         }
         let id = self.id.ok_or(StylistError::NotFound)?;
+        if let StylistCommand::Change(patch) = command {
+            return self.change(id, patch, sink).await;
+        }
         let event = match command {
-            StylistCommand::Hire { .. } => unreachable!("handled above"),
+            StylistCommand::Hire { .. } | StylistCommand::Change(_) => {
+                unreachable!("handled above")
+            }
             StylistCommand::UpdateProfile { name, bio } => {
                 let name = bounded_text("name", &name, 1, 100)?;
                 let bio = bounded_text("bio", &bio, 0, 2000)?;
@@ -659,5 +719,90 @@ mod tests {
         stylist.apply(hired());
         assert!(stylist.offers(service(1)));
         assert!(!stylist.offers(service(3)));
+    }
+
+    #[test]
+    fn a_change_records_each_aspect_that_changed() {
+        let patch = StylistPatch {
+            bio: Some("Locs, twists and colour.".into()),
+            services: Some(vec![service(2), service(1), service(3)]),
+            hours: Some(tuesdays("09:00", "17:00")),
+            ..Default::default()
+        };
+        StylistTest::with(())
+            .given(vec![hired()])
+            .when(StylistCommand::Change(patch))
+            .then_expect_events(vec![
+                StylistEvent::StylistProfileUpdated {
+                    id: id(),
+                    name: "Ada".into(),
+                    bio: "Locs, twists and colour.".into(),
+                },
+                StylistEvent::StylistServicesSet {
+                    id: id(),
+                    services: vec![service(1), service(2), service(3)],
+                },
+                StylistEvent::StylistHoursSet {
+                    id: id(),
+                    hours: tuesdays("09:00", "17:00"),
+                },
+            ]);
+    }
+
+    #[test]
+    fn a_change_to_nothing_new_appends_nothing() {
+        let patch = StylistPatch {
+            name: Some(" Ada ".into()),
+            services: Some(vec![service(2), service(1)]),
+            active: Some(true),
+            ..Default::default()
+        };
+        StylistTest::with(())
+            .given(vec![hired()])
+            .when(StylistCommand::Change(patch))
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_change_with_an_empty_name_is_refused() {
+        let patch = StylistPatch {
+            name: Some("  ".into()),
+            ..Default::default()
+        };
+        StylistTest::with(())
+            .given(vec![hired()])
+            .when(StylistCommand::Change(patch))
+            .then_expect_error(StylistError::Invalid(ParseError::new(
+                "name",
+                "is required",
+            )));
+    }
+
+    #[test]
+    fn a_change_can_archive_and_restore() {
+        let archive = StylistPatch {
+            active: Some(false),
+            ..Default::default()
+        };
+        StylistTest::with(())
+            .given(vec![hired()])
+            .when(StylistCommand::Change(archive))
+            .then_expect_events(vec![StylistEvent::StylistArchived { id: id() }]);
+        let restore = StylistPatch {
+            active: Some(true),
+            ..Default::default()
+        };
+        StylistTest::with(())
+            .given(vec![hired(), StylistEvent::StylistArchived { id: id() }])
+            .when(StylistCommand::Change(restore))
+            .then_expect_events(vec![StylistEvent::StylistRestored { id: id() }]);
+    }
+
+    #[test]
+    fn changing_an_unknown_stylist_is_refused() {
+        StylistTest::with(())
+            .given_no_previous_events()
+            .when(StylistCommand::Change(StylistPatch::default()))
+            .then_expect_error(StylistError::NotFound);
     }
 }

@@ -28,6 +28,7 @@ pub const BOOKING_EVENTS: &[&str] = &[
     "DepositForfeited",
     "BookingCompleted",
     "BookingNoShow",
+    "BookingNotesChanged",
 ];
 
 /// Catalog events (the salon's settings, services, stylists) a subscription may ask for.
@@ -748,7 +749,7 @@ mod tests {
             id: crate::ids::BookingId::new(),
         };
         assert!(BOOKING_EVENTS.contains(&booking.event_type().as_str()));
-        assert_eq!(BOOKING_EVENTS.len(), 15);
+        assert_eq!(BOOKING_EVENTS.len(), 16);
         assert!(CATALOG_EVENTS.iter().all(|e| !BOOKING_EVENTS.contains(e)));
     }
 }

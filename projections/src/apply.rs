@@ -183,16 +183,17 @@ async fn salon(w: &mut Writer<'_>, event: SalonEvent) -> Result<(), ApplyError> 
 
 async fn write_service(
     w: &mut Writer<'_>,
+    stored: &StoredEvent,
     id: &str,
     d: &ServiceDetails,
     created: Option<i64>,
 ) -> Result<(), ApplyError> {
     let sql = if created.is_some() {
         "INSERT INTO rm_services (id, name, description, duration_minutes, buffer_before_minutes, buffer_after_minutes, \
-         price_cents, deposit_cents, currency, active, created_position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10)"
+         price_cents, deposit_cents, currency, version, active, created_position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11)"
     } else {
         "UPDATE rm_services SET name = $2, description = $3, duration_minutes = $4, buffer_before_minutes = $5, \
-         buffer_after_minutes = $6, price_cents = $7, deposit_cents = $8, currency = $9 WHERE id = $1"
+         buffer_after_minutes = $6, price_cents = $7, deposit_cents = $8, currency = $9, version = $10 WHERE id = $1"
     };
     let mut query = sqlx::query(sql)
         .bind(id.to_string())
@@ -203,7 +204,8 @@ async fn write_service(
         .bind(i64::from(d.buffer_after_minutes))
         .bind(d.price_cents.get())
         .bind(d.deposit_cents.get())
-        .bind(d.currency.as_str().to_string());
+        .bind(d.currency.as_str().to_string())
+        .bind(stored.sequence);
     if let Some(position) = created {
         query = query.bind(position);
     }
@@ -218,20 +220,29 @@ async fn service(
 ) -> Result<(), ApplyError> {
     match event {
         ServiceEvent::ServiceCreated { id, details } => {
-            write_service(w, &id.to_string(), &details, Some(stored.at.position)).await?
+            write_service(
+                w,
+                stored,
+                &id.to_string(),
+                &details,
+                Some(stored.at.position),
+            )
+            .await?
         }
         ServiceEvent::ServiceUpdated { id, details } => {
-            write_service(w, &id.to_string(), &details, None).await?
+            write_service(w, stored, &id.to_string(), &details, None).await?
         }
         ServiceEvent::ServiceArchived { id } => {
-            sqlx::query("UPDATE rm_services SET active = 0 WHERE id = $1")
+            sqlx::query("UPDATE rm_services SET active = 0, version = $2 WHERE id = $1")
                 .bind(id.to_string())
+                .bind(stored.sequence)
                 .execute(w.conn().await?)
                 .await?;
         }
         ServiceEvent::ServiceRestored { id } => {
-            sqlx::query("UPDATE rm_services SET active = 1 WHERE id = $1")
+            sqlx::query("UPDATE rm_services SET active = 1, version = $2 WHERE id = $1")
                 .bind(id.to_string())
+                .bind(stored.sequence)
                 .execute(w.conn().await?)
                 .await?;
         }
@@ -252,16 +263,18 @@ async fn stylist(
             services,
         } => {
             sqlx::query(
-                "INSERT INTO rm_stylists (id, name, bio, services_json, hours_json, time_off_json, active, created_position) \
-                 VALUES ($1, $2, $3, $4, '{}', '[]', 1, $5)",
+                "INSERT INTO rm_stylists (id, name, bio, services_json, hours_json, time_off_json, active, created_position, version) \
+                 VALUES ($1, $2, $3, $4, '{}', '[]', 1, $5, $6)",
             )
             .bind(id.to_string())
             .bind(name)
             .bind(bio)
             .bind(json(&services))
             .bind(stored.at.position)
+            .bind(stored.sequence)
             .execute(w.conn().await?)
             .await?;
+            return Ok(());
         }
         StylistEvent::StylistProfileUpdated { id, name, bio } => {
             sqlx::query("UPDATE rm_stylists SET name = $2, bio = $3 WHERE id = $1")
@@ -309,6 +322,12 @@ async fn stylist(
                 .await?;
         }
     }
+    // Every later event moves the stylist's version (its ETag).
+    sqlx::query("UPDATE rm_stylists SET version = $2 WHERE id = $1")
+        .bind(stored.aggregate_id.clone())
+        .bind(stored.sequence)
+        .execute(w.conn().await?)
+        .await?;
     Ok(())
 }
 
@@ -356,6 +375,7 @@ const BOOKING_COLUMNS: &[&str] = &[
     "checkout_url",
     "cancelled_by",
     "refund_status",
+    "version",
 ];
 const B_STATUS: usize = 1;
 const B_DEPOSIT: usize = 2;
@@ -367,6 +387,8 @@ const B_START_EPOCH: usize = 7;
 const B_CHECKOUT: usize = 18;
 const B_CANCELLED_BY: usize = 19;
 const B_REFUND: usize = 20;
+const B_VERSION: usize = 21;
+const B_NOTES: usize = 11;
 
 /// Sets columns of a booking: in the buffered row when it is not written yet, else by UPDATE.
 async fn update_booking(
@@ -375,9 +397,12 @@ async fn update_booking(
     changes: &[(usize, Val)],
 ) -> Result<(), ApplyError> {
     let at = recorded_at(stored);
+    // Every event moves the booking's version (its ETag), whatever else it changes.
+    let version = (B_VERSION, Val::Int(stored.sequence));
+    let changes: Vec<(usize, Val)> = changes.iter().cloned().chain([version]).collect();
     if let Some(row) = w.pending_row("rm_bookings", 0, &stored.aggregate_id) {
         for (column, value) in changes {
-            row[*column] = value.clone();
+            row[column] = value;
         }
         row[B_UPDATED] = at.into();
         return Ok(());
@@ -393,7 +418,7 @@ async fn update_booking(
     );
     let mut query = sqlx::query(&sql).bind(stored.aggregate_id.clone()).bind(at);
     for (_, value) in changes {
-        query = match value.clone() {
+        query = match value {
             Val::Int(i) => query.bind(i),
             Val::Text(t) => query.bind(t),
             Val::Null => query.bind(Option::<String>::None),
@@ -437,6 +462,7 @@ async fn bookings(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), ApplyE
                 Val::Null,
                 Val::Null,
                 Val::Null,
+                stored.sequence.into(),
             ];
             w.insert("rm_bookings", BOOKING_COLUMNS, row).await?;
         }
@@ -457,7 +483,7 @@ async fn bookings(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), ApplyE
         BookingEvent::DepositPaid { .. } => {
             update_booking(w, stored, &[(B_DEPOSIT, "paid".into())]).await?
         }
-        BookingEvent::DepositFailed { .. } => {}
+        BookingEvent::DepositFailed { .. } => update_booking(w, stored, &[]).await?,
         BookingEvent::HoldExpired { .. } => {
             let changes = [
                 (B_STATUS, "cancelled".into()),
@@ -496,6 +522,9 @@ async fn bookings(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), ApplyE
         }
         BookingEvent::BookingCompleted { .. } => set_status(w, stored, "completed").await?,
         BookingEvent::BookingNoShow { .. } => set_status(w, stored, "no_show").await?,
+        BookingEvent::BookingNotesChanged { notes, .. } => {
+            update_booking(w, stored, &[(B_NOTES, notes.into())]).await?
+        }
     }
     Ok(())
 }

@@ -10,6 +10,8 @@
 pub mod apply;
 pub mod calendars;
 pub mod dashboard;
+pub mod history;
+pub mod list;
 pub mod queries;
 pub mod runner;
 pub mod summary;

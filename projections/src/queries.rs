@@ -1,6 +1,7 @@
 //! What the API and pages read. Every function reads read models only.
 
 use crate::db::ReadDb;
+use crate::list::{Filter, FilterKind, ListSpec};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use domain::availability::{self, Interval, Rules, ServiceSpan, Slot, StylistCalendar};
@@ -101,6 +102,9 @@ pub struct ServiceView {
     /// ISO 4217 code.
     pub currency: String,
     pub active: bool,
+    /// The service's version: sent as its ETag, not in the body.
+    #[serde(skip)]
+    pub version: i64,
 }
 
 impl ServiceView {
@@ -116,9 +120,9 @@ impl ServiceView {
 
 const SERVICE_COLUMNS: &str =
     "id, name, description, duration_minutes, buffer_before_minutes, buffer_after_minutes, \
-     price_cents, deposit_cents, currency, active";
+     price_cents, deposit_cents, currency, active, version";
 
-fn service_row(row: &AnyRow) -> Result<ServiceView> {
+pub fn service_row(row: &AnyRow) -> Result<ServiceView> {
     Ok(ServiceView {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -130,8 +134,34 @@ fn service_row(row: &AnyRow) -> Result<ServiceView> {
         deposit_cents: row.try_get("deposit_cents")?,
         currency: row.try_get("currency")?,
         active: row.try_get::<i64, _>("active")? != 0,
+        version: row.try_get("version")?,
     })
 }
+
+/// Services listed with filters (`projections::list`), in menu order unless asked otherwise.
+pub const SERVICE_LIST: ListSpec = ListSpec {
+    table: "rm_services",
+    columns: SERVICE_COLUMNS,
+    filters: &[
+        Filter::new("id", "id", FilterKind::Exact),
+        Filter::new("name", "name", FilterKind::Exact),
+        Filter::new("active", "active", FilterKind::Flag),
+        Filter::new("duration_minutes", "duration_minutes", FilterKind::Number),
+        Filter::new("price_cents", "price_cents", FilterKind::Number),
+        Filter::new("deposit_cents", "deposit_cents", FilterKind::Number),
+        Filter::new("currency", "currency", FilterKind::Exact),
+    ],
+    search: &["name", "description"],
+    orderings: &[
+        ("menu", "created_position"),
+        ("name", "name"),
+        ("duration_minutes", "duration_minutes"),
+        ("price_cents", "price_cents"),
+        ("deposit_cents", "deposit_cents"),
+    ],
+    default_ordering: "menu",
+    key: "id",
+};
 
 /// Services in menu order (the order they were created); archived ones only when asked.
 pub async fn services(db: &ReadDb, include_archived: bool) -> Result<Vec<ServiceView>> {
@@ -176,9 +206,12 @@ pub struct StylistView {
     pub active: bool,
     pub hours: WeeklyHours,
     pub time_off: Vec<TimeOff>,
+    /// The stylist's version: sent as its ETag, not in the body.
+    #[serde(skip)]
+    pub version: i64,
 }
 
-fn stylist_row(row: &AnyRow) -> Result<StylistView> {
+pub fn stylist_row(row: &AnyRow) -> Result<StylistView> {
     let services: String = row.try_get("services_json")?;
     let hours: String = row.try_get("hours_json")?;
     let time_off: String = row.try_get("time_off_json")?;
@@ -190,10 +223,28 @@ fn stylist_row(row: &AnyRow) -> Result<StylistView> {
         active: row.try_get::<i64, _>("active")? != 0,
         hours: serde_json::from_str(&hours).map_err(corrupt)?,
         time_off: serde_json::from_str(&time_off).map_err(corrupt)?,
+        version: row.try_get("version")?,
     })
 }
 
-const STYLIST_COLUMNS: &str = "id, name, bio, services_json, hours_json, time_off_json, active";
+const STYLIST_COLUMNS: &str =
+    "id, name, bio, services_json, hours_json, time_off_json, active, version";
+
+/// Stylists listed with filters, in the order they joined unless asked otherwise.
+pub const STYLIST_LIST: ListSpec = ListSpec {
+    table: "rm_stylists",
+    columns: STYLIST_COLUMNS,
+    filters: &[
+        Filter::new("id", "id", FilterKind::Exact),
+        Filter::new("name", "name", FilterKind::Exact),
+        Filter::new("active", "active", FilterKind::Flag),
+        Filter::new("service", "services_json", FilterKind::Member),
+    ],
+    search: &["name", "bio"],
+    orderings: &[("joined", "created_position"), ("name", "name")],
+    default_ordering: "joined",
+    key: "id",
+};
 
 pub async fn stylists(db: &ReadDb, include_archived: bool) -> Result<Vec<StylistView>> {
     let sql = format!(
@@ -383,11 +434,62 @@ pub struct BookingView {
     pub checkout_url: Option<String>,
     pub cancelled_by: Option<String>,
     pub refund_status: Option<String>,
+    /// The booking's version: its ETag.
+    #[serde(skip)]
+    pub version: i64,
 }
 
 pub(crate) const BOOKING_COLUMNS: &str = "id, status, deposit_status, service, stylist, start_at, end_at, \
     client_name, client_email, client_phone, notes, price_cents, deposit_cents, currency, hold_expires_at, \
-    created_at, updated_at, checkout_url, cancelled_by, refund_status";
+    created_at, updated_at, checkout_url, cancelled_by, refund_status, version";
+
+/// The statuses a booking can have, as the read model spells them.
+pub const BOOKING_STATUSES: &[&str] = &[
+    "requested",
+    "held",
+    "confirmed",
+    "completed",
+    "no_show",
+    "cancelled",
+];
+
+/// The deposit states a booking can have.
+pub const DEPOSIT_STATUSES: &[&str] = &["none", "pending", "paid", "refunded"];
+
+/// Bookings listed with filters, by start time unless asked otherwise.
+pub const BOOKING_LIST: ListSpec = ListSpec {
+    table: "rm_bookings",
+    columns: BOOKING_COLUMNS,
+    filters: &[
+        Filter::new("id", "id", FilterKind::Exact),
+        Filter::new("status", "status", FilterKind::Choice(BOOKING_STATUSES)),
+        Filter::new(
+            "deposit_status",
+            "deposit_status",
+            FilterKind::Choice(DEPOSIT_STATUSES),
+        ),
+        Filter::new("service", "service", FilterKind::Exact),
+        Filter::new("stylist", "stylist", FilterKind::Exact),
+        Filter::new("start", "start_epoch", FilterKind::Epoch),
+        Filter::new("created", "created_at", FilterKind::Rfc3339),
+        Filter::new("updated", "updated_at", FilterKind::Rfc3339),
+        Filter::new("price_cents", "price_cents", FilterKind::Number),
+        Filter::new("deposit_cents", "deposit_cents", FilterKind::Number),
+        Filter::new("client_email", "client_email", FilterKind::Exact),
+        Filter::new("cancelled_by", "cancelled_by", FilterKind::Exact),
+    ],
+    search: &["client_name", "client_email", "client_phone", "notes"],
+    orderings: &[
+        ("start", "start_epoch"),
+        ("created", "created_at"),
+        ("updated", "updated_at"),
+        ("price_cents", "price_cents"),
+        ("status", "status"),
+        ("client_name", "client_name"),
+    ],
+    default_ordering: "start",
+    key: "id",
+};
 
 pub async fn booking(db: &ReadDb, id: &str) -> Result<Option<BookingView>> {
     let sql = format!("SELECT {BOOKING_COLUMNS} FROM rm_bookings WHERE id = $1");
@@ -398,7 +500,7 @@ pub async fn booking(db: &ReadDb, id: &str) -> Result<Option<BookingView>> {
     row.as_ref().map(booking_from_row).transpose()
 }
 
-pub(crate) fn booking_from_row(r: &AnyRow) -> Result<BookingView> {
+pub fn booking_from_row(r: &AnyRow) -> Result<BookingView> {
     Ok(BookingView {
         id: r.try_get("id")?,
         status: r.try_get("status")?,
@@ -420,6 +522,7 @@ pub(crate) fn booking_from_row(r: &AnyRow) -> Result<BookingView> {
         checkout_url: r.try_get("checkout_url")?,
         cancelled_by: r.try_get("cancelled_by")?,
         refund_status: r.try_get("refund_status")?,
+        version: r.try_get("version")?,
     })
 }
 

@@ -169,6 +169,10 @@ pub fn summarize(event: &StoredEvent) -> String {
         ),
         "BookingCompleted" => format!("Booking {id} completed"),
         "BookingNoShow" => format!("Booking {id} marked as a no-show"),
+        "BookingNotesChanged" => match field(p, t, "notes").and_then(|n| n.as_str()) {
+            Some(notes) => format!("Notes of booking {id} changed to \u{201c}{notes}\u{201d}"),
+            None => format!("Notes of booking {id} cleared"),
+        },
         "TokenCreated" => format!(
             "API token \u{201c}{}\u{201d} created ({} access)",
             text(p, t, "name"),

@@ -63,6 +63,13 @@ pub struct Config {
     pub run_reactors: bool,
     /// The partner's dashboard: password, cookie security, where the intake lists its entries.
     pub dashboard: web::dashboard::DashboardConfig,
+    /// Bookings per client address (`SALON_RATE_BOOKINGS`, default 30 a minute, burst 10).
+    pub booking_rate: api::limit::Rate,
+    /// Calls per API token (`SALON_RATE_TOKENS`, default 600 a minute, burst 120).
+    pub token_rate: api::limit::Rate,
+    /// Read the client address from `X-Forwarded-For` (`SALON_TRUST_FORWARDED`; only behind a
+    /// proxy that sets it).
+    pub trust_forwarded: bool,
 }
 
 impl Config {
@@ -73,6 +80,9 @@ impl Config {
             seed_demo: true,
             collect_deposits: false,
             read_your_writes: Duration::from_secs(2),
+            booking_rate: api::limit::Rate::new(30, 10),
+            token_rate: api::limit::Rate::new(600, 120),
+            trust_forwarded: false,
             site: web::SiteConfig::default(),
             site_origins: Vec::new(),
             calendars: CalendarSettings::default(),
@@ -247,6 +257,11 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         reactors,
         token_usage: Arc::default(),
         webhooks,
+        limits: Arc::new(api::limit::RateLimits::new(
+            config.booking_rate,
+            config.token_rate,
+            config.trust_forwarded,
+        )),
     };
     // The booking site's files first; the API's fallback answers every other path.
     let mut router = api::router(state.clone())

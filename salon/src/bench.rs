@@ -502,6 +502,8 @@ async fn bench_store(url: &str, kind: StoreKind, options: &Options) -> anyhow::R
     let rounds_per_mode = options.clients.len() as u64 + 1;
     for (m, mode) in Mode::ALL.into_iter().enumerate() {
         let mut config = Config::new(url, "127.0.0.1:0".parse()?);
+        config.booking_rate = api::limit::Rate::UNLIMITED;
+        config.token_rate = api::limit::Rate::UNLIMITED;
         config.seed_demo = false;
         config.read_your_writes = match mode {
             Mode::Command => Duration::ZERO,

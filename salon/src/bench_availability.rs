@@ -207,6 +207,8 @@ impl Row {
 
 async fn measure(url: &str, store: &'static str, past: usize, seconds: f64) -> anyhow::Result<Row> {
     let mut config = Config::new(url, "127.0.0.1:0".parse()?);
+    config.booking_rate = api::limit::Rate::UNLIMITED;
+    config.token_rate = api::limit::Rate::UNLIMITED;
     config.seed_demo = false;
     config.calendar_schedule = false;
     let server = app::start(config).await?;

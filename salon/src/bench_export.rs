@@ -118,7 +118,9 @@ pub async fn run(stores: &[StoreKind], rows: usize) -> anyhow::Result<()> {
         let answer = http
             .post(format!("{base}/dashboard/login"))
             .header("cookie", format!("salon_dashboard_login={login_cookie}"))
-            .form(&[("password", "bench-password"), ("csrf", login_cookie.as_str())])
+            .header("content-type", "application/x-www-form-urlencoded")
+            // Both values are URL-safe as they are (a fixed word and hex).
+            .body(format!("password=bench-password&csrf={login_cookie}"))
             .send()
             .await?;
         let session = answer

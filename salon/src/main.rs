@@ -52,6 +52,15 @@ enum Command {
         /// Origins (comma-separated) allowed to call the API from a browser (CORS)
         #[arg(long, env = "SALON_SITE_ORIGIN")]
         site_origin: Option<String>,
+        /// Bookings per minute per client address, optionally with a burst: 30/10
+        #[arg(long, env = "SALON_RATE_BOOKINGS", default_value = "30/10", value_parser = api::limit::Rate::parse)]
+        rate_bookings: api::limit::Rate,
+        /// API calls per minute per token, optionally with a burst: 600/120
+        #[arg(long, env = "SALON_RATE_TOKENS", default_value = "600/120", value_parser = api::limit::Rate::parse)]
+        rate_tokens: api::limit::Rate,
+        /// Take the client address from X-Forwarded-For (only behind a proxy that sets it)
+        #[arg(long, env = "SALON_TRUST_FORWARDED")]
+        trust_forwarded: bool,
     },
     /// Run the intake: a second path for bookings, with its own SQLite log; it stores each
     /// submission, emails the owner (SMTP_URL, SALON_OWNER_EMAIL) and forwards it to the API
@@ -215,8 +224,14 @@ async fn main() -> anyhow::Result<()> {
             public_api_base,
             public_intake_url,
             site_origin,
+            rate_bookings,
+            rate_tokens,
+            trust_forwarded,
         } => {
             let mut config = Config::new(url, addr);
+            config.booking_rate = rate_bookings;
+            config.token_rate = rate_tokens;
+            config.trust_forwarded = trust_forwarded;
             config.site =
                 web::SiteConfig::new(public_api_base.as_deref(), public_intake_url.as_deref())?;
             config.site_origins = intake::origins(site_origin.as_deref());

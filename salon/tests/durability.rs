@@ -23,6 +23,7 @@ fn serve(url: &str, port: u16) -> Child {
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", url)
         .env("SALON_LOG", "warn")
+        .env("SALON_RATE_BOOKINGS", "1000000")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -147,6 +148,7 @@ async fn killed_server_loses_no_acknowledged_booking(url: &str) {
         .args(["token", "create", "--name", "durability", "--scope", "read"])
         .env("DATABASE_URL", url)
         .env("SALON_LOG", "warn")
+        .env("SALON_RATE_BOOKINGS", "1000000")
         .output()
         .expect("token create");
     assert!(

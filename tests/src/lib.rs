@@ -81,6 +81,8 @@ impl TestApp {
     /// Starts the app on `db` with `adjust` applied to its configuration first.
     pub async fn spawn_with(db: ScratchDb, adjust: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::new(db.url.clone(), "127.0.0.1:0".parse().expect("addr"));
+        config.booking_rate = api::limit::Rate::UNLIMITED;
+        config.token_rate = api::limit::Rate::UNLIMITED;
         adjust(&mut config);
         let server = app::start(config).await.expect("start the app");
         let base = format!("http://{}", server.addr);

@@ -27,8 +27,16 @@ use sha2::{Digest, Sha256};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/bookings", post(create))
-        .route("/api/v1/bookings/{id}", get(fetch))
+        .route(
+            "/api/v1/bookings",
+            post(create).get(super::booking_records::list),
+        )
+        .route(
+            "/api/v1/bookings/{id}",
+            get(fetch)
+                .patch(super::booking_records::update)
+                .delete(super::booking_records::cancel),
+        )
 }
 
 /// The booking request as sent; every field optional here so that missing ones are reported
@@ -307,7 +315,7 @@ impl BookingOut {
         })
     }
 
-    fn from_view(v: BookingView, tz: Tz) -> Option<Self> {
+    pub(crate) fn from_view(v: BookingView, tz: Tz) -> Option<Self> {
         let held_checkout = v.checkout_url.clone().filter(|_| v.status == "held");
         Some(Self {
             start: parse_time(tz, &v.start)?,
@@ -510,7 +518,8 @@ pub(crate) async fn create(
     params(("id" = uuid::Uuid, Path, description = "The booking's id")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The booking", body = BookingOut),
+        (status = 200, description = "The booking", body = BookingOut,
+            headers(("ETag" = String, description = "The booking's version, for `If-Match`"))),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, response = crate::openapi::NotFound),
@@ -521,9 +530,10 @@ pub(crate) async fn fetch(
     State(state): State<AppState>,
     _who: Integrator,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<BookingOut>, Problem> {
+) -> Result<Response, Problem> {
     let id = BookingId::parse(&id).map_err(|_| Problem::not_found("No such booking."))?;
-    load_out(&state, id).await.map(Json)
+    let (out, version) = super::booking_records::versioned(&state, id).await?;
+    Ok(crate::etag::with_etag(Json(out), version))
 }
 
 /// A booking as the read model shows it now.

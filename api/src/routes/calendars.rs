@@ -148,6 +148,9 @@ fn command_problem(e: CommandError<CalendarSourceError>) -> Problem {
             Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", e.to_string())
         }
         CommandError::Contended => Problem::unavailable("Busy; try again."),
+        CommandError::Stale { current, .. } => {
+            crate::etag::stale(i64::try_from(current).unwrap_or(i64::MAX))
+        }
         CommandError::Store(e) => Problem::store(&e),
     }
 }

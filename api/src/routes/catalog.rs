@@ -1,23 +1,18 @@
-//! Public catalog reads for the booking site: the salon's settings, and services and stylists
-//! paged with the DRF envelope `{count, next, previous, results}`.
+//! The salon's settings (public, for the booking site), and the DRF list envelope
+//! `{count, next, previous, results}` every list answers with. Services and stylists have
+//! their own modules.
 
-use crate::extract::{ApiPath, ApiQuery};
 use crate::problem::{FieldError, Problem};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::Uri;
 use axum::routing::get;
 use axum::{Json, Router};
-use projections::queries::{self, ServiceView, StylistView};
+use projections::queries;
 use serde::{Deserialize, Serialize};
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/salon", get(salon))
-        .route("/api/v1/services", get(list_services))
-        .route("/api/v1/services/{id}", get(get_service))
-        .route("/api/v1/stylists", get(list_stylists))
-        .route("/api/v1/stylists/{id}", get(get_stylist))
+    Router::new().route("/api/v1/salon", get(salon))
 }
 
 pub const DEFAULT_LIMIT: usize = 100;
@@ -134,102 +129,4 @@ pub(crate) async fn salon(
     State(state): State<AppState>,
 ) -> Result<Json<queries::SalonView>, Problem> {
     Ok(Json(queries::salon(&state.read).await?))
-}
-
-/// The services on the menu, archived ones left out.
-#[utoipa::path(
-    get,
-    path = "/api/v1/services",
-    operation_id = "list_services",
-    tag = "catalog",
-    params(PageParams),
-    responses(
-        (status = 200, description = "One page of services", body = Paged<ServiceView>),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 422, response = crate::openapi::InvalidBody),
-        (status = 503, response = crate::openapi::Unavailable),
-    ),
-)]
-pub(crate) async fn list_services(
-    State(state): State<AppState>,
-    uri: Uri,
-    ApiQuery(params): ApiQuery<PageParams>,
-) -> Result<Json<Paged<ServiceView>>, Problem> {
-    let page = params.parse().map_err(Problem::validation)?;
-    let all = queries::services(&state.read, false).await?;
-    Ok(Json(paginate(all, page, &uri)))
-}
-
-/// One service, archived or not.
-#[utoipa::path(
-    get,
-    path = "/api/v1/services/{id}",
-    operation_id = "get_service",
-    tag = "catalog",
-    params(("id" = uuid::Uuid, Path, description = "The service's id", example = "77d5de2f-6c6f-5291-90df-5ba039e90a05")),
-    responses(
-        (status = 200, description = "The service", body = ServiceView),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 503, response = crate::openapi::Unavailable),
-    ),
-)]
-pub(crate) async fn get_service(
-    State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
-) -> Result<Json<ServiceView>, Problem> {
-    domain::ids::ServiceId::parse(&id).map_err(|_| Problem::not_found("No such service."))?;
-    queries::service(&state.read, &id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| Problem::not_found("No such service."))
-}
-
-/// The stylists, with their services, weekly hours and time off; archived ones left out.
-#[utoipa::path(
-    get,
-    path = "/api/v1/stylists",
-    operation_id = "list_stylists",
-    tag = "catalog",
-    params(PageParams),
-    responses(
-        (status = 200, description = "One page of stylists", body = Paged<StylistView>),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 422, response = crate::openapi::InvalidBody),
-        (status = 503, response = crate::openapi::Unavailable),
-    ),
-)]
-pub(crate) async fn list_stylists(
-    State(state): State<AppState>,
-    uri: Uri,
-    ApiQuery(params): ApiQuery<PageParams>,
-) -> Result<Json<Paged<StylistView>>, Problem> {
-    let page = params.parse().map_err(Problem::validation)?;
-    let all = queries::stylists(&state.read, false).await?;
-    Ok(Json(paginate(all, page, &uri)))
-}
-
-/// One stylist, archived or not.
-#[utoipa::path(
-    get,
-    path = "/api/v1/stylists/{id}",
-    operation_id = "get_stylist",
-    tag = "catalog",
-    params(("id" = uuid::Uuid, Path, description = "The stylist's id", example = "c44e923e-60e5-58b4-a805-a80b72143357")),
-    responses(
-        (status = 200, description = "The stylist", body = StylistView),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 503, response = crate::openapi::Unavailable),
-    ),
-)]
-pub(crate) async fn get_stylist(
-    State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
-) -> Result<Json<StylistView>, Problem> {
-    domain::ids::StylistId::parse(&id).map_err(|_| Problem::not_found("No such stylist."))?;
-    queries::stylist(&state.read, &id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| Problem::not_found("No such stylist."))
 }

@@ -108,7 +108,7 @@ fn reason_from(headers: &HeaderMap, body: Option<&str>) -> Option<String> {
         .or_else(|| body.map(|r| r.chars().take(500).collect()))
 }
 
-fn change_problem(e: ChangeError) -> Problem {
+pub(crate) fn change_problem(e: ChangeError) -> Problem {
     match e {
         ChangeError::NotFound => Problem::not_found("No such booking."),
         ChangeError::Refused(BookingError::TooLateToMove { hours }) => Problem::new(
@@ -160,6 +160,7 @@ fn change_problem(e: ChangeError) -> Problem {
             "Cancel this booking and book another service instead.",
         ),
         ChangeError::Contended => Problem::unavailable("The booking is being changed; try again."),
+        ChangeError::Stale { current } => crate::etag::stale(current as i64),
         ChangeError::Store(e) => Problem::store(&e),
         ChangeError::Inconsistent(m) => Problem::internal(&m),
     }

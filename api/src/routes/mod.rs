@@ -1,10 +1,14 @@
 pub mod availability;
+pub mod booking_records;
 pub mod bookings;
 pub mod calendars;
 pub mod catalog;
 pub mod health;
+pub mod history;
 pub mod manage;
+pub mod services;
 pub mod stream;
+pub mod stylists;
 pub mod tokens;
 pub mod waitlist;
 pub mod webhooks;

@@ -186,6 +186,9 @@ fn token_problem(e: CommandError<ApiTokenError>) -> Problem {
         CommandError::Rejected(ApiTokenError::NotFound) => Problem::not_found("No such token."),
         CommandError::Rejected(e) => Problem::internal(&e),
         CommandError::Contended => Problem::unavailable("Try again."),
+        CommandError::Stale { current, .. } => {
+            crate::etag::stale(i64::try_from(current).unwrap_or(i64::MAX))
+        }
         CommandError::Store(e) => Problem::store(&e),
     }
 }

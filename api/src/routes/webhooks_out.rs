@@ -80,6 +80,9 @@ fn command_problem(e: CommandError<WebhookError>) -> Problem {
         }
         CommandError::Rejected(e @ WebhookError::BadFingerprint) => Problem::internal(&e),
         CommandError::Contended => Problem::unavailable("Busy; try again."),
+        CommandError::Stale { current, .. } => {
+            crate::etag::stale(i64::try_from(current).unwrap_or(i64::MAX))
+        }
         CommandError::Store(e) => Problem::store(&e),
     }
 }
