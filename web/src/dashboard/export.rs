@@ -24,9 +24,19 @@ use std::collections::HashMap;
 /// Rows per database read and per written piece.
 pub const CHUNK: i64 = 1000;
 
-/// Neutralises a cell a spreadsheet would evaluate.
+/// Neutralises a cell a spreadsheet would evaluate. A phone number or plain number (a sign,
+/// then only digits, spaces, dots, dashes and parentheses: `+12125550142`, `-2.50`) is left
+/// alone: at worst a spreadsheet reads it as a number, and it can name no function, so it
+/// carries no payload; prefixing every client's phone number would spoil the file.
 pub fn guard(cell: &str) -> std::borrow::Cow<'_, str> {
+    let numeric = |rest: &str| {
+        rest.starts_with(|c: char| c.is_ascii_digit() || c == '(')
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_digit() || " ().-".contains(c))
+    };
     match cell.as_bytes().first() {
+        Some(b'+' | b'-') if numeric(&cell[1..]) => cell.into(),
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}").into(),
         _ => cell.into(),
     }
@@ -349,8 +359,12 @@ mod tests {
     #[test]
     fn formula_cells_are_neutralised() {
         assert_eq!(guard("=SUM(A1)"), "'=SUM(A1)");
-        assert_eq!(guard("+1 212"), "'+1 212");
-        assert_eq!(guard("-2"), "'-2");
+        assert_eq!(guard("+1 212"), "+1 212");
+        assert_eq!(guard("-2.50"), "-2.50");
+        assert_eq!(guard("+1+cmd|' /C calc'!A0"), "'+1+cmd|' /C calc'!A0");
+        assert_eq!(guard("-2+3+cmd|x"), "'-2+3+cmd|x");
+        assert_eq!(guard("+"), "'+");
+        assert_eq!(guard("-"), "'-");
         assert_eq!(guard("@cmd"), "'@cmd");
         assert_eq!(guard("Amara"), "Amara");
         assert_eq!(guard(""), "");
