@@ -22,10 +22,10 @@ pub struct Bar {
 
 /// Horizontal bars, one row per item: readable on a phone, labels never overlap.
 pub fn horizontal(title: &str, bars: &[Bar], class: &str) -> String {
-    let row = 30;
-    let width = 600;
-    let label_w = 190;
-    let value_w = 90;
+    let row = 28;
+    let width = 420;
+    let label_w = 140;
+    let value_w = 40;
     let height = (bars.len().max(1) * row) as i64 + 8;
     let max = bars.iter().map(|b| b.value).max().unwrap_or(0).max(1);
     let mut svg = String::new();
@@ -49,7 +49,7 @@ pub fn horizontal(title: &str, bars: &[Bar], class: &str) -> String {
             r#"<text x="{lx}" y="{ty}" text-anchor="end" class="label">{label}</text><rect x="{label_w}" y="{y}" width="{w}" height="20" rx="3" class="bar"><title>{label}: {shown}</title></rect><text x="{vx}" y="{ty}" class="value">{shown}</text>"#,
             lx = label_w - 8,
             ty = y + 15,
-            label = esc(&truncate(&b.label, 26)),
+            label = esc(&truncate(&b.label, 19)),
             shown = esc(&b.shown),
             vx = label_w as i64 + w + 6,
         );
@@ -103,8 +103,8 @@ pub fn weekly(title: &str, weeks: &[Pair], legend: (&str, &str), max_shown: &str
         r#"<rect x="{left}" y="6" width="12" height="12" class="bar a"/><text x="{x1}" y="16" class="legend">{l1}</text><rect x="{x2}" y="6" width="12" height="12" class="bar b"/><text x="{x3}" y="16" class="legend">{l2}</text><text x="{right}" y="16" text-anchor="end" class="axis">top: {max_shown}</text>"#,
         x1 = left + 16,
         l1 = esc(legend.0),
-        x2 = left + 150,
-        x3 = left + 166,
+        x2 = left + 170,
+        x3 = left + 186,
         l2 = esc(legend.1),
         right = width - left,
         max_shown = esc(max_shown),
@@ -177,7 +177,7 @@ mod tests {
             ],
             "x",
         );
-        assert!(svg.contains(r#"width="320""#), "{svg}");
-        assert!(svg.contains(r#"width="160""#), "{svg}");
+        assert!(svg.contains(r#"width="240""#), "{svg}");
+        assert!(svg.contains(r#"width="120""#), "{svg}");
     }
 }

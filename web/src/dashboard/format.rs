@@ -122,6 +122,60 @@ pub fn source(s: &str) -> &'static str {
     }
 }
 
+/// An audit sentence made for people: ids of stylists and services become their names, other
+/// ids are shortened to their first eight characters, and instants and dates are written in the
+/// salon's time zone. The stored sentence (and the CSV) keep the full ids.
+pub fn humanize(sentence: &str, names: &std::collections::HashMap<String, String>, tz: Tz) -> String {
+    sentence
+        .split(' ')
+        .map(|word| {
+            let core = word.trim_end_matches(['.', ',', ';', ':', ')']);
+            let rest = &word[core.len()..];
+            let (open, core) = match core.strip_prefix('(') {
+                Some(c) => ("(", c),
+                None => ("", core),
+            };
+            let shown = if let Some(name) = names.get(core) {
+                name.clone()
+            } else if uuid::Uuid::parse_str(core).is_ok() && core.len() == 36 {
+                core[..8].to_string()
+            } else if let Ok(t) = DateTime::parse_from_rfc3339(core) {
+                t.with_timezone(&tz).format("%a %-d %b %Y, %H:%M").to_string()
+            } else if let Ok(d) = NaiveDate::parse_from_str(core, "%Y-%m-%d") {
+                d.format("%a %-d %b %Y").to_string()
+            } else {
+                return word.to_string();
+            };
+            format!("{open}{shown}{rest}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What an audit entry is about, in words: `Booking cdd8601e`, `Amara Diallo's day, Sat 5 Dec
+/// 2026`, `Service Retwist`.
+pub fn subject(
+    aggregate_type: &str,
+    id: &str,
+    names: &std::collections::HashMap<String, String>,
+) -> String {
+    if aggregate_type == "StylistDay" {
+        if let Some((stylist, day)) = id.split_once(':') {
+            let who = names.get(stylist).map(String::as_str).unwrap_or("A stylist");
+            let day = NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                .map(|d| d.format("%a %-d %b %Y").to_string())
+                .unwrap_or_else(|_| day.to_string());
+            return format!("{who}\u{2019}s day, {day}");
+        }
+    }
+    let shown = match names.get(id) {
+        Some(name) => name.clone(),
+        None if id.len() == 36 => id[..8].to_string(),
+        None => id.to_string(),
+    };
+    format!("{aggregate_type} {shown}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +186,31 @@ mod tests {
         assert_eq!(money(5, "EUR"), "€0.05");
         assert_eq!(money(123456, "CHF"), "1234.56 CHF");
         assert_eq!(decimal(-250), "-2.50");
+    }
+
+    #[test]
+    fn sentences_read_like_sentences() {
+        let tz: Tz = "America/New_York".parse().expect("tz");
+        let names = std::collections::HashMap::from([(
+            "c44e923e-60e5-58b4-a805-a80b72143357".to_string(),
+            "Amara Diallo".to_string(),
+        )]);
+        assert_eq!(
+            humanize(
+                "Booking cdd8601e-ced1-54c4-8636-3c46db279ca0 requested by Ada for 2026-12-05T20:30:00Z.",
+                &names,
+                tz
+            ),
+            "Booking cdd8601e requested by Ada for Sat 5 Dec 2026, 15:30."
+        );
+        assert_eq!(
+            humanize("Weekly hours of stylist c44e923e-60e5-58b4-a805-a80b72143357 changed", &names, tz),
+            "Weekly hours of stylist Amara Diallo changed"
+        );
+        assert_eq!(
+            subject("StylistDay", "c44e923e-60e5-58b4-a805-a80b72143357:2026-12-05", &names),
+            "Amara Diallo\u{2019}s day, Sat 5 Dec 2026"
+        );
     }
 
     #[test]

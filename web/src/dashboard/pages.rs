@@ -41,7 +41,7 @@ pub(super) struct Context {
     pub currency: String,
     pub stylists: Vec<(String, String)>,
     pub services: Vec<(String, String)>,
-    names: HashMap<String, String>,
+    pub names: HashMap<String, String>,
 }
 
 impl Context {
@@ -659,11 +659,11 @@ pub struct AuditRow {
 fn audit_row(e: &q::AuditEntry, ctx: &Context) -> AuditRow {
     AuditRow {
         when: format::when(&e.recorded_at, ctx.tz),
-        sentence: e.summary.clone(),
+        sentence: format::humanize(&e.summary, &ctx.names, ctx.tz),
         who: format::actor(&e.actor),
         path: format::source(&e.source),
         reason: e.reason.clone().filter(|r| !r.trim().is_empty()),
-        about: format!("{} {}", e.aggregate_type, e.aggregate_id),
+        about: format::subject(&e.aggregate_type, &e.aggregate_id, &ctx.names),
         position: e.position,
     }
 }
@@ -742,7 +742,13 @@ pub async fn audit(
             .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
             .unwrap_or_default()
     });
-    let abouts = labelled(abouts, &parsed.about, str::to_string);
+    let abouts = labelled(abouts, &parsed.about, |a| match a {
+        "StylistDay" => "Stylist's day".to_string(),
+        "ApiToken" => "API token".to_string(),
+        "CalendarSource" => "Calendar".to_string(),
+        "WebhookSubscription" => "Webhook".to_string(),
+        other => other.to_string(),
+    });
     let (from, to, id) = (parsed.from.clone(), parsed.to.clone(), parsed.id.clone());
     let table = match audit_table(&d, &ctx, parsed).await {
         Ok(t) => t,
@@ -986,12 +992,20 @@ fn intake_row(e: &intake::Entry, ctx: &Context) -> IntakeRow {
         ctx.name(&stylist).to_string()
     };
     let what = if e.kind == "request" {
+        let day = s(&body["day"]);
+        let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+            .map(|d| d.format("%a %-d %b %Y").to_string())
+            .unwrap_or(day);
+        let window = match s(&body["window"]).as_str() {
+            "morning" => "in the morning",
+            "afternoon" => "in the afternoon",
+            "evening" => "in the evening",
+            _ => "at any time",
+        };
         format!(
-            "{} with {}, {} ({})",
+            "{} with {}, {day} {window}",
             ctx.name(&service),
             stylist_name,
-            s(&body["day"]),
-            s(&body["window"])
         )
     } else {
         format!(
@@ -1019,7 +1033,10 @@ fn intake_row(e: &intake::Entry, ctx: &Context) -> IntakeRow {
             "Waiting to reach the booking system".to_string(),
             match (&e.last_error, e.attempts) {
                 (_, 0) => "Not sent yet.".to_string(),
-                (Some(err), n) => format!("Tried {n} times; last: {err}"),
+                (Some(err), n) if err.starts_with("network") => format!(
+                    "Tried {n} times; the booking system could not be reached. The intake keeps trying."
+                ),
+                (Some(err), n) => format!("Tried {n} times; last answer: {err}"),
                 (None, n) => format!("Tried {n} times."),
             },
         ),
