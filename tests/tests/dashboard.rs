@@ -67,6 +67,11 @@ fn csrf_in(html: &str) -> String {
 async fn login_form(app: &TestApp, http: &reqwest::Client) -> (String, String) {
     let r = http.get(app.url("/dashboard/login")).send().await.expect("GET login");
     assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-frame-options"], "DENY", "the login form cannot be framed");
+    assert!(r.headers()["content-security-policy"]
+        .to_str()
+        .expect("ascii")
+        .contains("frame-ancestors 'none'"));
     let (cookie, _) = set_cookie(&r, "salon_dashboard_login").expect("login csrf cookie");
     let html = r.text().await.expect("html");
     assert!(html.contains(r#"<label for="password">Password</label>"#));
