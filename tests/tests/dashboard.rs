@@ -418,7 +418,8 @@ async fn pages_filter_and_exports_parse_back() {
         // Audit: sentences on the page, no JSON; CSV with every event; filters.
         let audit = page(&app, &cookie, "/dashboard/audit").await;
         assert!(audit.contains("The client, through"), "{audit}");
-        assert!(!audit.contains("{&#34;") && !audit.contains("{\""), "no JSON on screen");
+        let shown = &audit[audit.find("<main").expect("main")..];
+        assert!(!shown.contains("{&#34;") && !shown.contains("{\""), "no JSON on screen");
         let clients = page(&app, &cookie, "/dashboard/audit?actor=client").await;
         let whos: Vec<&str> = clients.split("<p class=\"who\">").skip(1).collect();
         assert!(!whos.is_empty() && whos.iter().all(|w| w.starts_with("The client, through")));
