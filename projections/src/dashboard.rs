@@ -42,7 +42,10 @@ enum Bind {
     Text(String),
 }
 
-fn bind_all<'q>(mut q: Query<'q, Any, AnyArguments<'q>>, binds: &[Bind]) -> Query<'q, Any, AnyArguments<'q>> {
+fn bind_all<'q>(
+    mut q: Query<'q, Any, AnyArguments<'q>>,
+    binds: &[Bind],
+) -> Query<'q, Any, AnyArguments<'q>> {
     for b in binds {
         q = match b {
             Bind::Int(i) => q.bind(*i),
@@ -386,7 +389,11 @@ pub async fn counts_by(
         "SELECT {c} AS k, count(*) AS n FROM rm_bookings \
          WHERE start_epoch >= $1 AND start_epoch < $2 GROUP BY {c} ORDER BY count(*) DESC, {c}"
     );
-    let rows = sqlx::query(&sql).bind(from).bind(to).fetch_all(db.pool()).await?;
+    let rows = sqlx::query(&sql)
+        .bind(from)
+        .bind(to)
+        .fetch_all(db.pool())
+        .await?;
     rows.iter()
         .map(|r| Ok((r.try_get("k")?, r.try_get("n")?)))
         .collect()

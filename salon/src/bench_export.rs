@@ -33,15 +33,17 @@ fn mb(kb: Option<u64>) -> String {
 
 /// Fills `rm_bookings` with `rows` bookings spread over the last two years.
 async fn seed(read: &projections::ReadDb, rows: usize) -> anyhow::Result<()> {
-    let stylists = [
-        "Amara Diallo",
-        "Keisha Brown",
-        "Malik Johnson",
-    ]
-    .map(|n| commands::demo::stylist_id(n).to_string());
+    let stylists = ["Amara Diallo", "Keisha Brown", "Malik Johnson"]
+        .map(|n| commands::demo::stylist_id(n).to_string());
     let services = ["Retwist", "Interlocking", "Loc Repair", "Consultation"]
         .map(|n| commands::demo::service_id(n).to_string());
-    let statuses = ["confirmed", "completed", "completed", "no_show", "cancelled"];
+    let statuses = [
+        "confirmed",
+        "completed",
+        "completed",
+        "no_show",
+        "cancelled",
+    ];
     let start = chrono::Utc::now() - chrono::Duration::days(730);
     const PER_TX: usize = 500;
     let mut done = 0;
@@ -83,7 +85,10 @@ pub async fn run(stores: &[StoreKind], rows: usize) -> anyhow::Result<()> {
     println!("| store | bookings | CSV size | time | rows/s | RSS idle | RSS peak during export | peak − idle |");
     println!("|---|---|---|---|---|---|---|---|");
     for store in stores {
-        let dir = std::env::temp_dir().join(format!("salon-bench-export-{}", uuid::Uuid::new_v4().simple()));
+        let dir = std::env::temp_dir().join(format!(
+            "salon-bench-export-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
         std::fs::create_dir_all(&dir)?;
         let url = match store {
             StoreKind::Sqlite => scratch::sqlite_in(&dir, "bench.db"),
@@ -100,7 +105,9 @@ pub async fn run(stores: &[StoreKind], rows: usize) -> anyhow::Result<()> {
         let idle = status_kb("VmRSS:");
         let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
         if !reset {
-            eprintln!("could not reset the peak (/proc/self/clear_refs): the peak includes seeding");
+            eprintln!(
+                "could not reset the peak (/proc/self/clear_refs): the peak includes seeding"
+            );
         }
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -146,7 +153,10 @@ pub async fn run(stores: &[StoreKind], rows: usize) -> anyhow::Result<()> {
         }
         let took = started.elapsed();
         let peak = status_kb("VmHWM:");
-        anyhow::ensure!(lines > rows, "the export has {lines} lines for {rows} bookings");
+        anyhow::ensure!(
+            lines > rows,
+            "the export has {lines} lines for {rows} bookings"
+        );
         println!(
             "| {:?} | {rows} | {:.1} MB | {:.2} s | {:.0} | {} | {} | {} |",
             store,

@@ -12,7 +12,10 @@ use tests::{booking_body, ScratchDb, TestApp, BACKENDS};
 const PASSWORD: &str = "correct horse battery staple";
 const INTAKE_TOKEN: &str = "dashboard-test-intake-token";
 
-async fn spawn(backend: migrations::Backend, adjust: impl FnOnce(&mut salon::app::Config)) -> TestApp {
+async fn spawn(
+    backend: migrations::Backend,
+    adjust: impl FnOnce(&mut salon::app::Config),
+) -> TestApp {
     let db = ScratchDb::new(backend).await;
     TestApp::spawn_with(db, |c| {
         c.dashboard.password = web::dashboard::Password::new(PASSWORD);
@@ -51,7 +54,11 @@ fn set_cookie(r: &reqwest::Response, name: &str) -> Option<(String, String)> {
         .filter_map(|v| v.to_str().ok())
         .find(|v| v.starts_with(&format!("{name}=")))
         .map(|v| {
-            let value = v[name.len() + 1..].split(';').next().unwrap_or("").to_string();
+            let value = v[name.len() + 1..]
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .to_string();
             (value, v.to_string())
         })
 }
@@ -65,9 +72,17 @@ fn csrf_in(html: &str) -> String {
 
 /// The login form's token and its cookie.
 async fn login_form(app: &TestApp, http: &reqwest::Client) -> (String, String) {
-    let r = http.get(app.url("/dashboard/login")).send().await.expect("GET login");
+    let r = http
+        .get(app.url("/dashboard/login"))
+        .send()
+        .await
+        .expect("GET login");
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["x-frame-options"], "DENY", "the login form cannot be framed");
+    assert_eq!(
+        r.headers()["x-frame-options"],
+        "DENY",
+        "the login form cannot be framed"
+    );
     assert!(r.headers()["content-security-policy"]
         .to_str()
         .expect("ascii")
@@ -137,16 +152,20 @@ async fn login_logout_wrong_passwords_throttle_and_csrf() {
         for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
             assert!(raw.contains(attribute), "{raw} lacks {attribute}");
         }
-        assert!(!raw.contains("Secure"), "http public URL: no Secure ({raw})");
+        assert!(
+            !raw.contains("Secure"),
+            "http public URL: no Secure ({raw})"
+        );
         let session = format!("salon_dashboard={session}");
         let html = page(&app, &session, "/dashboard").await;
         assert!(html.contains("<h1>Overview</h1>"));
 
         // The session is in the database, hashed: the cookie's value is not stored.
-        let stored: Vec<String> = sqlx::query_scalar::<_, String>("SELECT id_hash FROM web_sessions")
-            .fetch_all(app.server.state.read.pool())
-            .await
-            .expect("sessions");
+        let stored: Vec<String> =
+            sqlx::query_scalar::<_, String>("SELECT id_hash FROM web_sessions")
+                .fetch_all(app.server.state.read.pool())
+                .await
+                .expect("sessions");
         assert_eq!(stored.len(), 1);
         assert!(!session.contains(&stored[0]));
 
@@ -201,7 +220,11 @@ async fn login_logout_wrong_passwords_throttle_and_csrf() {
         for i in 1..=9 {
             let r = post_login(&app, &http, Some(&cookie), Some(&csrf), "hunter2").await;
             assert_eq!(r.status(), 401, "wrong try {i}");
-            assert!(r.text().await.expect("html").contains("That password is not right"));
+            assert!(r
+                .text()
+                .await
+                .expect("html")
+                .contains("That password is not right"));
         }
         let r = post_login(&app, &http, Some(&cookie), Some(&csrf), "hunter2").await;
         assert_eq!(r.status(), 429, "the tenth wrong try");
@@ -224,7 +247,11 @@ async fn login_logout_wrong_passwords_throttle_and_csrf() {
 async fn without_a_password_the_dashboard_never_opens() {
     let app = TestApp::spawn(migrations::Backend::Sqlite).await;
     let http = browser();
-    let r = http.get(app.url("/dashboard/login")).send().await.expect("GET");
+    let r = http
+        .get(app.url("/dashboard/login"))
+        .send()
+        .await
+        .expect("GET");
     assert_eq!(r.status(), 503);
     let text = r.text().await.expect("html");
     assert!(text.contains("not configured"), "{text}");
@@ -233,7 +260,11 @@ async fn without_a_password_the_dashboard_never_opens() {
     assert_eq!(r.status(), 503);
     let r = http.get(app.url("/dashboard")).send().await.expect("GET");
     assert_eq!(r.status(), 303);
-    let r = http.get(app.url("/dashboard/export/bookings.csv")).send().await.expect("GET");
+    let r = http
+        .get(app.url("/dashboard/export/bookings.csv"))
+        .send()
+        .await
+        .expect("GET");
     assert_eq!(r.status(), 401);
     app.stop().await;
 }
@@ -244,7 +275,11 @@ async fn every_route_without_a_session_redirects_or_answers_401() {
         let app = spawn(backend, |_| {}).await;
         let http = browser();
         let forged = format!("salon_dashboard={}", "f".repeat(64));
-        for cookie in [None, Some(forged.as_str()), Some("salon_dashboard=nonsense")] {
+        for cookie in [
+            None,
+            Some(forged.as_str()),
+            Some("salon_dashboard=nonsense"),
+        ] {
             let get = |path: &str| {
                 let mut r = http.get(app.url(path));
                 if let Some(c) = cookie {
@@ -257,16 +292,25 @@ async fn every_route_without_a_session_redirects_or_answers_401() {
                 assert_eq!(r.status(), 303, "{path}");
                 assert_eq!(r.headers()["location"], "/dashboard/login", "{path}");
                 // The same page asked by htmx: 401 and where to go.
-                let r = get(path).header("hx-request", "true").send().await.expect("GET");
+                let r = get(path)
+                    .header("hx-request", "true")
+                    .send()
+                    .await
+                    .expect("GET");
                 assert_eq!(r.status(), 401, "{path} by htmx");
                 assert_eq!(r.headers()["hx-redirect"], "/dashboard/login");
             }
-            for path in web::dashboard::FRAGMENTS.iter().chain(web::dashboard::EXPORTS) {
+            for path in web::dashboard::FRAGMENTS
+                .iter()
+                .chain(web::dashboard::EXPORTS)
+            {
                 let r = get(path).send().await.expect("GET");
                 assert_eq!(r.status(), 401, "{path}");
                 assert_eq!(r.headers()["hx-redirect"], "/dashboard/login");
             }
-            let mut r = http.post(app.url("/dashboard/logout")).form_body(&[("csrf", "x")]);
+            let mut r = http
+                .post(app.url("/dashboard/logout"))
+                .form_body(&[("csrf", "x")]);
             if let Some(c) = cookie {
                 r = r.header("cookie", c);
             }
@@ -279,7 +323,11 @@ async fn every_route_without_a_session_redirects_or_answers_401() {
             assert_eq!(r.send().await.expect("stream").status(), 401);
         }
         // Assets are public (no data in them).
-        let r = http.get(app.url("/dashboard/assets/htmx.min.js")).send().await.expect("GET");
+        let r = http
+            .get(app.url("/dashboard/assets/htmx.min.js"))
+            .send()
+            .await
+            .expect("GET");
         assert_eq!(r.status(), 200);
         app.stop().await;
     }
@@ -294,8 +342,15 @@ async fn book(app: &TestApp, service: &str, stylist: &str, names: &[&str]) -> Ve
     let mut out = Vec::new();
     // Every third slot: no overlap whatever the service's length.
     for (name, slot) in names.iter().zip(slots.iter().step_by(6)) {
-        let body = booking_body(service, stylist, slot["start"].as_str().expect("start"), name);
-        let (status, booking) = app.post_booking(&body, Some(&uuid::Uuid::new_v4().to_string())).await;
+        let body = booking_body(
+            service,
+            stylist,
+            slot["start"].as_str().expect("start"),
+            name,
+        );
+        let (status, booking) = app
+            .post_booking(&body, Some(&uuid::Uuid::new_v4().to_string()))
+            .await;
         assert!(status == 201, "{status} {booking}");
         out.push(booking);
     }
@@ -303,13 +358,18 @@ async fn book(app: &TestApp, service: &str, stylist: &str, names: &[&str]) -> Ve
 }
 
 async fn caught_up(app: &TestApp) {
-    let head = projections::log::head(&app.server.state.read).await.expect("head");
+    let head = projections::log::head(&app.server.state.read)
+        .await
+        .expect("head");
     assert!(
         app.server
             .state
             .projections
             .wait_for(
-                &[projections::Projection::Bookings, projections::Projection::Audit],
+                &[
+                    projections::Projection::Bookings,
+                    projections::Projection::Audit
+                ],
                 head,
                 Duration::from_secs(10)
             )
@@ -327,7 +387,12 @@ fn parse_csv(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
         .collect();
     let rows = reader
         .records()
-        .map(|r| r.expect("a well-formed row").iter().map(str::to_string).collect())
+        .map(|r| {
+            r.expect("a well-formed row")
+                .iter()
+                .map(str::to_string)
+                .collect()
+        })
         .collect();
     (header, rows)
 }
@@ -353,31 +418,65 @@ async fn pages_filter_and_exports_parse_back() {
         let kofi = TestApp::stylist_id("Malik Johnson");
         let consult = app.service_id("Consultation").await;
         let retwist = app.service_id("Retwist").await;
-        book(&app, &consult, &amara, &["Ada \"Quote\", Jr.", "=HYPERLINK(\"x\")"]).await;
-        book(&app, &retwist, &kofi, &["Bea Kofi-Client", "Cy Kofi-Client", "Di Kofi-Client"]).await;
+        book(
+            &app,
+            &consult,
+            &amara,
+            &["Ada \"Quote\", Jr.", "=HYPERLINK(\"x\")"],
+        )
+        .await;
+        book(
+            &app,
+            &retwist,
+            &kofi,
+            &["Bea Kofi-Client", "Cy Kofi-Client", "Di Kofi-Client"],
+        )
+        .await;
         caught_up(&app).await;
 
         // History: everything, then by stylist, by service, by status, by dates.
         let all = page(&app, &cookie, "/dashboard/bookings").await;
         assert!(all.contains("5 bookings"), "{all}");
-        assert!(all.contains("Ada &#34;Quote&#34;, Jr.") || all.contains("Ada &quot;Quote&quot;, Jr."));
-        let kofis = page(&app, &cookie, &format!("/dashboard/bookings?stylist={kofi}")).await;
+        assert!(
+            all.contains("Ada &#34;Quote&#34;, Jr.") || all.contains("Ada &quot;Quote&quot;, Jr.")
+        );
+        let kofis = page(
+            &app,
+            &cookie,
+            &format!("/dashboard/bookings?stylist={kofi}"),
+        )
+        .await;
         assert!(kofis.contains("3 bookings"));
         assert!(kofis.contains("Bea Kofi-Client") && !kofis.contains("HYPERLINK"));
-        let consults = page(&app, &cookie, &format!("/dashboard/bookings?service={consult}")).await;
+        let consults = page(
+            &app,
+            &cookie,
+            &format!("/dashboard/bookings?service={consult}"),
+        )
+        .await;
         assert!(consults.contains("2 bookings"));
         let none = page(&app, &cookie, "/dashboard/bookings?status=completed").await;
         assert!(none.contains("No bookings match"));
         let past = page(&app, &cookie, "/dashboard/bookings?to=2001-01-01").await;
         assert!(past.contains("No bookings match"));
         // The htmx fragment is the table alone.
-        let fragment = page(&app, &cookie, &format!("/dashboard/fragments/bookings?stylist={kofi}")).await;
+        let fragment = page(
+            &app,
+            &cookie,
+            &format!("/dashboard/fragments/bookings?stylist={kofi}"),
+        )
+        .await;
         assert!(fragment.starts_with("<div id=\"results\">") && fragment.contains("3 bookings"));
         // Paging.
         let second = page(&app, &cookie, "/dashboard/bookings?page=2").await;
         assert!(second.contains("page 2 of 1") || second.contains("No bookings match"));
         // Bad filters are named, not a 500.
-        let bad = page(&app, &cookie, "/dashboard/bookings?from=yesterday&stylist=nobody&page=x").await;
+        let bad = page(
+            &app,
+            &cookie,
+            "/dashboard/bookings?from=yesterday&stylist=nobody&page=x",
+        )
+        .await;
         assert!(bad.contains("is not a date like"));
         assert!(bad.contains("There is no such stylist"));
         assert!(bad.contains("5 bookings"));
@@ -386,14 +485,31 @@ async fn pages_filter_and_exports_parse_back() {
         let (header, rows) = export_csv(&app, &cookie, "/dashboard/export/bookings.csv").await;
         assert_eq!(header[0], "booking");
         assert_eq!(rows.len(), 5);
-        let name = header.iter().position(|h| h == "client_name").expect("column");
-        let phone = header.iter().position(|h| h == "client_phone").expect("column");
+        let name = header
+            .iter()
+            .position(|h| h == "client_name")
+            .expect("column");
+        let phone = header
+            .iter()
+            .position(|h| h == "client_phone")
+            .expect("column");
         let names: Vec<&str> = rows.iter().map(|r| r[name].as_str()).collect();
-        assert!(names.contains(&"Ada \"Quote\", Jr."), "quoted cell comes back whole: {names:?}");
-        assert!(names.contains(&"'=HYPERLINK(\"x\")"), "formula guarded: {names:?}");
+        assert!(
+            names.contains(&"Ada \"Quote\", Jr."),
+            "quoted cell comes back whole: {names:?}"
+        );
+        assert!(
+            names.contains(&"'=HYPERLINK(\"x\")"),
+            "formula guarded: {names:?}"
+        );
         let phones: Vec<&str> = rows.iter().map(|r| r[phone].as_str()).collect();
         assert!(phones.iter().all(|p| *p == "+12125550142"), "{phones:?}");
-        let (_, kofi_rows) = export_csv(&app, &cookie, &format!("/dashboard/export/bookings.csv?stylist={kofi}")).await;
+        let (_, kofi_rows) = export_csv(
+            &app,
+            &cookie,
+            &format!("/dashboard/export/bookings.csv?stylist={kofi}"),
+        )
+        .await;
         assert_eq!(kofi_rows.len(), 3);
         let stylist = header.iter().position(|h| h == "stylist").expect("column");
         assert!(kofi_rows.iter().all(|r| r[stylist] == "Malik Johnson"));
@@ -412,14 +528,20 @@ async fn pages_filter_and_exports_parse_back() {
         .expect("count");
         assert!(deposits > 0, "the demo services take deposits");
         assert_eq!(prows.len() as i64, deposits);
-        let ds = pheader.iter().position(|h| h == "deposit_status").expect("column");
+        let ds = pheader
+            .iter()
+            .position(|h| h == "deposit_status")
+            .expect("column");
         assert!(prows.iter().all(|r| r[ds] == "pending"));
 
         // Audit: sentences on the page, no JSON; CSV with every event; filters.
         let audit = page(&app, &cookie, "/dashboard/audit").await;
         assert!(audit.contains("The client, through"), "{audit}");
         let shown = &audit[audit.find("<main").expect("main")..];
-        assert!(!shown.contains("{&#34;") && !shown.contains("{\""), "no JSON on screen");
+        assert!(
+            !shown.contains("{&#34;") && !shown.contains("{\""),
+            "no JSON on screen"
+        );
         let clients = page(&app, &cookie, "/dashboard/audit?actor=client").await;
         let whos: Vec<&str> = clients.split("<p class=\"who\">").skip(1).collect();
         assert!(!whos.is_empty() && whos.iter().all(|w| w.starts_with("The client, through")));
@@ -432,9 +554,13 @@ async fn pages_filter_and_exports_parse_back() {
             .await
             .expect("count");
         assert_eq!(arows.len() as i64, logged);
-        let positions: Vec<i64> = arows.iter().map(|r| r[0].parse().expect("number")).collect();
+        let positions: Vec<i64> = arows
+            .iter()
+            .map(|r| r[0].parse().expect("number"))
+            .collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "in log order");
-        let (_, client_rows) = export_csv(&app, &cookie, "/dashboard/export/audit.csv?actor=client").await;
+        let (_, client_rows) =
+            export_csv(&app, &cookie, "/dashboard/export/audit.csv?actor=client").await;
         assert!(!client_rows.is_empty() && client_rows.iter().all(|r| r[2] == "client"));
         assert!(client_rows.len() < arows.len());
 
@@ -443,7 +569,12 @@ async fn pages_filter_and_exports_parse_back() {
         assert!(figures.contains("<svg class=\"chart weekly\""));
         assert!(figures.contains("Malik Johnson") && figures.contains("Retwist"));
         assert!(figures.contains("Cancellation rate"));
-        let odd = page(&app, &cookie, "/dashboard/figures?from=2030-01-01&to=2029-01-01").await;
+        let odd = page(
+            &app,
+            &cookie,
+            "/dashboard/figures?from=2030-01-01&to=2029-01-01",
+        )
+        .await;
         assert!(odd.contains("they were swapped"));
 
         // Overview: the bookings are in the live list.
@@ -472,7 +603,13 @@ async fn the_live_stream_takes_the_dashboard_session() {
             .expect("ascii")
             .starts_with("text/event-stream"));
         let consult = app.service_id("Consultation").await;
-        book(&app, &consult, &TestApp::stylist_id("Amara Diallo"), &["Live Client"]).await;
+        book(
+            &app,
+            &consult,
+            &TestApp::stylist_id("Amara Diallo"),
+            &["Live Client"],
+        )
+        .await;
         let mut seen = String::new();
         let found = tokio::time::timeout(Duration::from_secs(10), async {
             while let Ok(Some(chunk)) = stream.chunk().await {
@@ -490,7 +627,10 @@ async fn the_live_stream_takes_the_dashboard_session() {
 }
 
 async fn start_intake(api_port: Option<u16>) -> (intake_proc::Intake, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("salon-dash-intake-{}", uuid::Uuid::new_v4().simple()));
+    let dir = std::env::temp_dir().join(format!(
+        "salon-dash-intake-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
     std::fs::create_dir_all(&dir).expect("dir");
     let mut c = IntakeConfig::new(
         salon::scratch::sqlite_in(&dir, "intake.db"),
@@ -516,7 +656,12 @@ async fn the_intake_list_shows_what_the_api_has_not_accepted() {
         let consult = app.service_id("Consultation").await;
         let amara = TestApp::stylist_id("Amara Diallo");
         let slot = app.first_slot(&consult, &amara).await;
-        let body = booking_body(&consult, &amara, slot["start"].as_str().expect("start"), "Nia Intake");
+        let body = booking_body(
+            &consult,
+            &amara,
+            slot["start"].as_str().expect("start"),
+            "Nia Intake",
+        );
         let r = reqwest::Client::new()
             .post(format!("{intake_url}/intake/bookings"))
             .header("Idempotency-Key", "dash-intake-1")
@@ -550,7 +695,11 @@ async fn the_intake_list_shows_what_the_api_has_not_accepted() {
         let app = spawn(backend, |c| c.dashboard.intake = Some(wrong)).await;
         let cookie = log_in(&app).await;
         let html = page(&app, &cookie, "/dashboard/intake").await;
-        assert!(html.contains("refused the dashboard&#39;s token") || html.contains("refused the dashboard's token"), "{html}");
+        assert!(
+            html.contains("refused the dashboard&#39;s token")
+                || html.contains("refused the dashboard's token"),
+            "{html}"
+        );
         app.stop().await;
         intake.shutdown().await.expect("intake stops");
         let _ = std::fs::remove_dir_all(dir);

@@ -377,7 +377,10 @@ mod tests {
     #[test]
     fn cookies_are_read_from_any_cookie_header() {
         let mut h = HeaderMap::new();
-        h.append(header::COOKIE, HeaderValue::from_static("a=1; salon_dashboard=xyz"));
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; salon_dashboard=xyz"),
+        );
         h.append(header::COOKIE, HeaderValue::from_static("b=2"));
         assert_eq!(cookie(&h, "salon_dashboard"), Some("xyz"));
         assert_eq!(cookie(&h, "b"), Some("2"));

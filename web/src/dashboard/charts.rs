@@ -86,12 +86,7 @@ pub fn weekly(title: &str, weeks: &[Pair], legend: (&str, &str), max_shown: &str
     let n = weeks.len().max(1) as i64;
     let slot = (width - left * 2) / n;
     let col = ((slot - 6) / 2).clamp(2, 28);
-    let max = weeks
-        .iter()
-        .map(|w| w.a.max(w.b))
-        .max()
-        .unwrap_or(0)
-        .max(1);
+    let max = weeks.iter().map(|w| w.a.max(w.b)).max().unwrap_or(0).max(1);
     let mut svg = String::new();
     let _ = write!(
         svg,
@@ -172,8 +167,16 @@ mod tests {
         let svg = horizontal(
             "t",
             &[
-                Bar { label: "a".into(), value: 10, shown: "10".into() },
-                Bar { label: "b".into(), value: 5, shown: "5".into() },
+                Bar {
+                    label: "a".into(),
+                    value: 10,
+                    shown: "10".into(),
+                },
+                Bar {
+                    label: "b".into(),
+                    value: 5,
+                    shown: "5".into(),
+                },
             ],
             "x",
         );

@@ -6,8 +6,8 @@
 
 use super::format;
 use super::pages::{
-    audit_params_or_errors, params_or_errors, parse_audit_params, parse_booking_params, AuditParams,
-    BookingParams, Context,
+    audit_params_or_errors, params_or_errors, parse_audit_params, parse_booking_params,
+    AuditParams, BookingParams, Context,
 };
 use super::{ApiPartner, Dashboard};
 use axum::body::{Body, Bytes};
@@ -65,9 +65,15 @@ fn download(name: &str, body: Body) -> Response {
     let mut r = (
         StatusCode::OK,
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
         ],
         body,
     )
@@ -88,16 +94,14 @@ impl Names {
     fn of(ctx: &Context) -> Self {
         Self {
             tz: ctx.tz,
-            names: ctx
-                .stylists
-                .iter()
-                .chain(&ctx.services)
-                .cloned()
-                .collect(),
+            names: ctx.stylists.iter().chain(&ctx.services).cloned().collect(),
         }
     }
     fn name(&self, id: &str) -> String {
-        self.names.get(id).cloned().unwrap_or_else(|| id.to_string())
+        self.names
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
     }
 }
 
@@ -109,13 +113,38 @@ enum Kind {
 }
 
 const BOOKING_HEADER: &[&str] = &[
-    "booking", "made_at", "start", "end", "status", "service", "stylist", "client_name",
-    "client_email", "client_phone", "notes", "price", "deposit", "currency", "deposit_status",
-    "cancelled_by", "refund_status",
+    "booking",
+    "made_at",
+    "start",
+    "end",
+    "status",
+    "service",
+    "stylist",
+    "client_name",
+    "client_email",
+    "client_phone",
+    "notes",
+    "price",
+    "deposit",
+    "currency",
+    "deposit_status",
+    "cancelled_by",
+    "refund_status",
 ];
 const PAYMENT_HEADER: &[&str] = &[
-    "booking", "made_at", "start", "client_name", "client_email", "service", "stylist",
-    "deposit", "currency", "deposit_status", "refund_status", "booking_status", "checkout_started",
+    "booking",
+    "made_at",
+    "start",
+    "client_name",
+    "client_email",
+    "service",
+    "stylist",
+    "deposit",
+    "currency",
+    "deposit_status",
+    "refund_status",
+    "booking_status",
+    "checkout_started",
 ];
 
 fn booking_record(b: &BookingView, n: &Names, kind: Kind) -> Vec<String> {
@@ -153,7 +182,12 @@ fn booking_record(b: &BookingView, n: &Names, kind: Kind) -> Vec<String> {
             b.deposit_status.clone(),
             opt(&b.refund_status),
             b.status.clone(),
-            if b.checkout_url.is_some() { "yes" } else { "no" }.to_string(),
+            if b.checkout_url.is_some() {
+                "yes"
+            } else {
+                "no"
+            }
+            .to_string(),
         ],
     }
 }
@@ -168,7 +202,11 @@ pub fn booking_stream(
     names: HashMap<String, String>,
     payments: bool,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    let kind = if payments { Kind::Payments } else { Kind::Bookings };
+    let kind = if payments {
+        Kind::Payments
+    } else {
+        Kind::Bookings
+    };
     let names = Names { tz, names };
     struct St {
         db: projections::ReadDb,
@@ -216,7 +254,12 @@ pub fn booking_stream(
             Err(e) => {
                 tracing::error!(error = %e, "booking export failed part way");
                 st.done = true;
-                Some((Err(std::io::Error::other("the export could not be read to the end")), st))
+                Some((
+                    Err(std::io::Error::other(
+                        "the export could not be read to the end",
+                    )),
+                    st,
+                ))
             }
         }
     })
@@ -272,8 +315,18 @@ pub async fn payments(
 }
 
 const AUDIT_HEADER: &[&str] = &[
-    "position", "recorded_at", "who", "through", "about", "about_id", "event", "what", "reason",
-    "request_id", "correlation_id", "causation_id",
+    "position",
+    "recorded_at",
+    "who",
+    "through",
+    "about",
+    "about_id",
+    "event",
+    "what",
+    "reason",
+    "request_id",
+    "correlation_id",
+    "causation_id",
 ];
 
 fn audit_stream(
@@ -318,7 +371,9 @@ fn audit_stream(
                 Err(e) => {
                     tracing::error!(error = %e, "audit export failed part way");
                     Some((
-                        Err(std::io::Error::other("the export could not be read to the end")),
+                        Err(std::io::Error::other(
+                            "the export could not be read to the end",
+                        )),
                         (db, filter, after, true, true),
                     ))
                 }
@@ -372,8 +427,12 @@ mod tests {
 
     #[test]
     fn cells_are_quoted() {
-        let b = encode([vec!["a,b".to_string(), "say \"hi\"".into(), "line\nbreak".into()]])
-            .expect("encode");
+        let b = encode([vec![
+            "a,b".to_string(),
+            "say \"hi\"".into(),
+            "line\nbreak".into(),
+        ]])
+        .expect("encode");
         assert_eq!(
             String::from_utf8_lossy(&b),
             "\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\"\n"

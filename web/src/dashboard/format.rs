@@ -30,7 +30,11 @@ fn parse(ts: &str) -> Option<DateTime<FixedOffset>> {
 /// An instant in the salon's time zone: `Tue 3 Dec 2026, 10:30`.
 pub fn when(ts: &str, tz: Tz) -> String {
     parse(ts)
-        .map(|t| t.with_timezone(&tz).format("%a %-d %b %Y, %H:%M").to_string())
+        .map(|t| {
+            t.with_timezone(&tz)
+                .format("%a %-d %b %Y, %H:%M")
+                .to_string()
+        })
         .unwrap_or_else(|| ts.to_string())
 }
 
@@ -125,7 +129,11 @@ pub fn source(s: &str) -> &'static str {
 /// An audit sentence made for people: ids of stylists and services become their names, other
 /// ids are shortened to their first eight characters, and instants and dates are written in the
 /// salon's time zone. The stored sentence (and the CSV) keep the full ids.
-pub fn humanize(sentence: &str, names: &std::collections::HashMap<String, String>, tz: Tz) -> String {
+pub fn humanize(
+    sentence: &str,
+    names: &std::collections::HashMap<String, String>,
+    tz: Tz,
+) -> String {
     sentence
         .split(' ')
         .map(|word| {
@@ -140,7 +148,9 @@ pub fn humanize(sentence: &str, names: &std::collections::HashMap<String, String
             } else if uuid::Uuid::parse_str(core).is_ok() && core.len() == 36 {
                 core[..8].to_string()
             } else if let Ok(t) = DateTime::parse_from_rfc3339(core) {
-                t.with_timezone(&tz).format("%a %-d %b %Y, %H:%M").to_string()
+                t.with_timezone(&tz)
+                    .format("%a %-d %b %Y, %H:%M")
+                    .to_string()
             } else if let Ok(d) = NaiveDate::parse_from_str(core, "%Y-%m-%d") {
                 d.format("%a %-d %b %Y").to_string()
             } else {
@@ -161,7 +171,10 @@ pub fn subject(
 ) -> String {
     if aggregate_type == "StylistDay" {
         if let Some((stylist, day)) = id.split_once(':') {
-            let who = names.get(stylist).map(String::as_str).unwrap_or("A stylist");
+            let who = names
+                .get(stylist)
+                .map(String::as_str)
+                .unwrap_or("A stylist");
             let day = NaiveDate::parse_from_str(day, "%Y-%m-%d")
                 .map(|d| d.format("%a %-d %b %Y").to_string())
                 .unwrap_or_else(|_| day.to_string());
@@ -204,11 +217,19 @@ mod tests {
             "Booking cdd8601e requested by Ada for Sat 5 Dec 2026, 15:30."
         );
         assert_eq!(
-            humanize("Weekly hours of stylist c44e923e-60e5-58b4-a805-a80b72143357 changed", &names, tz),
+            humanize(
+                "Weekly hours of stylist c44e923e-60e5-58b4-a805-a80b72143357 changed",
+                &names,
+                tz
+            ),
             "Weekly hours of stylist Amara Diallo changed"
         );
         assert_eq!(
-            subject("StylistDay", "c44e923e-60e5-58b4-a805-a80b72143357:2026-12-05", &names),
+            subject(
+                "StylistDay",
+                "c44e923e-60e5-58b4-a805-a80b72143357:2026-12-05",
+                &names
+            ),
             "Amara Diallo\u{2019}s day, Sat 5 Dec 2026"
         );
     }

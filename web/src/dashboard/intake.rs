@@ -60,7 +60,10 @@ pub enum Outcome {
     NotConfigured,
     NoToken,
     /// The open entries (at most 200 shown) and how many there are in all.
-    Listed { count: i64, entries: Vec<Entry> },
+    Listed {
+        count: i64,
+        entries: Vec<Entry>,
+    },
     /// Could not ask, in words.
     Failed(String),
 }

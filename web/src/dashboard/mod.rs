@@ -121,7 +121,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         .route("/dashboard/figures", get(pages::figures))
         .route("/dashboard/intake", get(pages::intake))
         .route("/dashboard/fragments/live", get(pages::live_fragment))
-        .route("/dashboard/fragments/bookings", get(pages::bookings_fragment))
+        .route(
+            "/dashboard/fragments/bookings",
+            get(pages::bookings_fragment),
+        )
         .route("/dashboard/fragments/audit", get(pages::audit_fragment))
         .route("/dashboard/export/bookings.csv", get(export::bookings))
         .route("/dashboard/export/payments.csv", get(export::payments))
@@ -144,8 +147,14 @@ async fn security_headers(mut r: Response) -> Response {
              connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
         ),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     r
 }
 
@@ -217,7 +226,9 @@ async fn session_of(parts: &Parts, state: &Dashboard) -> Result<Option<Session>,
     }
     state.0.sessions.find(&parts.headers).await.map_err(|e| {
         tracing::warn!(error = %e, "could not read dashboard sessions");
-        Denied::Failed("The dashboard cannot reach its database right now. Try again in a moment.".into())
+        Denied::Failed(
+            "The dashboard cannot reach its database right now. Try again in a moment.".into(),
+        )
     })
 }
 
@@ -283,7 +294,12 @@ fn no_store(mut r: Response) -> Response {
     r
 }
 
-fn login_form(state: &Dashboard, headers: &HeaderMap, status: StatusCode, message: Option<String>) -> Response {
+fn login_form(
+    state: &Dashboard,
+    headers: &HeaderMap,
+    status: StatusCode,
+    message: Option<String>,
+) -> Response {
     let (csrf, cookie) = state.0.sessions.login_token(headers);
     let page = LoginPage {
         configured: true,
@@ -335,7 +351,11 @@ async fn login(
             Some("The form could not be read. Please try again.".into()),
         );
     };
-    if !state.0.sessions.login_token_ok(&headers, form.csrf.as_deref()) {
+    if !state
+        .0
+        .sessions
+        .login_token_ok(&headers, form.csrf.as_deref())
+    {
         return login_form(
             &state,
             &headers,
@@ -417,7 +437,10 @@ async fn logout(
             StatusCode::SEE_OTHER,
             [
                 (header::SET_COOKIE, state.0.sessions.clear_cookie()),
-                (header::LOCATION, HeaderValue::from_static("/dashboard/login")),
+                (
+                    header::LOCATION,
+                    HeaderValue::from_static("/dashboard/login"),
+                ),
             ],
         )
             .into_response(),

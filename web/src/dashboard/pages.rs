@@ -124,7 +124,11 @@ async fn chrome(
 
 /// A query string from pairs, leaving out empty values (for pager and export links).
 fn query_string(pairs: &[(&str, &str)]) -> String {
-    let kept: Vec<(&str, &str)> = pairs.iter().filter(|(_, v)| !v.is_empty()).copied().collect();
+    let kept: Vec<(&str, &str)> = pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .copied()
+        .collect();
     if kept.is_empty() {
         return String::new();
     }
@@ -166,7 +170,9 @@ fn parse_page(v: &Option<String>, errors: &mut Vec<String>) -> i64 {
         Some(s) => match s.parse::<i64>() {
             Ok(n) if (1..=1_000_000).contains(&n) => n,
             _ => {
-                errors.push(format!("\u{201c}{s}\u{201d} is not a page number; showing the first page."));
+                errors.push(format!(
+                    "\u{201c}{s}\u{201d} is not a page number; showing the first page."
+                ));
                 1
             }
         },
@@ -266,7 +272,9 @@ pub(super) fn parse_booking_params(
         if known.iter().any(|(id, _)| *id == v) {
             Some(v)
         } else {
-            errors.push(format!("There is no such {name}; that filter was left out."));
+            errors.push(format!(
+                "There is no such {name}; that filter was left out."
+            ));
             None
         }
     };
@@ -379,7 +387,11 @@ struct BookingsTable {
     export_query: String,
 }
 
-async fn bookings_table(d: &Dashboard, ctx: &Context, parsed: Parsed) -> Result<BookingsTable, QueryError> {
+async fn bookings_table(
+    d: &Dashboard,
+    ctx: &Context,
+    parsed: Parsed,
+) -> Result<BookingsTable, QueryError> {
     let offset = (parsed.page - 1) * PAGE_SIZE;
     let (count, list) = q::bookings_page(&d.0.read, &parsed.filter, PAGE_SIZE, offset).await?;
     let rows = list.iter().map(|b| booking_row(b, ctx)).collect();
@@ -412,7 +424,14 @@ pub async fn bookings(
         Err(e) => return failed(e),
     };
     BookingsPage {
-        chrome: chrome(&d, &ctx, &session, "bookings", &[Projection::Bookings, Projection::Catalog]).await,
+        chrome: chrome(
+            &d,
+            &ctx,
+            &session,
+            "bookings",
+            &[Projection::Bookings, Projection::Catalog],
+        )
+        .await,
         table,
         from,
         to,
@@ -509,12 +528,23 @@ pub async fn overview(State(d): State<Dashboard>, PagePartner(session): PagePart
     };
     let sum = |f: fn(&q::WeekFigures) -> i64| week.iter().map(f).sum::<i64>();
     OverviewPage {
-        chrome: chrome(&d, &ctx, &session, "overview", &[Projection::Bookings, Projection::Catalog]).await,
+        chrome: chrome(
+            &d,
+            &ctx,
+            &session,
+            "overview",
+            &[Projection::Bookings, Projection::Catalog],
+        )
+        .await,
         today_label: today.format("%A %-d %B").to_string(),
         today: todays
             .iter()
             .map(|b| TodayRow {
-                time: format!("{}\u{2013}{}", format::clock(&b.start, ctx.tz), format::clock(&b.end, ctx.tz)),
+                time: format!(
+                    "{}\u{2013}{}",
+                    format::clock(&b.start, ctx.tz),
+                    format::clock(&b.end, ctx.tz)
+                ),
                 service: ctx.name(&b.service).to_string(),
                 stylist: ctx.name(&b.stylist).to_string(),
                 client: b.client_name.clone(),
@@ -553,7 +583,11 @@ pub async fn live_fragment(
     if let Some(position) = after {
         if let Ok(Some(at)) = projections::log::locate(&d.0.read, position).await {
             d.0.projections
-                .wait_for(&[Projection::Bookings], at, std::time::Duration::from_secs(3))
+                .wait_for(
+                    &[Projection::Bookings],
+                    at,
+                    std::time::Duration::from_secs(3),
+                )
                 .await;
         }
     }
@@ -618,7 +652,11 @@ pub(super) fn audit_params_or_errors(
     }
 }
 
-pub(super) fn parse_audit_params(p: &AuditParams, ctx: &Context, mut errors: Vec<String>) -> ParsedAudit {
+pub(super) fn parse_audit_params(
+    p: &AuditParams,
+    ctx: &Context,
+    mut errors: Vec<String>,
+) -> ParsedAudit {
     let from = parse_date("from", &p.from, &mut errors);
     let to = parse_date("to", &p.to, &mut errors);
     let page = parse_page(&p.page, &mut errors);
@@ -690,7 +728,11 @@ struct AuditTable {
     export_query: String,
 }
 
-async fn audit_table(d: &Dashboard, ctx: &Context, parsed: ParsedAudit) -> Result<AuditTable, QueryError> {
+async fn audit_table(
+    d: &Dashboard,
+    ctx: &Context,
+    parsed: ParsedAudit,
+) -> Result<AuditTable, QueryError> {
     let offset = (parsed.page - 1) * PAGE_SIZE;
     let (count, list) = q::audit_page(&d.0.read, &parsed.filter, PAGE_SIZE, offset).await?;
     let pairs = parsed.pairs();
@@ -842,13 +884,16 @@ pub async fn figures(
     let p = match query {
         Ok(Query(p)) => p,
         Err(_) => {
-            errors.push("The dates in the address could not be read; showing the default period.".into());
+            errors.push(
+                "The dates in the address could not be read; showing the default period.".into(),
+            );
             FigureParams::default()
         }
     };
     let today = ctx.today();
     let this_monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
-    let mut from = parse_date("from", &p.from, &mut errors).unwrap_or(this_monday - Duration::weeks(8));
+    let mut from =
+        parse_date("from", &p.from, &mut errors).unwrap_or(this_monday - Duration::weeks(8));
     let mut to = parse_date("to", &p.to, &mut errors).unwrap_or(this_monday + Duration::days(27));
     if from > to {
         errors.push("The from date is after the to date; they were swapped.".into());
@@ -862,7 +907,13 @@ pub async fn figures(
     // moves a booking at most an hour, never across a Monday midnight boundary in practice).
     let first_monday = from - Duration::days(i64::from(from.weekday().num_days_from_monday()));
     let start = format::midnight(first_monday, ctx.tz);
-    let offset = i64::from(start.with_timezone(&ctx.tz).offset().fix().local_minus_utc());
+    let offset = i64::from(
+        start
+            .with_timezone(&ctx.tz)
+            .offset()
+            .fix()
+            .local_minus_utc(),
+    );
     let (start, end) = (
         start.timestamp(),
         format::midnight(to + Duration::days(1), ctx.tz).timestamp(),
@@ -931,11 +982,24 @@ pub async fn figures(
             })
             .collect()
     };
-    let count = |s: &str| by_status.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
+    let count = |s: &str| {
+        by_status
+            .iter()
+            .find(|(k, _)| k == s)
+            .map_or(0, |(_, n)| *n)
+    };
     let total: i64 = by_status.iter().map(|(_, n)| n).sum();
-    let (no_show, completed, cancelled) = (count("no_show"), count("completed"), count("cancelled"));
+    let (no_show, completed, cancelled) =
+        (count("no_show"), count("completed"), count("cancelled"));
     FiguresPage {
-        chrome: chrome(&d, &ctx, &session, "figures", &[Projection::Bookings, Projection::Catalog]).await,
+        chrome: chrome(
+            &d,
+            &ctx,
+            &session,
+            "figures",
+            &[Projection::Bookings, Projection::Catalog],
+        )
+        .await,
         from: from.to_string(),
         to: to.to_string(),
         errors,
@@ -949,7 +1013,10 @@ pub async fn figures(
         revenue: money(weeks.iter().map(|w| w.revenue_cents).sum(), cur),
         deposits: money(weeks.iter().map(|w| w.deposits_cents).sum(), cur),
         no_show_rate: percent(no_show, no_show + completed),
-        no_show_detail: format!("{no_show} of {} appointments that took place or should have", no_show + completed),
+        no_show_detail: format!(
+            "{no_show} of {} appointments that took place or should have",
+            no_show + completed
+        ),
         cancel_rate: percent(cancelled, total),
         cancel_detail: format!("{cancelled} of {total} bookings"),
     }
@@ -1047,7 +1114,11 @@ fn intake_row(e: &intake::Entry, ctx: &Context) -> IntakeRow {
             .as_deref()
             .map(|t| format::when(t, ctx.tz))
             .unwrap_or_default(),
-        kind: if e.kind == "request" { "Request" } else { "Booking" },
+        kind: if e.kind == "request" {
+            "Request"
+        } else {
+            "Booking"
+        },
         client: s(&client["name"]),
         contact: format!("{} \u{00b7} {}", s(&client["phone"]), s(&client["email"])),
         what,
