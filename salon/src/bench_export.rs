@@ -77,7 +77,10 @@ async fn seed(read: &projections::ReadDb, rows: usize) -> anyhow::Result<()> {
         sql.push_str(&values.join(", "));
         // Not kept in the statement cache: each batch is a different text, and a cache full of
         // them would inflate the idle figure this measures against.
-        sqlx::query(&sql).persistent(false).execute(read.pool()).await?;
+        sqlx::query(&sql)
+            .persistent(false)
+            .execute(read.pool())
+            .await?;
         done += n;
     }
     Ok(())

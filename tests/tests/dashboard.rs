@@ -719,3 +719,35 @@ async fn the_intake_list_shows_what_the_api_has_not_accepted() {
     assert!(html.contains("No intake is configured"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn cookies_are_secure_when_the_public_url_is_https() {
+    let db = ScratchDb::new(migrations::Backend::Sqlite).await;
+    let app = TestApp::spawn_with(db, |c| {
+        c.public_url = "https://salon.example".into();
+        salon::app::dashboard_settings_from_env(c).expect("settings");
+        assert!(c.dashboard.secure_cookies);
+        c.dashboard.password = web::dashboard::Password::new(PASSWORD);
+    })
+    .await;
+    let http = browser();
+    let r = http
+        .get(app.url("/dashboard/login"))
+        .send()
+        .await
+        .expect("GET");
+    let (_, raw) = set_cookie(&r, "salon_dashboard_login").expect("login cookie");
+    assert!(raw.ends_with("; Secure"), "{raw}");
+    let (csrf, cookie) = (
+        csrf_in(&r.text().await.expect("html")),
+        raw[22..86].to_string(),
+    );
+    let r = post_login(&app, &http, Some(&cookie), Some(&csrf), PASSWORD).await;
+    assert_eq!(r.status(), 303);
+    let (_, raw) = set_cookie(&r, "salon_dashboard").expect("session cookie");
+    assert!(
+        raw.contains("; Secure") && raw.contains("HttpOnly"),
+        "{raw}"
+    );
+    app.stop().await;
+}
