@@ -24,6 +24,15 @@ pub fn with_etag(response: impl IntoResponse, version: i64) -> Response {
     response
 }
 
+/// A 201 for a record made at `version`, with its `Location` and `ETag`.
+pub fn created(body: impl IntoResponse, version: i64, location: &str) -> Response {
+    let mut response = with_etag((StatusCode::CREATED, body), version);
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
 /// What `If-Match` asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IfMatch {

@@ -84,6 +84,21 @@ pub struct AppState {
     pub limits: Arc<limit::RateLimits>,
 }
 
+/// Read-your-writes: waits (up to the configured bound) until `which` read models have applied
+/// the log up to `position`, so the answer to a write shows the write.
+pub(crate) async fn settle(
+    state: &AppState,
+    which: &[projections::Projection],
+    position: migrations::LogPosition,
+) {
+    if !state.settings.read_your_writes.is_zero() {
+        state
+            .projections
+            .wait_for(which, position, state.settings.read_your_writes)
+            .await;
+    }
+}
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Takes or makes the request id, and echoes it on the response.
@@ -108,6 +123,48 @@ async fn request_id(mut req: Request, next: Next) -> Response {
     response
 }
 
+/// Whether an `Accept` header takes JSON (`application/json`, `application/problem+json`,
+/// `application/*`, `*/*`, or a `+json` type), with a quality above 0. No header takes anything.
+fn accepts_json(accept: &str) -> bool {
+    accept.split(',').any(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("").to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.strip_prefix("q="))
+            .filter_map(|q| q.trim().parse::<f32>().ok())
+            .next()
+            .unwrap_or(1.0);
+        q > 0.0
+            && (media == "*/*"
+                || media == "application/*"
+                || media == "application/json"
+                || (media.starts_with("application/") && media.ends_with("+json")))
+    })
+}
+
+/// 406 for an API call whose `Accept` rules out JSON (the answer is still problem+json: there
+/// is nothing else to say it in). The waitlist's leave page is HTML and is left alone.
+async fn negotiate(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let json_route = path.starts_with("/api/v1/") && !path.ends_with("/leave");
+    if json_route {
+        if let Some(accept) = req.headers().get(axum::http::header::ACCEPT) {
+            let ok = accept.to_str().map(accepts_json).unwrap_or(false);
+            if !ok {
+                return Problem::new(
+                    StatusCode::NOT_ACCEPTABLE,
+                    "not-acceptable",
+                    "Not acceptable",
+                    "This API answers in JSON (application/json, and application/problem+json \
+                     for errors); send Accept: application/json or leave Accept out.",
+                )
+                .into_response();
+            }
+        }
+    }
+    next.run(req).await
+}
+
 async fn not_found(req: Request) -> Problem {
     Problem::not_found(format!("No route for {}", req.uri().path()))
 }
@@ -124,6 +181,30 @@ async fn method_not_allowed(req: Request) -> Problem {
         "Method not allowed",
         format!("{} is not allowed on {path}", req.method()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn accept_headers_that_take_json() {
+        for ok in [
+            "application/json",
+            "*/*",
+            "text/html, application/*;q=0.5",
+            "application/problem+json",
+            "application/vnd.api+json",
+        ] {
+            assert!(super::accepts_json(ok), "{ok}");
+        }
+        for no in [
+            "text/html",
+            "application/xml",
+            "application/json;q=0",
+            "text/csv, image/*",
+        ] {
+            assert!(!super::accepts_json(no), "{no}");
+        }
+    }
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
@@ -147,6 +228,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::waitlist::router())
         .merge(routes::tokens::router())
         .merge(routes::webhooks_out::router())
+        .merge(routes::clients::router())
+        .merge(routes::reviews::router())
         .merge(openapi::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -155,6 +238,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             limit::bookings,
         ))
+        .layer(axum::middleware::from_fn(negotiate))
         .layer(axum::middleware::from_fn(request_id))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)

@@ -9,7 +9,7 @@ use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::Uri;
-use projections::list::{fetch, AnyRow, ListQuery, ListSpec};
+use projections::list::{fetch, AnyRow, Bind, ListQuery, ListSpec};
 use projections::queries::QueryError;
 
 /// The query string as its pairs, in order (a key may come more than once).
@@ -44,6 +44,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ListParams {
         let crate::extract::ApiQuery(pairs) =
             crate::extract::ApiQuery::<Vec<(String, String)>>::from_request_parts(parts, state)
                 .await?;
+        // As everywhere in this API, a parameter given twice is a malformed request (which
+        // of the two was meant?); a range is two lookups: `start__gte=…&start__lt=…`.
+        let mut seen = std::collections::HashSet::new();
+        if let Some((key, _)) = pairs.iter().find(|(k, _)| !seen.insert(k.as_str())) {
+            return Err(Problem::bad_request(format!(
+                "The query parameter `{key}` is given more than once."
+            )));
+        }
         Ok(Self {
             pairs,
             uri: parts.uri.clone(),
@@ -68,6 +76,23 @@ pub async fn parse(
 ) -> Result<ListQuery, Problem> {
     let tz = projections::queries::salon(&state.read).await?.time_zone;
     spec.parse(&params.pairs, &[], tz).map_err(param_errors)
+}
+
+/// The `active` parameter of the catalog lists: absent or `true` lists what is in use (the menu,
+/// the bookable stylists), `false` what is archived, `all` both.
+pub fn only_active(query: &mut ListQuery, active: Option<&str>) -> Result<(), Problem> {
+    match active.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") | Some("true") | Some("1") => query.and("active = {}", Bind::Int(1)),
+        Some("false") | Some("0") => query.and("active = {}", Bind::Int(0)),
+        Some("all") => {}
+        Some(other) => {
+            return Err(Problem::validation(vec![FieldError::new(
+                "active",
+                format!("{other:?} is not true, false or all"),
+            )]))
+        }
+    }
+    Ok(())
 }
 
 /// Runs a parsed list and wraps the page in the DRF envelope, with links that keep the

@@ -94,6 +94,17 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
         crate::routes::webhooks_out::rotate_secret,
         crate::routes::webhooks_out::deliveries,
         crate::routes::webhooks_out::ping,
+        crate::routes::clients::list,
+        crate::routes::clients::create,
+        crate::routes::clients::fetch,
+        crate::routes::clients::update,
+        crate::routes::clients::remove,
+        crate::routes::reviews::list,
+        crate::routes::reviews::create,
+        crate::routes::reviews::fetch,
+        crate::routes::reviews::update,
+        crate::routes::reviews::remove,
+        crate::routes::reviews::client_review,
     ),
     components(
         schemas(Problem, FieldError, crate::alerts::AlertData),
@@ -123,6 +134,8 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
         (name = "stream", description = "Live alerts (Server-Sent Events)"),
         (name = "payments", description = "Stripe's webhook deliveries"),
         (name = "webhooks", description = "Integrators' webhook subscriptions: signed deliveries of log events, retried, with a delivery log"),
+        (name = "clients", description = "The salon's clients (one per email), registered by hand or learned from bookings, with their booking figures"),
+        (name = "reviews", description = "Clients' reviews of their visits: approved ones are public; entering, moderating and archiving need a write token; clients review through their signed link"),
         (name = "meta", description = "This document"),
     )
 )]
@@ -282,6 +295,8 @@ string_enums! {
     token_scope = ["read", "write"];
     /// A calendar source's kind.
     source_kind = ["caldav", "google"];
+    /// A review's moderation status.
+    review_status = ["pending", "approved", "hidden"];
     /// What a Stripe delivery came to.
     webhook_outcome = ["applied", "duplicate", "ignored", "deferred"];
 }

@@ -8,7 +8,8 @@
 //! - `reactors`: hold expiry, mail, refunds, outgoing webhooks: following the log and acting on
 //!   the world.
 //! - `webhooks`: integrators' webhook subscriptions and their signing secrets.
-//! - `links`: signed links that let clients manage their bookings.
+//! - `links`: signed links that let clients manage their bookings and review their visits.
+//! - `reviews`: a review decided on the booking it is about.
 //! - `tokens`, `demo`: API token creation and demo data.
 //!
 //! It never imports the read side; the two meet at the log.
@@ -21,6 +22,7 @@ pub mod lifecycle;
 pub mod links;
 pub mod payments;
 pub mod reactors;
+pub mod reviews;
 pub mod store;
 pub mod tokens;
 pub mod waitlist;

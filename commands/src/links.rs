@@ -90,6 +90,25 @@ impl LinkSigner {
         self.check("waitlist", &entry.to_string(), token)
     }
 
+    /// The token that lets the client of a completed `booking` review it (one review per
+    /// booking). A purpose of its own: a manage link cannot post a review, nor the reverse.
+    pub fn sign_review(&self, booking: BookingId) -> String {
+        self.tag("review", &booking.to_string())
+    }
+
+    pub fn verify_review(&self, booking: BookingId, token: &str) -> bool {
+        self.check("review", &booking.to_string(), token)
+    }
+
+    /// The booking site's page where the client reviews `booking`.
+    pub fn review_url(&self, public_url: &str, booking: BookingId) -> String {
+        format!(
+            "{}/?review={booking}&token={}",
+            public_url.trim_end_matches('/'),
+            self.sign_review(booking)
+        )
+    }
+
     /// The client's page for `booking` on the booking site.
     pub fn manage_url(&self, public_url: &str, booking: BookingId) -> String {
         format!(
@@ -125,6 +144,11 @@ mod tests {
         assert!(!signer.verify_waitlist(entry, &token));
         assert!(signer.verify_waitlist(entry, &signer.sign_waitlist(entry)));
         assert!(!signer.verify(a, &signer.sign_waitlist(entry)));
+        // Nor is a review token a manage token.
+        assert!(signer.verify_review(a, &signer.sign_review(a)));
+        assert!(!signer.verify_review(a, &token));
+        assert!(!signer.verify(a, &signer.sign_review(a)));
+        assert!(!signer.verify_review(b, &signer.sign_review(a)));
         assert!(signer
             .manage_url("https://salon.example/", a)
             .starts_with("https://salon.example/?manage="));

@@ -103,6 +103,39 @@ uuid_id!(
     WaitlistEntryId, "waitlist_entry"
 );
 
+uuid_id!(
+    /// A client of the salon, identified by their normalised email (see [`ClientId::for_email`]).
+    ClientId, "client"
+);
+
+uuid_id!(
+    /// A client's review of a visit (see [`ReviewId::for_booking`]).
+    ReviewId, "review"
+);
+
+/// Namespace for client ids derived from normalised emails (UUID v5). A fixed random UUID.
+const CLIENT_NAMESPACE: Uuid = Uuid::from_u128(0x2f7e_91c4_5a3b_4d6e_9c18_7b2a_0e5f_3d41);
+/// Namespace for review ids derived from booking ids (UUID v5). A fixed random UUID.
+const REVIEW_NAMESPACE: Uuid = Uuid::from_u128(0x8d3a_5e17_c2b9_4f60_a4e1_6b7c_9d02_1f85);
+
+impl ClientId {
+    /// The client an email address stands for. Bookings carry only contact details, so the
+    /// clients read model learns clients from them; deriving the id from the normalised email
+    /// (trimmed, lower-cased) gives a booking's client and a client registered by hand the same
+    /// id, on every server and in every replay.
+    pub fn for_email(email: &crate::values::Email) -> Self {
+        Self(Uuid::new_v5(&CLIENT_NAMESPACE, email.identity().as_bytes()))
+    }
+}
+
+impl ReviewId {
+    /// The review of a booking: one id per booking makes "one review per booking" a property of
+    /// the log (a second review's first event conflicts with the first's).
+    pub fn for_booking(booking: BookingId) -> Self {
+        Self(Uuid::new_v5(&REVIEW_NAMESPACE, booking.0.as_bytes()))
+    }
+}
+
 /// Namespace for booking ids derived from idempotency keys (UUID v5). A fixed random UUID.
 const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6a1c_3f4e_9b2d_4c8a_8e71_5d0f_2b9c_7a13);
 

@@ -9,14 +9,17 @@
 //! - `salon`, `service`, `stylist`, `token`: the catalog and settings aggregates.
 //! - `stylist_day`: the consistency boundary against double booking.
 //! - `booking`: a booking's lifecycle and deposit.
+//! - `client`, `review`: the salon's clients (one per email) and their reviews of visits.
 //! - `webhook`: integrators' outgoing webhook subscriptions and which events they may receive.
 //! - `metadata`: the audit fields every event carries.
 
 pub mod availability;
 pub mod booking;
 pub mod calendar_source;
+pub mod client;
 pub mod ids;
 pub mod metadata;
+pub mod review;
 pub mod salon;
 pub mod schedule;
 pub mod service;

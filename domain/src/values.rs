@@ -41,6 +41,11 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    /// The address as it identifies a person: all lower case. (The local part is kept as typed
+    /// for sending, but nobody runs two mailboxes that differ only in case.)
+    pub fn identity(&self) -> String {
+        self.0.to_lowercase()
+    }
 }
 
 impl fmt::Display for Email {

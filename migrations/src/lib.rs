@@ -114,6 +114,9 @@ pub const READ_MODEL_TABLES: &[&str] = &[
     "rm_external_busy",
     "rm_calendar_sources",
     "rm_webhook_subscriptions",
+    "rm_clients",
+    "rm_client_bookings",
+    "rm_reviews",
     "projection_checkpoints",
 ];
 

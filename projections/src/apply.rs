@@ -31,10 +31,14 @@ pub enum Projection {
     Calendars,
     /// Integrators' outgoing webhook subscriptions.
     Webhooks,
+    /// Clients, registered by hand or learned from bookings, with their figures.
+    Clients,
+    /// Clients' reviews of their visits.
+    Reviews,
 }
 
 impl Projection {
-    pub const ALL: [Projection; 7] = [
+    pub const ALL: [Projection; 9] = [
         Projection::Catalog,
         Projection::Bookings,
         Projection::Availability,
@@ -42,6 +46,8 @@ impl Projection {
         Projection::Tokens,
         Projection::Calendars,
         Projection::Webhooks,
+        Projection::Clients,
+        Projection::Reviews,
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,6 +59,8 @@ impl Projection {
             Self::Tokens => "tokens",
             Self::Calendars => "calendars",
             Self::Webhooks => "webhooks",
+            Self::Clients => "clients",
+            Self::Reviews => "reviews",
         }
     }
 
@@ -70,6 +78,8 @@ impl Projection {
             Self::Tokens => &["rm_api_tokens"],
             Self::Calendars => &["rm_calendar_sources"],
             Self::Webhooks => &["rm_webhook_subscriptions"],
+            Self::Clients => &["rm_clients", "rm_client_bookings"],
+            Self::Reviews => &["rm_reviews"],
         }
     }
 
@@ -82,6 +92,8 @@ impl Projection {
             Self::Tokens => aggregate_type == "ApiToken",
             Self::Calendars => aggregate_type == "CalendarSource",
             Self::Webhooks => aggregate_type == "WebhookSubscription",
+            Self::Clients => matches!(aggregate_type, "Client" | "Booking"),
+            Self::Reviews => aggregate_type == "Review",
         }
     }
 
@@ -98,6 +110,8 @@ impl Projection {
             Self::Tokens => tokens(w, event).await,
             Self::Calendars => calendars(w, event).await,
             Self::Webhooks => webhooks(w, event).await,
+            Self::Clients => crate::clients::apply(w, event).await,
+            Self::Reviews => crate::reviews::apply(w, event).await,
         }
     }
 }
@@ -115,7 +129,7 @@ pub enum ApplyError {
     },
 }
 
-fn decode<T: serde::de::DeserializeOwned>(event: &StoredEvent) -> Result<T, ApplyError> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(event: &StoredEvent) -> Result<T, ApplyError> {
     T::deserialize(&event.payload).map_err(|e| ApplyError::Decode {
         event_type: event.event_type.clone(),
         position: event.at.position,
@@ -127,7 +141,7 @@ fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
 }
 
-fn recorded_at(event: &StoredEvent) -> String {
+pub(crate) fn recorded_at(event: &StoredEvent) -> String {
     event.audit().recorded_at.to_rfc3339()
 }
 

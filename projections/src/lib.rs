@@ -3,16 +3,19 @@
 //! - `log`: reading the event log in order from a checkpoint, without skipping late commits.
 //! - `apply`, `summary`: what each projection does with each event.
 //! - `runner`: following the log, checkpoints, read-your-writes waits, rebuilds.
-//! - `queries`: what the API and pages read (`calendars`, `webhooks`: those resources' reads).
+//! - `queries`: what the API and pages read (`calendars`, `webhooks`, `clients`, `reviews`:
+//!   those resources' reads; `clients` and `reviews` also hold their projections' writes).
 //!
 //! It never imports the write side; the two meet at the log.
 
 pub mod apply;
 pub mod calendars;
+pub mod clients;
 pub mod dashboard;
 pub mod history;
 pub mod list;
 pub mod queries;
+pub mod reviews;
 pub mod runner;
 pub mod summary;
 pub mod webhooks;

@@ -198,6 +198,36 @@ pub fn summarize(event: &StoredEvent) -> String {
         "WebhookSecretRotated" => format!("Signing secret of webhook {id} rotated"),
         "WebhookPinged" => format!("Test delivery requested for webhook {id}"),
         "WebhookSubscriptionDeleted" => format!("Webhook {id} deleted"),
+        // Clients by id only: their personal data stays in the client's own record.
+        "ClientRegistered" => format!("Client {id} registered"),
+        "ClientUpdated" => format!("Client {id} details changed"),
+        "ClientArchived" => format!("Client {id} archived"),
+        "ClientRestored" => format!("Client {id} restored"),
+        "ReviewSubmitted" => {
+            let d = field(p, t, "details");
+            let get = |k: &str| {
+                d.and_then(|o| o.get(k)).map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+            };
+            match get("booking").filter(|b| b != "null") {
+                Some(b) => format!(
+                    "Review {id} of booking {b}: {} star(s)",
+                    get("rating").unwrap_or_default()
+                ),
+                None => format!(
+                    "Review {id} entered for stylist {}: {} star(s)",
+                    get("stylist").unwrap_or_default(),
+                    get("rating").unwrap_or_default()
+                ),
+            }
+        }
+        "ReviewApproved" => format!("Review {id} approved"),
+        "ReviewHidden" => format!("Review {id} hidden"),
+        "ReviewReplied" => format!("Reply to review {id} posted"),
+        "ReviewReplyRemoved" => format!("Reply to review {id} removed"),
+        "ReviewArchived" => format!("Review {id} archived"),
         other => format!("{other} on {} {id}", event.aggregate_type),
     }
 }

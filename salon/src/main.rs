@@ -102,7 +102,8 @@ enum Command {
     },
     /// Rebuild read models from position 0 (run with the server stopped)
     Replay {
-        /// One projection: catalog, bookings, availability, audit, tokens, calendars or webhooks
+        /// One projection: catalog, bookings, availability, audit, tokens, calendars, webhooks,
+        /// clients or reviews
         #[arg(long, conflicts_with = "all")]
         projection: Option<String>,
         /// Every projection
@@ -150,6 +151,24 @@ enum EventsCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// List endpoints (bookings, audit) over 100 000 bookings: first, middle and last page of
+    /// 100 beside GET /healthz; p50/p95 and the last page's p95 over the first's
+    Api {
+        /// Stores to measure
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            default_value = "sqlite,postgres"
+        )]
+        stores: Vec<bench::StoreKind>,
+        /// Bookings to seed
+        #[arg(long, default_value_t = 100_000)]
+        bookings: usize,
+        /// Seconds per measurement
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
     /// GET /api/v1/availability (10 stylists, 30 days, 15-minute step) with 500 and 50 000
     /// past bookings and 2 000 external busy blocks, beside GET /healthz; p50/p95 and ratios
     Availability {
@@ -379,6 +398,16 @@ async fn main() -> anyhow::Result<()> {
             command: BenchCommand::Export { stores, rows },
         } => {
             salon::bench_export::run(&stores, rows).await?;
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Api {
+                    stores,
+                    bookings,
+                    seconds,
+                },
+        } => {
+            salon::bench_api::run(&stores, bookings, seconds).await?;
         }
         Command::Bench {
             command:

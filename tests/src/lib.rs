@@ -139,6 +139,39 @@ impl TestApp {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// Any request: `token` as bearer, `body` as JSON, `headers` added. Asserts the answer is
+    /// not a 5xx (every test of the API holds that).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut req = self.http.request(method.clone(), self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().await.expect("request");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.unwrap_or_default();
+        assert!(status < 500, "{method} {path}: {status} {text}");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
     pub async fn post_booking(&self, body: &Value, key: Option<&str>) -> (u16, Value) {
         let mut req = self.http.post(self.url("/api/v1/bookings")).json(body);
         if let Some(k) = key {
@@ -206,6 +239,36 @@ impl TestApp {
                 .await
         );
         token.secret
+    }
+}
+
+/// An answer: status, headers, JSON body (`null` when there is none).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    /// A header as text ("" when absent).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The `field` of each of `errors` (a problem's field errors).
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .map(|x| x["field"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 

@@ -503,11 +503,73 @@ async fn fuzz_config(app: &TestApp) -> String {
         .as_str()
         .expect("the victim's id")
         .to_string();
+    // A completed visit (a service without a deposit, so confirmed at once) for the client's
+    // review link, the fuzz bookings' client, and a review to read, moderate and archive.
+    let styling = app.service_id("Loc Styling").await;
+    let keisha = TestApp::stylist_id("Keisha Brown");
+    let slot = app.first_slot(&styling, &keisha).await;
+    let body = tests::booking_body(
+        &styling,
+        &keisha,
+        slot["start"].as_str().unwrap(),
+        "Fuzz Target",
+    );
+    let (status, visit) = app.post_booking(&body, None).await;
+    assert_eq!(status, 201, "{visit}");
+    let visit_id = domain::ids::BookingId::parse(visit["id"].as_str().unwrap()).unwrap();
+    let start = chrono::DateTime::parse_from_rfc3339(visit["start"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let setup = domain::metadata::EventMetadata::new("owner", domain::metadata::Source::Cli);
+    app.server
+        .state
+        .bus
+        .change_booking(
+            visit_id,
+            domain::booking::BookingCommand::Complete {
+                now: start + chrono::Duration::hours(2),
+            },
+            &setup,
+        )
+        .await
+        .expect("complete the visit");
+    let review_token = app.server.state.links.sign_review(visit_id);
+    let client_id = domain::ids::ClientId::for_email(
+        &domain::values::Email::parse("client@example.com").unwrap(),
+    );
+    let text = domain::review::ReviewText {
+        rating: 4,
+        text: "Lovely".into(),
+        display_name: "Fuzz".into(),
+    };
+    let reviewed = commands::reviews::Reviewed::Stylist {
+        stylist: domain::ids::StylistId::parse(&keisha).unwrap(),
+        service: None,
+    };
+    let (_, review_id) = app
+        .server
+        .state
+        .bus
+        .submit_review(reviewed, text, &setup)
+        .await
+        .expect("a review");
     format!(
         r#"
 [[operations]]
 include-operation-id = "revoke_token"
 parameters = {{ "path.id" = "{victim_id}" }}
+
+[[operations]]
+include-operation-id = "review_booking"
+parameters = {{ "path.id" = "{visit_id}", "query.token" = "{review_token}" }}
+
+[[operations]]
+include-operation-id = ["get_client", "update_client", "delete_client"]
+parameters = {{ "path.id" = "{client_id}" }}
+
+[[operations]]
+include-operation-id = ["get_review", "update_review", "delete_review"]
+parameters = {{ "path.id" = "{review_id}" }}
 
 [[operations]]
 include-operation-id = ["get_booking", "manage_booking", "reschedule_booking", "booking_checkout", "mark_no_show", "complete_booking"]

@@ -225,7 +225,8 @@ pub(crate) async fn list(
     params(("id" = uuid::Uuid, Path, description = "The calendar source's id")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The source", body = CalendarSourceView),
+        (status = 200, description = "The source", body = CalendarSourceView,
+            headers(("ETag" = String, description = "The source's version, for `If-Match`"))),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, response = crate::openapi::NotFound),
@@ -236,9 +237,16 @@ pub(crate) async fn fetch(
     State(state): State<AppState>,
     _who: Integrator,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<CalendarSourceView>, Problem> {
+) -> Result<Response, Problem> {
     CalendarSourceId::parse(&id).map_err(|_| Problem::not_found("No such calendar source."))?;
-    Ok(Json(view_or_404(&state, &id).await?))
+    let view = view_or_404(&state, &id).await?;
+    let version = state
+        .bus
+        .load_fresh::<CalendarSource>(&id)
+        .await
+        .map_err(|e| Problem::store(&e))?
+        .version;
+    Ok(crate::etag::with_etag(Json(view), version as i64))
 }
 
 /// Connects a stylist's calendar (`kind` and `stylist` required; CalDAV needs `url`, Google
@@ -397,11 +405,15 @@ pub(crate) async fn create(
     path = "/api/v1/calendar-sources/{id}",
     operation_id = "update_calendar_source",
     tag = "calendars",
-    params(("id" = uuid::Uuid, Path, description = "The calendar source's id"), ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail")),
+    params(("id" = uuid::Uuid, Path, description = "The calendar source's id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` you read; the change is made only if the source is still at that version"),
+        ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail")),
     request_body(content = RawSource),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The source as it is now", body = CalendarSourceView),
+        (status = 200, description = "The source as it is now", body = CalendarSourceView,
+            headers(("ETag" = String, description = "The source's new version"))),
+        (status = 412, response = crate::openapi::PreconditionFailed),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
@@ -418,9 +430,10 @@ pub(crate) async fn update(
     who: Integrator,
     RequestId(request_id): RequestId,
     headers: axum::http::HeaderMap,
+    if_match: crate::etag::IfMatch,
     ApiPath(id): ApiPath<String>,
     ApiJson(raw): ApiJson<RawSource>,
-) -> Result<Json<CalendarSourceView>, Problem> {
+) -> Result<Response, Problem> {
     who.require_write()?;
     let source_id =
         CalendarSourceId::parse(&id).map_err(|_| Problem::not_found("No such calendar source."))?;
@@ -429,6 +442,9 @@ pub(crate) async fn update(
         .load_fresh::<CalendarSource>(&id)
         .await
         .map_err(|e| Problem::store(&e))?;
+    if loaded.version > 0 {
+        if_match.check(loaded.version as i64)?;
+    }
     let Some(mut settings) = loaded
         .state
         .settings
@@ -497,9 +513,16 @@ pub(crate) async fn update(
         return Err(Problem::validation(errors));
     }
     let meta = metadata(&who, request_id, reason(&headers));
-    let (committed, _) = state
+    // The new settings were made from the source at `loaded.version`: written only at that
+    // version, so a change made meanwhile is never overwritten with what was read before it.
+    let (committed, after) = state
         .bus
-        .execute::<CalendarSource>(&id, CalendarSourceCommand::Update { settings }, &meta)
+        .execute_at::<CalendarSource>(
+            &id,
+            CalendarSourceCommand::Update { settings },
+            &meta,
+            Some(loaded.version),
+        )
         .await
         .map_err(command_problem)?;
     wait_calendars(&state, committed.position).await;
@@ -509,7 +532,8 @@ pub(crate) async fn update(
             tracing::warn!(source = %source_id, error = %e, "calendar sync after an update could not run");
         }
     });
-    Ok(Json(view_or_404(&state, &id).await?))
+    let view = view_or_404(&state, &id).await?;
+    Ok(crate::etag::with_etag(Json(view), after.version as i64))
 }
 
 /// Disconnects a source: its busy time stops blocking bookings, and written-back bookings are

@@ -11,14 +11,13 @@ use crate::routes::calendars::{metadata, reason};
 use crate::routes::catalog::Paged;
 use crate::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use domain::ids::ServiceId;
 use domain::service::{Service, ServiceCommand, ServiceDetails, ServiceError, ServicePatch};
 use domain::values::{Cents, Currency};
-use projections::list::Bind;
 use projections::queries::{self, ServiceView, SERVICE_LIST};
 use projections::Projection;
 use serde::Deserialize;
@@ -104,17 +103,7 @@ pub(crate) async fn list(
 ) -> Result<Json<Paged<ServiceView>>, Problem> {
     let active = params.take("active");
     let mut query = list::parse(&state, &SERVICE_LIST, &params).await?;
-    match active.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("") | Some("true") | Some("1") => query.and("active = {}", Bind::Int(1)),
-        Some("false") | Some("0") => query.and("active = {}", Bind::Int(0)),
-        Some("all") => {}
-        Some(other) => {
-            return Err(Problem::validation(vec![FieldError::new(
-                "active",
-                format!("{other:?} is not true, false or all"),
-            )]))
-        }
-    }
+    list::only_active(&mut query, active.as_deref())?;
     let page = list::run(
         &state,
         &SERVICE_LIST,
@@ -238,19 +227,6 @@ fn rejected(e: ServiceError) -> Problem {
     }
 }
 
-async fn settle(state: &AppState, position: migrations::LogPosition) {
-    if !state.settings.read_your_writes.is_zero() {
-        state
-            .projections
-            .wait_for(
-                &[Projection::Catalog],
-                position,
-                state.settings.read_your_writes,
-            )
-            .await;
-    }
-}
-
 /// Adds a service to the menu.
 #[utoipa::path(
     post,
@@ -329,13 +305,13 @@ pub(crate) async fn create(
         )
         .await
         .map_err(|e| bus_problem(e, rejected))?;
-    settle(&state, committed.position).await;
+    crate::settle(&state, &[Projection::Catalog], committed.position).await;
     let view = view_or_404(&state, &id.to_string()).await?;
-    let mut response = with_etag((StatusCode::CREATED, Json(view)), loaded.version as i64);
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/services/{id}")) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(crate::etag::created(
+        Json(view),
+        loaded.version as i64,
+        &format!("/api/v1/services/{id}"),
+    ))
 }
 
 /// Changes some of a service's fields; `active: false` archives it, `true` restores it.
@@ -395,7 +371,7 @@ pub(crate) async fn update(
     if loaded.state.id.is_none() {
         return Err(Problem::not_found("No such service."));
     }
-    settle(&state, committed.position).await;
+    crate::settle(&state, &[Projection::Catalog], committed.position).await;
     let view = view_or_404(&state, &id).await?;
     Ok(with_etag(Json(view), loaded.version as i64))
 }
@@ -448,7 +424,7 @@ pub(crate) async fn archive(
         )
         .await
         .map_err(|e| bus_problem(e, rejected))?;
-    settle(&state, committed.position).await;
+    crate::settle(&state, &[Projection::Catalog], committed.position).await;
     Ok(with_etag(StatusCode::NO_CONTENT, loaded.version as i64))
 }
 

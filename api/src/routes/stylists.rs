@@ -11,7 +11,7 @@ use crate::routes::calendars::{metadata, reason};
 use crate::routes::catalog::Paged;
 use crate::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -20,7 +20,6 @@ use commands::bus::Loaded;
 use domain::ids::{ServiceId, StylistId, TimeOffId};
 use domain::schedule::{DayHours, DayKey, TimeOff, WeeklyHours};
 use domain::stylist::{Stylist, StylistCommand, StylistError, StylistPatch};
-use projections::list::Bind;
 use projections::queries::{self, StylistView, STYLIST_LIST};
 use projections::Projection;
 use serde::Deserialize;
@@ -92,17 +91,7 @@ pub(crate) async fn list(
 ) -> Result<Json<Paged<StylistView>>, Problem> {
     let active = params.take("active");
     let mut query = list::parse(&state, &STYLIST_LIST, &params).await?;
-    match active.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("") | Some("true") | Some("1") => query.and("active = {}", Bind::Int(1)),
-        Some("false") | Some("0") => query.and("active = {}", Bind::Int(0)),
-        Some("all") => {}
-        Some(other) => {
-            return Err(Problem::validation(vec![FieldError::new(
-                "active",
-                format!("{other:?} is not true, false or all"),
-            )]))
-        }
-    }
+    list::only_active(&mut query, active.as_deref())?;
     let page = list::run(
         &state,
         &STYLIST_LIST,
@@ -238,19 +227,6 @@ fn rejected(e: StylistError) -> Problem {
     }
 }
 
-async fn settle(state: &AppState, position: migrations::LogPosition) {
-    if !state.settings.read_your_writes.is_zero() {
-        state
-            .projections
-            .wait_for(
-                &[Projection::Catalog],
-                position,
-                state.settings.read_your_writes,
-            )
-            .await;
-    }
-}
-
 /// Adds a stylist (with services and hours in the same commit).
 #[utoipa::path(
     post,
@@ -329,13 +305,13 @@ pub(crate) async fn create(
         .commit(&[&hired, &hours], &meta)
         .await
         .map_err(|e| Problem::store(&e))?;
-    settle(&state, committed.position).await;
+    crate::settle(&state, &[Projection::Catalog], committed.position).await;
     let view = view_or_404(&state, &key).await?;
-    let mut response = with_etag((StatusCode::CREATED, Json(view)), version as i64);
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/stylists/{id}")) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(crate::etag::created(
+        Json(view),
+        version as i64,
+        &format!("/api/v1/stylists/{id}"),
+    ))
 }
 
 async fn change(
@@ -353,7 +329,7 @@ async fn change(
         .execute_at::<Stylist>(&id.to_string(), command, &meta, if_match.expected())
         .await
         .map_err(|e| bus_problem(e, rejected))?;
-    settle(state, committed.position).await;
+    crate::settle(state, &[Projection::Catalog], committed.position).await;
     let view = view_or_404(state, &id.to_string()).await?;
     Ok((view, loaded.version as i64))
 }
@@ -575,11 +551,11 @@ pub(crate) async fn add_time_off(
         StylistCommand::AddTimeOff { time_off },
     )
     .await?;
-    let mut response = with_etag((StatusCode::CREATED, Json(view)), version);
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/stylists/{sid}/time-off/{tid}")) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(crate::etag::created(
+        Json(view),
+        version,
+        &format!("/api/v1/stylists/{sid}/time-off/{tid}"),
+    ))
 }
 
 /// Removes time off: its time can be booked again.

@@ -157,7 +157,8 @@ pub(crate) async fn list(
     params(("id" = uuid::Uuid, Path, description = "The subscription's id")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The subscription", body = WebhookView),
+        (status = 200, description = "The subscription", body = WebhookView,
+            headers(("ETag" = String, description = "The subscription's version, for `If-Match`"))),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, response = crate::openapi::NotFound),
@@ -168,9 +169,16 @@ pub(crate) async fn fetch(
     State(state): State<AppState>,
     _who: Integrator,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<WebhookView>, Problem> {
+) -> Result<Response, Problem> {
     parse_id(&id)?;
-    Ok(Json(view_or_404(&state, &id).await?))
+    let view = view_or_404(&state, &id).await?;
+    let version = state
+        .bus
+        .load_fresh::<WebhookSubscription>(&id)
+        .await
+        .map_err(|e| Problem::store(&e))?
+        .version;
+    Ok(crate::etag::with_etag(Json(view), version as i64))
 }
 
 /// Subscribes a URL to events; the signing secret is in this answer only.
@@ -245,11 +253,15 @@ pub(crate) async fn create(
     path = "/api/v1/webhooks/{id}",
     operation_id = "update_webhook",
     tag = "webhooks",
-    params(("id" = uuid::Uuid, Path, description = "The subscription's id"), ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail")),
+    params(("id" = uuid::Uuid, Path, description = "The subscription's id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` you read; the change is made only if the subscription is still at that version"),
+        ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail")),
     request_body = RawWebhook,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The subscription as changed (`active: false` pauses)", body = WebhookView),
+        (status = 200, description = "The subscription as changed (`active: false` pauses)", body = WebhookView,
+            headers(("ETag" = String, description = "The subscription's new version"))),
+        (status = 412, response = crate::openapi::PreconditionFailed),
         (status = 409, description = "The subscription is paused (ping) or the change conflicts", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
@@ -266,9 +278,10 @@ pub(crate) async fn update(
     who: Integrator,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
+    if_match: crate::etag::IfMatch,
     ApiPath(id): ApiPath<String>,
     ApiJson(raw): ApiJson<RawWebhook>,
-) -> Result<Json<WebhookView>, Problem> {
+) -> Result<Response, Problem> {
     who.require_write()?;
     parse_id(&id)?;
     let changes = WebhookChanges {
@@ -278,13 +291,19 @@ pub(crate) async fn update(
         active: raw.active,
     };
     let meta = metadata(&who, request_id, reason(&headers));
-    let (committed, _) = state
+    let (committed, loaded) = state
         .bus
-        .execute::<WebhookSubscription>(&id, WebhookCommand::Update(changes), &meta)
+        .execute_at::<WebhookSubscription>(
+            &id,
+            WebhookCommand::Update(changes),
+            &meta,
+            if_match.expected(),
+        )
         .await
         .map_err(command_problem)?;
     wait_webhooks(&state, committed.position).await;
-    Ok(Json(view_or_404(&state, &id).await?))
+    let view = view_or_404(&state, &id).await?;
+    Ok(crate::etag::with_etag(Json(view), loaded.version as i64))
 }
 
 /// Deletes a subscription: nothing more is sent to it.

@@ -1,5 +1,6 @@
 //! Email over SMTP (lettre): the client's confirmation with an `.ics`, the owner's alert, the
-//! reminder before the appointment, cancellation, move, expired-hold and refund notices.
+//! reminder before the appointment, cancellation, move, expired-hold and refund notices, and
+//! the "how was it?" email with the review link after a completed visit.
 //!
 //! Messages are written when they are sent, from the booking as it is then, so a reminder for
 //! an appointment that was moved or cancelled meanwhile is not sent. Each message has a
@@ -361,6 +362,22 @@ impl Mail {
                         "Hello {name},\n\nyour deposit of {} for {what} ({when}) has been refunded. \
                          It may take a few days to show on your statement.\n",
                         c.money(cents)
+                    ),
+                    None,
+                )
+            }
+            kind::REVIEW_REQUEST => {
+                if b.status != BookingStatus::Completed {
+                    return Err(format!("not sent: the booking is {}", b.status));
+                }
+                let review = self.links.review_url(&self.public_url, c.id);
+                client(
+                    format!("How was it? {what}"),
+                    format!(
+                        "Hello {name},\n\nthank you for visiting {}:\n\n  {what}\n  {when}\n\n\
+                         How was it? Tell us and other clients in a short review (one per visit; \
+                         the salon reads each one before it is shown):\n{review}\n",
+                        c.salon
                     ),
                     None,
                 )

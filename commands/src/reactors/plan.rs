@@ -1,5 +1,6 @@
 //! What the booking events set in motion: a hold's expiry timer, refunds, the emails to the
-//! client and the owner (confirmation, reminder, cancellation, move, refund), and offers to
+//! client and the owner (confirmation, reminder, cancellation, move, refund, and "how was it?"
+//! with the review link after a completed visit), and offers to
 //! waitlisted clients when time frees up.
 
 use super::{booking_of, Clock, Item, Planner};
@@ -27,6 +28,8 @@ pub mod kind {
     pub const REFUNDED: &str = "refunded";
     pub const WAITLIST_OFFER: &str = "waitlist_offer";
     pub const DEPOSIT_DUE: &str = "deposit_due";
+    /// "How was it?" after a completed visit, with the signed review link.
+    pub const REVIEW_REQUEST: &str = "review_request";
 }
 
 /// Plans the booking reactors' items.
@@ -181,6 +184,12 @@ impl BookingPlanner {
                 items.push(moved);
                 items.extend(self.reminder(booking, start));
             }
+            BookingEvent::BookingCompleted { .. } => items.push(Self::mail(
+                format!("mail:{}:{booking}", kind::REVIEW_REQUEST),
+                kind::REVIEW_REQUEST,
+                booking,
+                now,
+            )),
             BookingEvent::RefundRequested { amount_cents, .. } => items.push(Item {
                 id: format!("refund:{booking}:{position}"),
                 channel: REFUND,

@@ -1,0 +1,418 @@
+//! The clients read model: every client registered by hand or seen in a booking (one per
+//! normalised email), with the figures an integrator expects, recomputed from the client's
+//! bookings on every change.
+//!
+//! Personal data (name, email, phone, notes) is written by [`write_contact`] and read by
+//! [`client_row`] only: the one place to seal and unseal it per client (issue 8).
+
+use crate::apply::{decode, recorded_at, ApplyError};
+use crate::db::ReadDb;
+use crate::list::{Filter, FilterKind, ListSpec};
+use crate::log::StoredEvent;
+use crate::queries::QueryError;
+use crate::writer::Writer;
+use domain::booking::BookingEvent;
+use domain::client::{ClientDetails, ClientEvent};
+use domain::ids::ClientId;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+type Result<T> = std::result::Result<T, QueryError>;
+
+pub(crate) async fn apply(
+    w: &mut Writer<'_>,
+    stored: &StoredEvent,
+) -> std::result::Result<(), ApplyError> {
+    match stored.aggregate_type.as_str() {
+        "Client" => client_event(w, stored, decode(stored)?).await,
+        "Booking" => booking_event(w, stored, decode(stored)?).await,
+        _ => Ok(()),
+    }
+}
+
+/// The contact columns of a client: the only statement that writes personal data.
+async fn write_contact(
+    w: &mut Writer<'_>,
+    id: &str,
+    name: &str,
+    email: &str,
+    phone: Option<&str>,
+    notes: Option<&str>,
+) -> std::result::Result<(), ApplyError> {
+    sqlx::query(
+        "UPDATE rm_clients SET name = $2, email = $3, email_key = $4, phone = $5, \
+         notes = COALESCE($6, notes) WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .bind(name.to_string())
+    .bind(email.to_string())
+    .bind(email.to_lowercase())
+    .bind(phone.map(str::to_string))
+    .bind(notes.map(str::to_string))
+    .execute(w.conn().await?)
+    .await?;
+    Ok(())
+}
+
+/// Makes sure the client's row exists (first seen now), without touching its contact.
+async fn ensure_row(
+    w: &mut Writer<'_>,
+    stored: &StoredEvent,
+    id: &str,
+) -> std::result::Result<(), ApplyError> {
+    let at = recorded_at(stored);
+    sqlx::query(
+        "INSERT INTO rm_clients (id, email_key, name, email, created_at, updated_at, \
+         created_position) VALUES ($1, '', '', '', $2, $2, $3) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id.to_string())
+    .bind(at)
+    .bind(stored.at.position)
+    .execute(w.conn().await?)
+    .await?;
+    Ok(())
+}
+
+async fn touch(
+    w: &mut Writer<'_>,
+    stored: &StoredEvent,
+    id: &str,
+    sets: &'static str,
+) -> std::result::Result<(), ApplyError> {
+    let sql = format!("UPDATE rm_clients SET updated_at = $2, version = $3{sets} WHERE id = $1");
+    sqlx::query(&sql)
+        .bind(id.to_string())
+        .bind(recorded_at(stored))
+        .bind(stored.sequence)
+        .execute(w.conn().await?)
+        .await?;
+    Ok(())
+}
+
+async fn set_details(
+    w: &mut Writer<'_>,
+    id: &str,
+    d: &ClientDetails,
+) -> std::result::Result<(), ApplyError> {
+    write_contact(
+        w,
+        id,
+        d.name.as_str(),
+        d.email.as_str(),
+        d.phone.as_ref().map(|p| p.as_str()),
+        Some(&d.notes),
+    )
+    .await
+}
+
+async fn client_event(
+    w: &mut Writer<'_>,
+    stored: &StoredEvent,
+    event: ClientEvent,
+) -> std::result::Result<(), ApplyError> {
+    let id = stored.aggregate_id.clone();
+    match event {
+        ClientEvent::ClientRegistered { details, .. } => {
+            ensure_row(w, stored, &id).await?;
+            set_details(w, &id, &details).await?;
+            touch(w, stored, &id, ", registered = 1, archived = 0").await?;
+        }
+        ClientEvent::ClientUpdated { details, .. } => {
+            set_details(w, &id, &details).await?;
+            touch(w, stored, &id, "").await?;
+        }
+        ClientEvent::ClientArchived { .. } => touch(w, stored, &id, ", archived = 1").await?,
+        ClientEvent::ClientRestored { .. } => touch(w, stored, &id, ", archived = 0").await?,
+    }
+    Ok(())
+}
+
+async fn set_booking(
+    w: &mut Writer<'_>,
+    booking: &str,
+    sets: &'static str,
+    value: Option<crate::writer::Val>,
+) -> std::result::Result<(), ApplyError> {
+    let sql = format!("UPDATE rm_client_bookings SET {sets} WHERE booking = $1");
+    let mut q = sqlx::query(&sql).bind(booking.to_string());
+    q = match value {
+        Some(crate::writer::Val::Int(i)) => q.bind(i),
+        Some(crate::writer::Val::Text(t)) => q.bind(t),
+        Some(crate::writer::Val::Null) => q.bind(Option::<String>::None),
+        None => q,
+    };
+    q.execute(w.conn().await?).await?;
+    Ok(())
+}
+
+/// The figures of the client of `booking`, from that client's bookings.
+async fn recompute(w: &mut Writer<'_>, booking: &str) -> std::result::Result<(), ApplyError> {
+    let client: Option<String> =
+        sqlx::query_scalar("SELECT client FROM rm_client_bookings WHERE booking = $1")
+            .bind(booking.to_string())
+            .fetch_optional(w.conn().await?)
+            .await?;
+    let Some(client) = client else {
+        return Ok(());
+    };
+    sqlx::query(
+        "UPDATE rm_clients SET \
+         bookings_count = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = $1), \
+         upcoming = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = $1 \
+            AND b.status IN ('requested', 'held', 'confirmed')), \
+         completed = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = $1 AND b.status = 'completed'), \
+         no_shows = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = $1 AND b.status = 'no_show'), \
+         cancellations = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = $1 AND b.status = 'cancelled'), \
+         first_visit_epoch = (SELECT MIN(b.start_epoch) FROM rm_client_bookings b WHERE b.client = $1 AND b.status = 'completed'), \
+         first_visit_at = (SELECT b.start_at FROM rm_client_bookings b WHERE b.client = $1 AND b.status = 'completed' \
+            ORDER BY b.start_epoch, b.booking LIMIT 1), \
+         last_visit_epoch = (SELECT MAX(b.start_epoch) FROM rm_client_bookings b WHERE b.client = $1 AND b.status = 'completed'), \
+         last_visit_at = (SELECT b.start_at FROM rm_client_bookings b WHERE b.client = $1 AND b.status = 'completed' \
+            ORDER BY b.start_epoch DESC, b.booking DESC LIMIT 1), \
+         total_spent_cents = (SELECT COALESCE(SUM(CASE WHEN b.status = 'completed' THEN b.price_cents ELSE 0 END \
+            + b.kept_cents), 0) FROM rm_client_bookings b WHERE b.client = $1), \
+         currency = COALESCE((SELECT b.currency FROM rm_client_bookings b WHERE b.client = $1 \
+            ORDER BY b.start_epoch DESC, b.booking DESC LIMIT 1), currency) \
+         WHERE id = $1",
+    )
+    .bind(client)
+    .execute(w.conn().await?)
+    .await?;
+    Ok(())
+}
+
+async fn booking_event(
+    w: &mut Writer<'_>,
+    stored: &StoredEvent,
+    event: BookingEvent,
+) -> std::result::Result<(), ApplyError> {
+    let booking = stored.aggregate_id.clone();
+    match event {
+        BookingEvent::BookingRequested { details: d, .. } => {
+            let client = ClientId::for_email(&d.client.email).to_string();
+            let registered: Option<i64> =
+                sqlx::query_scalar("SELECT registered FROM rm_clients WHERE id = $1")
+                    .bind(client.clone())
+                    .fetch_optional(w.conn().await?)
+                    .await?;
+            ensure_row(w, stored, &client).await?;
+            // A client registered by hand keeps the details the salon gave; one only seen in
+            // bookings is known by their latest booking.
+            if registered != Some(1) {
+                write_contact(
+                    w,
+                    &client,
+                    d.client.name.as_str(),
+                    d.client.email.as_str(),
+                    Some(d.client.phone.as_str()),
+                    None,
+                )
+                .await?;
+                sqlx::query("UPDATE rm_clients SET updated_at = $2 WHERE id = $1")
+                    .bind(client.clone())
+                    .bind(recorded_at(stored))
+                    .execute(w.conn().await?)
+                    .await?;
+            }
+            sqlx::query(
+                "INSERT INTO rm_client_bookings (booking, client, status, start_at, start_epoch, \
+                 price_cents, kept_cents, currency) VALUES ($1, $2, 'requested', $3, $4, $5, 0, $6) \
+                 ON CONFLICT (booking) DO NOTHING",
+            )
+            .bind(booking.clone())
+            .bind(client)
+            .bind(d.start.to_rfc3339())
+            .bind(d.start.timestamp())
+            .bind(d.price_cents.get())
+            .bind(d.currency.as_str().to_string())
+            .execute(w.conn().await?)
+            .await?;
+        }
+        BookingEvent::BookingHeld { .. } => {
+            set_booking(w, &booking, "status = 'held'", None).await?
+        }
+        BookingEvent::BookingConfirmed { .. } => {
+            set_booking(w, &booking, "status = 'confirmed'", None).await?
+        }
+        BookingEvent::HoldExpired { .. } | BookingEvent::BookingCancelled { .. } => {
+            set_booking(w, &booking, "status = 'cancelled'", None).await?
+        }
+        BookingEvent::BookingCompleted { .. } => {
+            set_booking(w, &booking, "status = 'completed'", None).await?
+        }
+        BookingEvent::BookingNoShow { .. } => {
+            set_booking(w, &booking, "status = 'no_show'", None).await?
+        }
+        BookingEvent::BookingRescheduled { start, .. } => {
+            set_booking(
+                w,
+                &booking,
+                "start_at = $2",
+                Some(start.to_rfc3339().into()),
+            )
+            .await?;
+            set_booking(
+                w,
+                &booking,
+                "start_epoch = $2",
+                Some(start.timestamp().into()),
+            )
+            .await?;
+        }
+        BookingEvent::DepositForfeited { amount_cents, .. } => {
+            set_booking(
+                w,
+                &booking,
+                "kept_cents = $2",
+                Some(amount_cents.get().into()),
+            )
+            .await?
+        }
+        // Nothing the figures show.
+        BookingEvent::CheckoutStarted { .. }
+        | BookingEvent::DepositPaid { .. }
+        | BookingEvent::DepositFailed { .. }
+        | BookingEvent::RefundRequested { .. }
+        | BookingEvent::DepositRefunded { .. }
+        | BookingEvent::RefundFailed { .. }
+        | BookingEvent::BookingNotesChanged { .. } => return Ok(()),
+    }
+    recompute(w, &booking).await
+}
+
+/// A client as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = ClientRecord, example = json!({
+    "id": "5f1c7b3e-2a9d-5c41-8e6f-0b7a3d2c1e90",
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "phone": "+12125550142",
+    "notes": "Prefers mornings.",
+    "registered": true,
+    "archived": false,
+    "created_at": "2027-03-01T09:12:44.102+00:00",
+    "updated_at": "2027-03-02T10:00:00+00:00",
+    "bookings_count": 4,
+    "upcoming": 1,
+    "completed": 2,
+    "no_shows": 0,
+    "cancellations": 1,
+    "first_visit": "2027-01-12T15:00:00+00:00",
+    "last_visit": "2027-02-23T14:30:00+00:00",
+    "total_spent_cents": 19000,
+    "currency": "USD"
+}))]
+pub struct ClientView {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    /// E.164 (`+` and digits).
+    pub phone: Option<String>,
+    /// The salon's notes; never shown to the client.
+    pub notes: String,
+    /// Registered by hand (or edited) rather than only seen in bookings.
+    pub registered: bool,
+    pub archived: bool,
+    /// When the client was first seen (registered or first booking).
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    /// Every booking the client made, whatever became of it.
+    pub bookings_count: i64,
+    /// Bookings still to come (requested, held or confirmed).
+    pub upcoming: i64,
+    pub completed: i64,
+    pub no_shows: i64,
+    /// Cancelled by anyone, unpaid holds that ran out included.
+    pub cancellations: i64,
+    /// Start of the first completed appointment.
+    #[schema(format = DateTime)]
+    pub first_visit: Option<String>,
+    /// Start of the latest completed appointment.
+    #[schema(format = DateTime)]
+    pub last_visit: Option<String>,
+    /// Prices of completed appointments plus deposits kept (no-shows, late cancellations),
+    /// integer cents in `currency`.
+    pub total_spent_cents: i64,
+    pub currency: String,
+    /// The Client aggregate's version (0 while only seen in bookings), for the ETag.
+    #[serde(skip)]
+    pub version: i64,
+}
+
+const COLUMNS: &str =
+    "id, name, email, phone, notes, registered, archived, created_at, updated_at, \
+    bookings_count, upcoming, completed, no_shows, cancellations, first_visit_at, last_visit_at, \
+    total_spent_cents, currency, version";
+
+/// Reads one row; with [`write_contact`], the only code that touches personal data.
+pub fn client_row(r: &AnyRow) -> Result<ClientView> {
+    Ok(ClientView {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        email: r.try_get("email")?,
+        phone: r.try_get("phone")?,
+        notes: r.try_get("notes")?,
+        registered: r.try_get::<i64, _>("registered")? != 0,
+        archived: r.try_get::<i64, _>("archived")? != 0,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        bookings_count: r.try_get("bookings_count")?,
+        upcoming: r.try_get("upcoming")?,
+        completed: r.try_get("completed")?,
+        no_shows: r.try_get("no_shows")?,
+        cancellations: r.try_get("cancellations")?,
+        first_visit: r.try_get("first_visit_at")?,
+        last_visit: r.try_get("last_visit_at")?,
+        total_spent_cents: r.try_get("total_spent_cents")?,
+        currency: r.try_get("currency")?,
+        version: r.try_get("version")?,
+    })
+}
+
+/// One client, archived or not.
+pub async fn client(db: &ReadDb, id: &str) -> Result<Option<ClientView>> {
+    let sql = format!("SELECT {COLUMNS} FROM rm_clients WHERE id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id.to_string())
+        .fetch_optional(db.pool())
+        .await?;
+    row.as_ref().map(client_row).transpose()
+}
+
+/// How `GET /api/v1/clients` lists: filters, search and orderings. Archived clients are left
+/// out unless `archived` is asked for (the route adds that condition).
+pub const CLIENT_LIST: ListSpec = ListSpec {
+    table: "rm_clients",
+    columns: COLUMNS,
+    filters: &[
+        Filter::new("archived", "archived", FilterKind::Flag),
+        Filter::new("registered", "registered", FilterKind::Flag),
+        Filter::new("created_at", "created_at", FilterKind::Rfc3339),
+        Filter::new("first_visit", "first_visit_epoch", FilterKind::Epoch),
+        Filter::new("last_visit", "last_visit_epoch", FilterKind::Epoch),
+        Filter::new("bookings_count", "bookings_count", FilterKind::Number),
+        Filter::new("upcoming", "upcoming", FilterKind::Number),
+        Filter::new("completed", "completed", FilterKind::Number),
+        Filter::new("no_shows", "no_shows", FilterKind::Number),
+        Filter::new("cancellations", "cancellations", FilterKind::Number),
+        Filter::new("total_spent_cents", "total_spent_cents", FilterKind::Number),
+    ],
+    search: &["name", "email", "phone"],
+    // Visits are NULL before the first one: ordered as the earliest, on both stores.
+    orderings: &[
+        ("name", "name"),
+        ("email", "email_key"),
+        ("created_at", "created_position"),
+        ("updated_at", "updated_at"),
+        ("first_visit", "COALESCE(first_visit_epoch, 0)"),
+        ("last_visit", "COALESCE(last_visit_epoch, 0)"),
+        ("bookings_count", "bookings_count"),
+        ("total_spent_cents", "total_spent_cents"),
+    ],
+    default_ordering: "created_at",
+    key: "id",
+};
