@@ -269,7 +269,10 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         .merge(web::dashboard::router(
             read.clone(),
             running.handle.clone(),
-            config.dashboard.clone(),
+            web::dashboard::DashboardConfig {
+                trust_forwarded: config.trust_forwarded,
+                ..config.dashboard.clone()
+            },
         ));
     if config.dashboard.password.is_none() {
         tracing::info!("SALON_DASHBOARD_PASSWORD is not set: the partner's dashboard says it is not configured");

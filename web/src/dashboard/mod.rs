@@ -59,6 +59,9 @@ pub struct DashboardConfig {
     pub intake: Option<IntakeSource>,
     /// How long a session lasts (`SALON_DASHBOARD_SESSION_HOURS`, default 12).
     pub session_hours: i64,
+    /// Count login failures by the first `X-Forwarded-For` hop (`SALON_TRUST_FORWARDED`, as the
+    /// API's rate limits do); otherwise by the connection's peer.
+    pub trust_forwarded: bool,
 }
 
 impl Default for DashboardConfig {
@@ -68,6 +71,7 @@ impl Default for DashboardConfig {
             secure_cookies: false,
             intake: None,
             session_hours: 12,
+            trust_forwarded: false,
         }
     }
 }
@@ -84,6 +88,7 @@ struct Inner {
     password: Option<Password>,
     intake: Option<IntakeSource>,
     http: reqwest::Client,
+    trust_forwarded: bool,
 }
 
 /// The dashboard's routes, with their own state; merge into the app's router.
@@ -111,6 +116,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         password: config.password,
         intake: config.intake,
         http,
+        trust_forwarded: config.trust_forwarded,
     }));
     Router::new()
         .route("/dashboard/login", get(login_page).post(login))
@@ -259,21 +265,39 @@ impl FromRequestParts<Dashboard> for ApiPartner {
     }
 }
 
-/// The client's address as the socket saw it. `X-Forwarded-For` is not trusted: behind a
-/// proxy every client counts as the proxy (the overall limit still holds).
+/// The client's address for the login throttle: the first `X-Forwarded-For` hop when the
+/// server is told it sits behind a proxy that sets it (`SALON_TRUST_FORWARDED`), else the
+/// connection's peer. Untrusted, a forged header would let one client spread its failures over
+/// made-up addresses; behind an untrusted proxy every client counts as the proxy (the overall
+/// limit holds either way).
 struct ClientIp(IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<Dashboard> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Dashboard,
+    ) -> Result<Self, Self::Rejection> {
+        let forwarded = state
+            .0
+            .trust_forwarded
+            .then(|| {
+                parts
+                    .headers
+                    .get("x-forwarded-for")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.split(',').next())
+                    .and_then(|v| v.trim().parse::<IpAddr>().ok())
+            })
+            .flatten();
+        Ok(Self(forwarded.unwrap_or_else(|| {
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|c| c.0.ip())
-                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-        ))
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        })))
     }
 }
 
