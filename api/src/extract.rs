@@ -227,19 +227,22 @@ impl FromRequestParts<AppState> for Integrator {
     }
 }
 
-/// Someone allowed to watch the live alerts (`/events/stream`). Today that is any API token
-/// holder, whatever its scope; the owner's panel and the partner's dashboard sessions are added
-/// here as further variants, so the stream itself does not change.
+/// Someone allowed to watch the live alerts (`/events/stream`): any API token holder, whatever
+/// its scope, or the partner logged in to the dashboard (its session cookie; the browser's
+/// `EventSource` sends cookies, not headers). The owner's panel sessions are added here as a
+/// further variant, so the stream itself does not change.
 #[derive(Debug, Clone)]
 pub enum Watcher {
     Integrator(Integrator),
+    Dashboard(web::auth::Session),
 }
 
 impl Watcher {
-    /// Who is watching, as an audit actor (`token:<name>`); for logs.
+    /// Who is watching, as an audit actor (`token:<name>`, `partner`); for logs.
     pub fn actor(&self) -> String {
         match self {
             Self::Integrator(i) => i.actor(),
+            Self::Dashboard(s) => s.subject.clone(),
         }
     }
 }
@@ -248,8 +251,26 @@ impl FromRequestParts<AppState> for Watcher {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        Integrator::from_request_parts(parts, state)
-            .await
-            .map(Self::Integrator)
+        // A bearer token, when sent, decides: a bad token is not rescued by a cookie.
+        if parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            return Integrator::from_request_parts(parts, state)
+                .await
+                .map(Self::Integrator);
+        }
+        match web::auth::find(&state.read, web::auth::Realm::Dashboard, &parts.headers).await {
+            Ok(Some(session)) => Ok(Self::Dashboard(session)),
+            Ok(None) => Err(Problem::unauthorized(
+                "Send Authorization: Bearer <token>, or log in to the dashboard.",
+            )),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read dashboard sessions");
+                Err(Problem::unavailable(
+                    "The store is unreachable; try again shortly.",
+                ))
+            }
+        }
     }
 }

@@ -183,30 +183,6 @@ async fn method_not_allowed(req: Request) -> Problem {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn accept_headers_that_take_json() {
-        for ok in [
-            "application/json",
-            "*/*",
-            "text/html, application/*;q=0.5",
-            "application/problem+json",
-            "application/vnd.api+json",
-        ] {
-            assert!(super::accepts_json(ok), "{ok}");
-        }
-        for no in [
-            "text/html",
-            "application/xml",
-            "application/json;q=0",
-            "text/csv, image/*",
-        ] {
-            assert!(!super::accepts_json(no), "{no}");
-        }
-    }
-}
-
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     Problem::internal(&"a handler panicked").into_response()
 }
@@ -242,4 +218,28 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(request_id))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn accept_headers_that_take_json() {
+        for ok in [
+            "application/json",
+            "*/*",
+            "text/html, application/*;q=0.5",
+            "application/problem+json",
+            "application/vnd.api+json",
+        ] {
+            assert!(super::accepts_json(ok), "{ok}");
+        }
+        for no in [
+            "text/html",
+            "application/xml",
+            "application/json;q=0",
+            "text/csv, image/*",
+        ] {
+            assert!(!super::accepts_json(no), "{no}");
+        }
+    }
 }

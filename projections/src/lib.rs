@@ -11,6 +11,7 @@
 pub mod apply;
 pub mod calendars;
 pub mod clients;
+pub mod dashboard;
 pub mod history;
 pub mod list;
 pub mod queries;

@@ -61,6 +61,8 @@ pub struct Config {
     pub reactor_backoff: Backoff,
     /// Run the reactors in the background (tests may run rounds by hand instead).
     pub run_reactors: bool,
+    /// The partner's dashboard: password, cookie security, where the intake lists its entries.
+    pub dashboard: web::dashboard::DashboardConfig,
     /// Bookings per client address (`SALON_RATE_BOOKINGS`, default 30 a minute, burst 10).
     pub booking_rate: api::limit::Rate,
     /// Calls per API token (`SALON_RATE_TOKENS`, default 600 a minute, burst 120).
@@ -93,6 +95,7 @@ impl Config {
             clock: Clock::System,
             reactor_backoff: Backoff::default(),
             run_reactors: true,
+            dashboard: web::dashboard::DashboardConfig::default(),
         }
     }
 }
@@ -261,7 +264,19 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         )),
     };
     // The booking site's files first; the API's fallback answers every other path.
-    let mut router = api::router(state.clone()).merge(web::site_router_with(&config.site));
+    let mut router = api::router(state.clone())
+        .merge(web::site_router_with(&config.site))
+        .merge(web::dashboard::router(
+            read.clone(),
+            running.handle.clone(),
+            web::dashboard::DashboardConfig {
+                trust_forwarded: config.trust_forwarded,
+                ..config.dashboard.clone()
+            },
+        ));
+    if config.dashboard.password.is_none() {
+        tracing::info!("SALON_DASHBOARD_PASSWORD is not set: the partner's dashboard says it is not configured");
+    }
     if !config.site_origins.is_empty() {
         // The site served from elsewhere (`salon export-site` on a CDN) calls the API across
         // origins: only the listed origins get CORS headers.
@@ -379,6 +394,40 @@ pub fn reactor_settings_from_env(config: &mut Config) -> anyhow::Result<()> {
         config.reminder_before = chrono::Duration::hours(hours);
     }
     config.links = env("SALON_SECRET_KEY").map(|k| LinkSigner::from_secret(&k));
+    Ok(())
+}
+
+/// The dashboard's settings from the environment: `SALON_DASHBOARD_PASSWORD` (secret),
+/// `SALON_DASHBOARD_SESSION_HOURS` (default 12), `SALON_INTAKE_URL` and `SALON_INTAKE_TOKEN`
+/// (secret). Cookies are `Secure` when `SALON_PUBLIC_URL` is https, so call this after
+/// [`reactor_settings_from_env`].
+pub fn dashboard_settings_from_env(config: &mut Config) -> anyhow::Result<()> {
+    let d = &mut config.dashboard;
+    // Not trimmed: a password may end in a space on purpose.
+    d.password = std::env::var("SALON_DASHBOARD_PASSWORD")
+        .ok()
+        .and_then(web::dashboard::Password::new);
+    d.secure_cookies = config.public_url.starts_with("https://");
+    if let Some(hours) = env("SALON_DASHBOARD_SESSION_HOURS") {
+        d.session_hours = hours
+            .parse::<i64>()
+            .ok()
+            .filter(|h| (1..=720).contains(h))
+            .context("SALON_DASHBOARD_SESSION_HOURS must be a number of hours (1 to 720)")?;
+    }
+    d.intake = match env("SALON_INTAKE_URL") {
+        Some(url) => {
+            let base = web::SiteConfig::new(None, Some(&url))
+                .context("SALON_INTAKE_URL is unusable")?
+                .intake_url
+                .unwrap_or(url);
+            Some(web::dashboard::IntakeSource::new(
+                &base,
+                env("SALON_INTAKE_TOKEN"),
+            ))
+        }
+        None => None,
+    };
     Ok(())
 }
 

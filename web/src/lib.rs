@@ -6,7 +6,11 @@
 //! `/config.js` is not a file: it is written from [`SiteConfig`] (where the API and the intake
 //! are), by the server for the live site and by [`export`] for a copy served elsewhere (a CDN).
 //!
-//! The owner's panel (`/admin`) and the partner's dashboard (`/dashboard`) will live here too.
+//! The partner's dashboard (`/dashboard`) lives in [`dashboard`], over the session, CSRF and
+//! login-throttle layer in [`auth`], which the owner's panel (`/admin`) will share.
+
+pub mod auth;
+pub mod dashboard;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
