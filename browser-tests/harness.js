@@ -75,7 +75,13 @@ export async function startSalon({ extra = {}, port: wanted, dir: reuse } = {}) 
     // `salon token create` against this store: a bearer token with `scope`.
     async token(scope = 'write') {
       const { stdout } = await promisify(execFile)(BIN, ['token', 'create', '--name', `test-${scope}-${Date.now()}`, '--scope', scope], { env });
-      return stdout.trim();
+      const token = stdout.trim();
+      // Another process wrote it: wait until the server's read model knows it.
+      for (const deadline = Date.now() + 10000; ; await sleep(50)) {
+        const r = await fetch(url + '/api/v1/bookings?limit=1', { headers: { authorization: `Bearer ${token}` } });
+        if (r.ok) return token;
+        if (Date.now() > deadline) throw new Error(`the server does not know the new token: ${r.status}`);
+      }
     },
     // Stops the server; `keep` leaves its store for a restart.
     async stop({ keep = false } = {}) {
