@@ -8,14 +8,14 @@ use crate::reviews::Reviewed;
 use chrono::{Datelike, Duration, NaiveTime, TimeZone, Utc};
 use domain::booking::{Booking, BookingCommand, BookingStatus};
 use domain::ids::{BookingId, ServiceId, StylistId, SALON_ID};
-use domain::review::{Review, ReviewCommand, ReviewStatus, ReviewText};
-use domain::values::{Client, Email, PersonName, Phone};
 use domain::metadata::{EventMetadata, Source};
+use domain::review::{Review, ReviewCommand, ReviewStatus, ReviewText};
 use domain::salon::{Salon, SalonCommand};
 use domain::schedule::{BookingPolicy, DayHours, DayKey, TimeRange, WeeklyHours};
 use domain::service::{Service, ServiceCommand, ServiceDetails};
 use domain::stylist::{Stylist, StylistCommand};
 use domain::values::{Cents, Currency};
+use domain::values::{Client, Email, PersonName, Phone};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -173,8 +173,7 @@ impl CommandBus {
         if salon.state.configured {
             return Ok(None);
         }
-        let meta =
-            EventMetadata::new("system", Source::Cli).with_reason(Some(DEMO_REASON.into()));
+        let meta = EventMetadata::new("system", Source::Cli).with_reason(Some(DEMO_REASON.into()));
         let configure = SalonCommand::Configure {
             name: SALON_NAME.into(),
             time_zone: chrono_tz::America::New_York,
@@ -241,9 +240,8 @@ impl CommandBus {
         let tz = chrono_tz::America::New_York;
         let today = Utc::now().with_timezone(&tz).date_naive();
         // The last such weekday before today, then whole weeks further back.
-        let back = (7 + i64::from(today.weekday().num_days_from_monday())
-            - i64::from(visit.weekday))
-            % 7;
+        let back =
+            (7 + i64::from(today.weekday().num_days_from_monday()) - i64::from(visit.weekday)) % 7;
         let back = if back == 0 { 7 } else { back };
         let date = today - Duration::days(back + 7 * (visit.weeks_ago - 1).max(0));
         let local = date.and_time(t(visit.hour, 0));
@@ -271,7 +269,9 @@ impl CommandBus {
             .await
             .map_err(|e| err(&e))?;
         let key = placed.id.to_string();
-        let mut last = placed.committed.ok_or_else(|| err(&"already placed"))?;
+        if placed.committed.is_none() {
+            return Err(err(&"already placed"));
+        }
         if placed.booking.status == BookingStatus::Held {
             let paid = BookingCommand::RecordDepositPaid {
                 amount_cents: placed
@@ -289,7 +289,7 @@ impl CommandBus {
         let complete = BookingCommand::Complete {
             now: start + Duration::hours(4),
         };
-        last = self
+        let last = self
             .execute::<Booking>(&key, complete, meta)
             .await
             .map_err(|e| err(&e))?

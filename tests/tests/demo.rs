@@ -51,7 +51,8 @@ async fn the_demo_salon_comes_with_completed_visits_and_approved_reviews() {
         assert_eq!(completed.len(), VISITS.len(), "{bookings}");
         let now = chrono::Utc::now();
         for b in bookings["results"].as_array().unwrap() {
-            let start: chrono::DateTime<chrono::Utc> = b["start"].as_str().unwrap().parse().unwrap();
+            let start: chrono::DateTime<chrono::Utc> =
+                b["start"].as_str().unwrap().parse().unwrap();
             assert!(start < now, "{b}");
         }
         for v in VISITS {
