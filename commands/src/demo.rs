@@ -133,7 +133,7 @@ pub const VISITS: &[DemoVisit] = &[
     DemoVisit { key: "demo-visit-3", stylist: "Malik Johnson", service: "Loc Repair", weeks_ago: 4, weekday: 1, hour: 8, client: ("Devon King", "devon.king@example.com"), review: Some((5, "Malik fixed two thinning locs I thought I'd have to cut. In and out before work.", "Devon K.", "Glad we saved them, Devon.")) },
     DemoVisit { key: "demo-visit-4", stylist: "Keisha Brown", service: "Retwist", weeks_ago: 3, weekday: 2, hour: 11, client: ("Renée Powell", "renee.p@example.com"), review: Some((4, "Neat retwist and a lovely scalp massage. We started a little late, but it was worth the wait.", "Renée P.", "Sorry about the wait, Renée — thank you for your patience.")) },
     DemoVisit { key: "demo-visit-5", stylist: "Malik Johnson", service: "Retwist", weeks_ago: 2, weekday: 5, hour: 8, client: ("Jordan Mitchell", "jordan.m@example.com"), review: Some((4, "Clean, even retwist. Early Saturday slot is perfect for me.", "Jordan M.", "")) },
-    DemoVisit { key: "demo-visit-6", stylist: "Amara Diallo", service: "Loc Repair", weeks_ago: 1, weekday: 4, hour: 10, client: ("Nia Thompson", "nia.thompson@example.com"), review: None },
+    DemoVisit { key: "demo-visit-6", stylist: "Amara Diallo", service: "Loc Repair", weeks_ago: 1, weekday: 4, hour: 10, client: ("Imani Clarke", "imani.clarke@example.com"), review: None },
 ];
 
 /// The booking id of a demo visit.
