@@ -37,7 +37,7 @@ const freeStarts = async (stylist, start) => {
   return a.slots.map((s) => s.start);
 };
 
-test('fallback data names the same services and stylists as the live API', async () => {
+test('fallback data names the same services, stylists and reviews as the live API', async () => {
   const services = (await salon.get('/api/v1/services?limit=100')).results;
   const stylists = (await salon.get('/api/v1/stylists?limit=100')).results;
   const pick = (xs, keys) => xs.map((x) => Object.fromEntries(keys.map((k) => [k, x[k]])));
@@ -45,6 +45,11 @@ test('fallback data names the same services and stylists as the live API', async
   assert.deepEqual(pick(FALLBACK.services, sk), pick(services, sk));
   const tk = ['id', 'name', 'bio', 'services', 'active', 'hours'];
   assert.deepEqual(pick(FALLBACK.stylists, tk), pick(stylists, tk));
+  // Approved reviews, in the API's order (newest first); their dates are the store's own.
+  const reviews = (await salon.get('/api/v1/reviews?limit=100')).results;
+  assert.ok(reviews.length > 0, 'the demo salon has reviews');
+  const rk = ['id', 'stylist', 'service', 'rating', 'text', 'display_name', 'reply'];
+  assert.deepEqual(pick(FALLBACK.reviews, rk), pick(reviews, rk));
 });
 
 test('books end to end by clicking; the slot leaves availability', async () => {

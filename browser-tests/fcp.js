@@ -9,7 +9,7 @@ const RUNS = Number(process.argv[2] || 15);
 // Everything the booking page loads before it renders (index.html carries the CSS inline).
 const PAGE = ['/', '/config.js', '/app.js', '/api.js', '/queue.js', '/format.js', '/fallback-data.js'];
 // Loaded only when a page after booking is opened (deposit, Stripe's return, the manage link).
-const LATER = ['/manage.js'];
+const LATER = ['/manage.js', '/review.js'];
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -1,5 +1,6 @@
 // Starts the real salon binary on a free port with its own SQLite file, and a headless Chromium.
 import { spawn, execFile } from 'node:child_process';
+import { createHash, createHmac } from 'node:crypto';
 import { mkdtemp, rm, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
@@ -65,9 +66,22 @@ export async function startSalon({ extra = {}, port: wanted, dir: reuse } = {}) 
       if (!r.ok) throw new Error(`${path}: ${r.status}`);
       return r.json();
     },
+    // The log's events (of `type`), without the demo salon's own seeding (its past visits).
     async events(type) {
       const { stdout } = await promisify(execFile)(BIN, ['events', 'export'], { env, maxBuffer: 64 << 20 });
-      return stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => !type || e.event_type === type);
+      return stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l))
+        .filter((e) => (!type || e.event_type === type) && e.metadata?.reason !== 'demo data');
+    },
+    // `salon token create` against this store: a bearer token with `scope`.
+    async token(scope = 'write') {
+      const { stdout } = await promisify(execFile)(BIN, ['token', 'create', '--name', `test-${scope}-${Date.now()}`, '--scope', scope], { env });
+      const token = stdout.trim();
+      // Another process wrote it: wait until the server's read model knows it.
+      for (const deadline = Date.now() + 10000; ; await sleep(50)) {
+        const r = await fetch(url + '/api/v1/bookings?limit=1', { headers: { authorization: `Bearer ${token}` } });
+        if (r.ok) return token;
+        if (Date.now() > deadline) throw new Error(`the server does not know the new token: ${r.status}`);
+      }
     },
     // Stops the server; `keep` leaves its store for a restart.
     async stop({ keep = false } = {}) {
@@ -81,6 +95,14 @@ export async function startSalon({ extra = {}, port: wanted, dir: reuse } = {}) 
     },
   };
 }
+
+// A SALON_SECRET_KEY for tests that need a client's review link: the server signs links with a
+// key derived from it (commands/src/links.rs), so the test holds the same link the "how was
+// it?" email carries. Start the salon with `extra: { SALON_SECRET_KEY: LINK_SECRET }`.
+export const LINK_SECRET = 'browser-tests: a secret key of at least 32 characters';
+const linkKey = createHash('sha256').update('salon client links\0').update(LINK_SECRET).digest();
+export const reviewToken = (booking) => createHmac('sha256', linkKey).update(`review:${booking}`).digest('hex').slice(0, 32);
+export const reviewLink = (booking) => `/?review=${booking}&token=${reviewToken(booking)}`;
 
 export const INTAKE_TOKEN = 'browser-test-intake-token';
 

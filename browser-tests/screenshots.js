@@ -3,12 +3,12 @@
 import { mkdir } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startSalon, startIntake, freePort, launch, fillDetails } from './harness.js';
+import { startSalon, startIntake, freePort, launch, fillDetails, LINK_SECRET, reviewLink } from './harness.js';
 import { startStripe, STRIPE_KEY, WEBHOOK_SECRET } from './stripe-stub.js';
 
 const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'screenshots');
 await mkdir(out, { recursive: true });
-const salon = await startSalon();
+const salon = await startSalon({ extra: { SALON_SECRET_KEY: LINK_SECRET } });
 const browser = await launch();
 try {
   for (const width of [390, 1280]) {
@@ -43,6 +43,32 @@ try {
       await page.getByRole('button', { name: /^Book / }).click();
       await page.getByRole('heading', { name: "You're booked" }).waitFor();
       await shot('6-confirmation');
+      await context.close();
+    }
+  }
+  // The review page of the "how was it?" email: the form, its field errors, thanks, and a
+  // second review of the same visit refused.
+  {
+    const write = await salon.token('write');
+    const auth = { authorization: `Bearer ${write}` };
+    const reviewed = new Set((await (await fetch(salon.url + '/api/v1/reviews?limit=100', { headers: auth })).json()).results.map((r) => r.booking));
+    const completed = (await (await fetch(salon.url + '/api/v1/bookings?status=completed&limit=100', { headers: auth })).json()).results;
+    const visit = completed.find((b) => !reviewed.has(b.id));
+    for (const width of [390, 1280]) {
+      const context = await browser.newContext({ serviceWorkers: 'block', viewport: { width, height: 844 } });
+      const page = await context.newPage();
+      const shot = (name) => page.screenshot({ path: join(out, `${width}-${name}.png`), fullPage: true });
+      await page.goto(salon.url + reviewLink(visit.id));
+      await page.getByRole('heading', { name: 'How was your visit?' }).waitFor();
+      await shot('30-review');
+      await page.getByRole('button', { name: 'Send review' }).click();
+      await shot('31-review-errors');
+      await page.getByRole('radio', { name: /^5 stars/ }).check();
+      await page.getByLabel('Your review (optional)').fill('Amara rescued my edges. Patient, gentle and honest about what my locs need.');
+      await page.getByLabel('Name shown with your review').fill('Nia T.');
+      await page.getByRole('button', { name: 'Send review' }).click();
+      await page.getByRole('alert').or(page.getByRole('heading', { name: 'Thank you!' })).first().waitFor();
+      await shot(width === 390 ? '32-review-thanks' : '32-review-already');
       await context.close();
     }
   }

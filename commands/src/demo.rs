@@ -2,15 +2,20 @@
 //! store by `salon serve` and `salon seed-demo`. Ids are derived from names (UUID v5), so they
 //! are the same on every machine and the site's fallback data can name them.
 
+use crate::booking::PlaceBooking;
 use crate::bus::{CommandBus, CommandError, Committed};
-use chrono::NaiveTime;
-use domain::ids::{ServiceId, StylistId, SALON_ID};
+use crate::reviews::Reviewed;
+use chrono::{Datelike, Duration, NaiveTime, TimeZone, Utc};
+use domain::booking::{Booking, BookingCommand, BookingStatus};
+use domain::ids::{BookingId, ServiceId, StylistId, SALON_ID};
 use domain::metadata::{EventMetadata, Source};
+use domain::review::{Review, ReviewCommand, ReviewStatus, ReviewText};
 use domain::salon::{Salon, SalonCommand};
 use domain::schedule::{BookingPolicy, DayHours, DayKey, TimeRange, WeeklyHours};
 use domain::service::{Service, ServiceCommand, ServiceDetails};
 use domain::stylist::{Stylist, StylistCommand};
 use domain::values::{Cents, Currency};
+use domain::values::{Client, Email, PersonName, Phone};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -106,6 +111,40 @@ fn stylists() -> Vec<DemoStylist> {
     ]
 }
 
+/// A past visit of the demo salon, completed, and the review its client left (approved, with
+/// the salon's reply if any); `None` is a visit not reviewed yet.
+pub struct DemoVisit {
+    /// Derives the booking's id (as an idempotency key would), so ids are stable.
+    pub key: &'static str,
+    pub stylist: &'static str,
+    pub service: &'static str,
+    /// How many weeks ago, on the stylist's `weekday` (0 = Monday) at `hour`:00 salon time.
+    pub weeks_ago: i64,
+    pub weekday: u32,
+    pub hour: u32,
+    pub client: (&'static str, &'static str),
+    /// (rating, text, display name, reply)
+    pub review: Option<(u8, &'static str, &'static str, &'static str)>,
+}
+
+pub const VISITS: &[DemoVisit] = &[
+    DemoVisit { key: "demo-visit-1", stylist: "Amara Diallo", service: "Starter Locs", weeks_ago: 6, weekday: 3, hour: 10, client: ("Ama Roberts", "ama.roberts@example.com"), review: Some((5, "Amara took her time explaining how to care for my starter locs. Three months in and they look amazing.", "Ama R.", "Thank you, Ama! See you for your first retwist.")) },
+    DemoVisit { key: "demo-visit-2", stylist: "Keisha Brown", service: "Loc Styling", weeks_ago: 5, weekday: 5, hour: 10, client: ("Tasha Williams", "tasha.w@example.com"), review: Some((5, "Keisha did my petals for my sister's wedding and they held all weekend. Everyone asked who did my hair.", "Tasha W.", "")) },
+    DemoVisit { key: "demo-visit-3", stylist: "Malik Johnson", service: "Loc Repair", weeks_ago: 4, weekday: 1, hour: 8, client: ("Devon King", "devon.king@example.com"), review: Some((5, "Malik fixed two thinning locs I thought I'd have to cut. In and out before work.", "Devon K.", "Glad we saved them, Devon.")) },
+    DemoVisit { key: "demo-visit-4", stylist: "Keisha Brown", service: "Retwist", weeks_ago: 3, weekday: 2, hour: 11, client: ("Renée Powell", "renee.p@example.com"), review: Some((4, "Neat retwist and a lovely scalp massage. We started a little late, but it was worth the wait.", "Renée P.", "Sorry about the wait, Renée — thank you for your patience.")) },
+    DemoVisit { key: "demo-visit-5", stylist: "Malik Johnson", service: "Retwist", weeks_ago: 2, weekday: 5, hour: 8, client: ("Jordan Mitchell", "jordan.m@example.com"), review: Some((4, "Clean, even retwist. Early Saturday slot is perfect for me.", "Jordan M.", "")) },
+    DemoVisit { key: "demo-visit-6", stylist: "Amara Diallo", service: "Loc Repair", weeks_ago: 1, weekday: 4, hour: 10, client: ("Imani Clarke", "imani.clarke@example.com"), review: None },
+];
+
+/// The booking id of a demo visit.
+pub fn visit_id(key: &str) -> BookingId {
+    BookingId::from_idempotency_key(key)
+}
+
+/// The reason on every event of the demo's seeding. Its past visits are made up: nobody is
+/// emailed or reminded about them (see `reactors::plan`).
+pub const DEMO_REASON: &str = "demo data";
+
 /// The demo salon's name.
 pub const SALON_NAME: &str = "Crown & Coil Locs — Harlem";
 
@@ -118,9 +157,15 @@ fn seed_err<E: std::error::Error>(e: CommandError<E>) -> SeedError {
 }
 
 impl CommandBus {
-    /// Seeds the demo salon unless the salon is already configured. Returns whether it seeded
-    /// and where the last event landed.
+    /// Seeds the demo salon (with its past visits and reviews) unless the salon is already
+    /// configured. Returns whether it seeded and where the last event landed.
     pub async fn seed_demo(&self) -> Result<Option<Committed>, SeedError> {
+        self.seed_demo_with(true).await
+    }
+
+    /// As [`seed_demo`](Self::seed_demo); without `visits` only the salon, services and
+    /// stylists.
+    pub async fn seed_demo_with(&self, visits: bool) -> Result<Option<Committed>, SeedError> {
         let salon = self
             .load_fresh::<Salon>(SALON_ID)
             .await
@@ -128,7 +173,7 @@ impl CommandBus {
         if salon.state.configured {
             return Ok(None);
         }
-        let meta = EventMetadata::new("system", Source::Cli).with_reason(Some("demo data".into()));
+        let meta = EventMetadata::new("system", Source::Cli).with_reason(Some(DEMO_REASON.into()));
         let configure = SalonCommand::Configure {
             name: SALON_NAME.into(),
             time_zone: chrono_tz::America::New_York,
@@ -178,6 +223,97 @@ impl CommandBus {
                 .map_err(seed_err)?
                 .0;
         }
+        for visit in VISITS.iter().filter(|_| visits) {
+            last = self.seed_visit(visit, &meta).await?;
+        }
         Ok(Some(last))
+    }
+
+    /// A past visit: booked a few days before, completed, and reviewed (approved) when it has a
+    /// review; all through the aggregates' commands, as they would have happened.
+    async fn seed_visit(
+        &self,
+        visit: &DemoVisit,
+        meta: &EventMetadata,
+    ) -> Result<Committed, SeedError> {
+        let err = |e: &dyn std::fmt::Display| SeedError(format!("{}: {e}", visit.key));
+        let tz = chrono_tz::America::New_York;
+        let today = Utc::now().with_timezone(&tz).date_naive();
+        // The last such weekday before today, then whole weeks further back.
+        let back =
+            (7 + i64::from(today.weekday().num_days_from_monday()) - i64::from(visit.weekday)) % 7;
+        let back = if back == 0 { 7 } else { back };
+        let date = today - Duration::days(back + 7 * (visit.weeks_ago - 1).max(0));
+        let local = date.and_time(t(visit.hour, 0));
+        let start = tz
+            .from_local_datetime(&local)
+            .earliest()
+            .ok_or_else(|| err(&"no such local time"))?
+            .with_timezone(&Utc);
+        let client = Client {
+            name: PersonName::parse(visit.client.0).map_err(|e| err(&e))?,
+            email: Email::parse(visit.client.1).map_err(|e| err(&e))?,
+            phone: Phone::parse("(212) 555-0100").map_err(|e| err(&e))?,
+        };
+        let request = PlaceBooking {
+            service: service_id(visit.service),
+            stylists: vec![stylist_id(visit.stylist)],
+            start,
+            client,
+            notes: None,
+            idempotency_key: Some(visit.key.into()),
+            fingerprint: visit.key.into(),
+        };
+        let placed = self
+            .place_booking(request, meta, start - Duration::days(3))
+            .await
+            .map_err(|e| err(&e))?;
+        let key = placed.id.to_string();
+        if placed.committed.is_none() {
+            return Err(err(&"already placed"));
+        }
+        if placed.booking.status == BookingStatus::Held {
+            let paid = BookingCommand::RecordDepositPaid {
+                amount_cents: placed
+                    .booking
+                    .details
+                    .as_ref()
+                    .map(|d| d.deposit_cents)
+                    .unwrap_or_default(),
+                payment: None,
+            };
+            self.execute::<Booking>(&key, paid, meta)
+                .await
+                .map_err(|e| err(&e))?;
+        }
+        let complete = BookingCommand::Complete {
+            now: start + Duration::hours(4),
+        };
+        let last = self
+            .execute::<Booking>(&key, complete, meta)
+            .await
+            .map_err(|e| err(&e))?
+            .0;
+        let Some((rating, text, name, reply)) = visit.review else {
+            return Ok(last);
+        };
+        let text = ReviewText {
+            rating,
+            text: text.into(),
+            display_name: name.into(),
+        };
+        let (_, review) = self
+            .submit_review(Reviewed::Booking(placed.id), text, meta)
+            .await
+            .map_err(|e| err(&e))?;
+        let moderate = ReviewCommand::Moderate {
+            status: Some(ReviewStatus::Approved),
+            reply: (!reply.is_empty()).then(|| reply.into()),
+        };
+        Ok(self
+            .execute::<Review>(&review.to_string(), moderate, meta)
+            .await
+            .map_err(|e| err(&e))?
+            .0)
     }
 }

@@ -32,6 +32,9 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Seed the demo salon into an empty store.
     pub seed_demo: bool,
+    /// With `seed_demo`: also the demo's past visits and approved reviews (the test suites keep
+    /// to the catalog, which their counts are written against).
+    pub demo_visits: bool,
     /// Hold bookings that need a deposit until it is paid (needs Stripe keys).
     pub collect_deposits: bool,
     pub read_your_writes: Duration,
@@ -78,6 +81,7 @@ impl Config {
             database_url: database_url.into(),
             addr,
             seed_demo: true,
+            demo_visits: true,
             collect_deposits: false,
             read_your_writes: Duration::from_secs(2),
             booking_rate: api::limit::Rate::new(30, 10),
@@ -223,7 +227,11 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     reactors.init().await.context("starting the reactors")?;
     let reactors_running = config.run_reactors.then(|| reactors.clone().start(&signal));
     if config.seed_demo {
-        if let Some(at) = bus.seed_demo().await.context("seeding demo data")? {
+        let seeded = bus
+            .seed_demo_with(config.demo_visits)
+            .await
+            .context("seeding demo data")?;
+        if let Some(at) = seeded {
             tracing::info!(position = at.position.position, "seeded the demo salon");
         }
     }

@@ -43,6 +43,8 @@ const all = (path) => call(BASE + path + '?limit=100').then((page) => page.resul
 export const salon = () => call(BASE + '/salon');
 export const services = () => all('/services');
 export const stylists = () => all('/stylists');
+// Approved reviews, newest first (the public list has no contact details).
+export const reviews = () => all('/reviews');
 export const availability = (service, stylist, from, to) =>
   call(`${BASE}/availability?${new URLSearchParams({ service, stylist, from, to })}`);
 export const book = (body, key) => post(BASE + '/bookings', body, key);
@@ -62,6 +64,8 @@ export const cancel = (id, token) => act(id, 'cancel', token);
 export const reschedule = (id, token, start) => act(id, 'reschedule', token, { start });
 // The deposit's payment page again: the booking, with `checkout_url`.
 export const checkout = (id, token) => act(id, 'checkout', token);
+// The client's review of a completed visit, through the signed link of the "how was it?" email.
+export const review = (id, token, body) => act(id, 'review', token, body);
 // A full day's waitlist: {id, place, date, leave_url}; 409 `day-has-room` when it is not full.
 export const joinWaitlist = (body) =>
   call(BASE + '/waitlist', {

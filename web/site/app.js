@@ -60,6 +60,20 @@ function serviceCard(s, button) {
     : `<li class="card">${head}<span class="desc">${esc(s.description)}</span></li>`;
 }
 
+// Stars as text for the eye; the words are what a screen reader says.
+const stars = (n) => `<span class="stars" role="img" aria-label="${n} out of 5 stars">${'★'.repeat(n)}<span class="off">${'★'.repeat(5 - n)}</span></span>`;
+
+function reviewsOf(p) {
+  const list = (data.reviews || []).filter((r) => r.stylist === p.id);
+  if (!list.length) return '<p class="muted small">No reviews yet.</p>';
+  const avg = list.reduce((a, r) => a + r.rating, 0) / list.length;
+  const shown = avg.toFixed(1).replace(/\.0$/, '');
+  return `<p class="rating"><span class="stars" aria-hidden="true">★</span> <b>${shown}</b> out of 5 · ${list.length} review${list.length === 1 ? '' : 's'}</p>
+  <ul class="reviews" aria-label="Reviews of ${esc(p.name)}">${list.slice(0, 3).map((r) => `<li>${stars(r.rating)}
+  ${r.text ? `<blockquote>${esc(r.text)}</blockquote>` : ''}<p class="by">— ${esc(r.display_name)}${service(r.service) ? `, ${esc(service(r.service).name)}` : ''}</p>
+  ${r.reply ? `<p class="reply"><b>The salon replied:</b> ${esc(r.reply)}</p>` : ''}</li>`).join('')}</ul>`;
+}
+
 function home() {
   return `<section class="hero"><h1 tabindex="-1">${esc(data.salon.name)}</h1>
   <p>${esc(data.salon.tagline)}</p><a class="button" href="#/book">Book an appointment</a></section>
@@ -67,7 +81,7 @@ function home() {
   <ul class="cards">${services().map((s) => serviceCard(s)).join('')}</ul></section>
   <section aria-labelledby="h-team"><h2 id="h-team">Stylists</h2>
   <ul class="cards">${data.stylists.filter((s) => s.active).map((s) =>
-    `<li class="card"><span class="name">${esc(s.name)}</span><span class="desc">${esc(s.bio)}</span></li>`).join('')}</ul></section>`;
+    `<li class="card stylist"><h3 class="name">${esc(s.name)}</h3><span class="desc">${esc(s.bio)}</span>${reviewsOf(s)}</li>`).join('')}</ul></section>`;
 }
 
 function pickService() {
@@ -344,6 +358,7 @@ function render(focus = true) {
   else if (r === 'book/details' && service(sel.service) && sel.slot) html = details(lastErrors);
   else if (r.startsWith('book')) return go('book');
   else if (/^(manage|paid|unpaid)\//.test(r)) html = after() ? later.page(app, r) : '<p class="muted" role="status">Loading…</p>';
+  else if (r.startsWith('review/')) html = reviewPage() ? rv.page(app, r.slice(7)) : '<p class="muted" role="status">Loading…</p>';
   else html = home();
   // Re-rendering in place (live data, slots arriving) keeps keyboard focus where it was.
   const a = document.activeElement;
@@ -368,7 +383,7 @@ const go = (r) => {
 // The pages after booking (manage.js: the deposit, Stripe's return, the manage link) load when
 // first needed, so the booking flow does not carry them. This is what they use of this module.
 const app = {
-  data, main, route, render, service, stylistName, picker, slotList, zoneName,
+  data, main, route, render, service, stylistName, stars, say, picker, slotList, zoneName,
   forgetSlots: () => (avail = null),
 };
 let later = null;
@@ -392,9 +407,26 @@ function loadLater() {
 // For rendering: the module if it is in, else null (and it is on its way).
 const after = () => later || (loadLater(), null);
 
+// The review page (review.js, the link of the "how was it?" email) loads the same way.
+let rv = null;
+let rvLoading = null;
+function reviewPage() {
+  rvLoading ||= import('./review.js').then(
+    (m) => {
+      rv = m;
+      render(false);
+    },
+    () => {
+      rvLoading = null;
+      say("We can't load this page right now. Check your connection and reload the page.");
+    },
+  );
+  return rv;
+}
+
 main.addEventListener('click', (e) => {
   const b = e.target.closest('button[data-go]');
-  if (!b || b.disabled || later?.click(app, b)) return;
+  if (!b || b.disabled || later?.click(app, b) || rv?.click(app, b)) return;
   const id = b.dataset.id;
   switch (b.dataset.go) {
     case 'service':
@@ -440,6 +472,7 @@ main.addEventListener('submit', (e) => {
   e.preventDefault();
   if (e.target.id === 'request') return askForTime();
   if (e.target.id === 'waitlist') return joinWaitlist();
+  if (e.target.id === 'review-form') return rv?.submit(app, e.target);
   if (sending) return;
   const errors = validate();
   rejection = null;
@@ -565,6 +598,16 @@ addEventListener('hashchange', () => render());
   }
 }
 // Arriving by the manage link or back from the payment page: the route comes from the address.
+// The review link: its token leaves the address bar and the route is the review page.
+if (/[?&]review=/.test(location.search)) {
+  try {
+    rv = await import('./review.js');
+    rvLoading = Promise.resolve();
+    rv.fromLink();
+  } catch {
+    /* offline and not cached: the page says so when it renders */
+  }
+}
 if (/[?&](manage|booking)=/.test(location.search)) {
   try {
     later = await import('./manage.js');
@@ -592,6 +635,14 @@ api.salon().then(
     data.salon = { ...data.salon, name: s.name, time_zone: s.time_zone || data.salon.time_zone };
     document.getElementById('salon-name').textContent = s.name;
     document.title = `${s.name} · Book an appointment`;
+    if (route() === '') render(false);
+  },
+  () => {},
+);
+
+api.reviews().then(
+  (reviews) => {
+    data.reviews = reviews;
     if (route() === '') render(false);
   },
   () => {},

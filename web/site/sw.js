@@ -1,8 +1,8 @@
 // Caches the site's shell so it opens without a connection. Network first (the server answers
 // ETag revalidations cheaply), the cache when the network fails. API calls are never cached here:
 // the page has its own fallback data and booking queue.
-const CACHE = 'salon-shell-v3';
-const SHELL = ['/', '/styles.css', '/app.js', '/api.js', '/queue.js', '/manage.js', '/format.js', '/fallback-data.js', '/config.js', '/icon.svg', '/manifest.webmanifest'];
+const CACHE = 'salon-shell-v4';
+const SHELL = ['/', '/styles.css', '/app.js', '/api.js', '/queue.js', '/manage.js', '/review.js', '/format.js', '/fallback-data.js', '/config.js', '/icon.svg', '/manifest.webmanifest'];
 
 self.addEventListener('install', (e) => {
   e.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));

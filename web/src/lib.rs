@@ -47,6 +47,7 @@ pub static ASSETS: &[Asset] = &[
     asset!("/api.js", "api.js", JS),
     asset!("/queue.js", "queue.js", JS),
     asset!("/manage.js", "manage.js", JS),
+    asset!("/review.js", "review.js", JS),
     asset!("/format.js", "format.js", JS),
     asset!("/fallback-data.js", "fallback-data.js", JS),
     asset!("/sw.js", "sw.js", JS),
