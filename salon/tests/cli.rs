@@ -72,8 +72,37 @@ async fn cli_round_trip(url: &str) {
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect();
-    // Salon, six services, three stylists hired and given hours, one token.
-    assert_eq!(lines.len(), 1 + 6 + 3 * 2 + 1);
+    // Salon, six services, three stylists hired and given hours; six past visits (each
+    // reserved, requested, confirmed, completed), five reviewed and approved, three replied to;
+    // one token.
+    let count = |t: &str| lines.iter().filter(|l| l["event_type"] == t).count();
+    assert_eq!(
+        (
+            count("SalonConfigured"),
+            count("ServiceCreated"),
+            count("StylistHired"),
+            count("StylistHoursSet")
+        ),
+        (1, 6, 3, 3)
+    );
+    for t in [
+        "SlotReserved",
+        "BookingRequested",
+        "BookingConfirmed",
+        "BookingCompleted",
+    ] {
+        assert_eq!(count(t), 6, "{t}");
+    }
+    assert_eq!(
+        (
+            count("ReviewSubmitted"),
+            count("ReviewApproved"),
+            count("ReviewReplied")
+        ),
+        (5, 5, 3)
+    );
+    assert_eq!(count("TokenCreated"), 1);
+    assert_eq!(lines.len(), 1 + 6 + 3 * 2 + 6 * 4 + 5 + 5 + 3 + 1);
     for l in &lines {
         for field in [
             "position",
