@@ -75,6 +75,15 @@ pub async fn parse(
     params: &ListParams,
 ) -> Result<ListQuery, Problem> {
     let tz = projections::queries::salon(&state.read).await?.time_zone;
+    parse_in(spec, params, tz)
+}
+
+/// As [`parse`], for a caller that already has the salon's time zone.
+pub fn parse_in(
+    spec: &ListSpec,
+    params: &ListParams,
+    tz: chrono_tz::Tz,
+) -> Result<ListQuery, Problem> {
     spec.parse(&params.pairs, &[], tz).map_err(param_errors)
 }
 

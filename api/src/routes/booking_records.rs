@@ -136,8 +136,9 @@ pub(crate) async fn list(
     _who: Integrator,
     params: ListParams,
 ) -> Result<Json<Paged<BookingOut>>, Problem> {
-    let query = list::parse(&state, &BOOKING_LIST, &params).await?;
+    // One read of the salon's settings: its zone serves the date filters and the answer.
     let tz = queries::salon(&state.read).await?.time_zone;
+    let query = list::parse_in(&BOOKING_LIST, &params, tz)?;
     let page = list::run(
         &state,
         &BOOKING_LIST,

@@ -164,16 +164,12 @@ fn sync_problem(e: SyncError) -> Problem {
 }
 
 async fn wait_calendars(state: &AppState, position: migrations::LogPosition) {
-    if !state.settings.read_your_writes.is_zero() {
-        state
-            .projections
-            .wait_for(
-                &[Projection::Calendars, Projection::Availability],
-                position,
-                state.settings.read_your_writes,
-            )
-            .await;
-    }
+    crate::settle(
+        state,
+        &[Projection::Calendars, Projection::Availability],
+        position,
+    )
+    .await;
 }
 
 async fn view_or_404(state: &AppState, id: &str) -> Result<CalendarSourceView, Problem> {

@@ -96,16 +96,7 @@ fn parse_id(raw: &str) -> Result<ClientId, Problem> {
 }
 
 async fn wait_clients(state: &AppState, position: LogPosition) {
-    if !state.settings.read_your_writes.is_zero() {
-        state
-            .projections
-            .wait_for(
-                &[Projection::Clients],
-                position,
-                state.settings.read_your_writes,
-            )
-            .await;
-    }
+    crate::settle(state, &[Projection::Clients], position).await;
 }
 
 async fn view_or_404(state: &AppState, id: &str) -> Result<ClientView, Problem> {

@@ -81,16 +81,7 @@ fn submit_problem(e: ReviewSubmitError) -> Problem {
 }
 
 async fn wait_reviews(state: &AppState, position: LogPosition) {
-    if !state.settings.read_your_writes.is_zero() {
-        state
-            .projections
-            .wait_for(
-                &[Projection::Reviews],
-                position,
-                state.settings.read_your_writes,
-            )
-            .await;
-    }
+    crate::settle(state, &[Projection::Reviews], position).await;
 }
 
 async fn view_or_404(state: &AppState, id: &str) -> Result<ReviewView, Problem> {

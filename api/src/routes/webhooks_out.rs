@@ -103,16 +103,7 @@ fn parse_id(id: &str) -> Result<WebhookSubscriptionId, Problem> {
 }
 
 async fn wait_webhooks(state: &AppState, position: LogPosition) {
-    if !state.settings.read_your_writes.is_zero() {
-        state
-            .projections
-            .wait_for(
-                &[Projection::Webhooks],
-                position,
-                state.settings.read_your_writes,
-            )
-            .await;
-    }
+    crate::settle(state, &[Projection::Webhooks], position).await;
 }
 
 async fn view_or_404(state: &AppState, id: &str) -> Result<WebhookView, Problem> {
