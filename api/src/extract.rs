@@ -229,12 +229,12 @@ impl FromRequestParts<AppState> for Integrator {
 
 /// Someone allowed to watch the live alerts (`/events/stream`): any API token holder, whatever
 /// its scope, or the partner logged in to the dashboard (its session cookie; the browser's
-/// `EventSource` sends cookies, not headers). The owner's panel sessions are added here as a
-/// further variant, so the stream itself does not change.
+/// `EventSource` sends cookies, not headers), or an owner logged in to the panel.
 #[derive(Debug, Clone)]
 pub enum Watcher {
     Integrator(Integrator),
     Dashboard(web::auth::Session),
+    Panel(web::auth::Session),
 }
 
 impl Watcher {
@@ -243,6 +243,7 @@ impl Watcher {
         match self {
             Self::Integrator(i) => i.actor(),
             Self::Dashboard(s) => s.subject.clone(),
+            Self::Panel(s) => format!("owner:{}", s.subject),
         }
     }
 }
@@ -260,10 +261,20 @@ impl FromRequestParts<AppState> for Watcher {
                 .await
                 .map(Self::Integrator);
         }
-        match web::auth::find(&state.read, web::auth::Realm::Dashboard, &parts.headers).await {
-            Ok(Some(session)) => Ok(Self::Dashboard(session)),
+        let sessions = async {
+            if let Some(s) =
+                web::auth::find(&state.read, web::auth::Realm::Admin, &parts.headers).await?
+            {
+                return Ok(Some(Self::Panel(s)));
+            }
+            web::auth::find(&state.read, web::auth::Realm::Dashboard, &parts.headers)
+                .await
+                .map(|s| s.map(Self::Dashboard))
+        };
+        match sessions.await {
+            Ok(Some(watcher)) => Ok(watcher),
             Ok(None) => Err(Problem::unauthorized(
-                "Send Authorization: Bearer <token>, or log in to the dashboard.",
+                "Send Authorization: Bearer <token>, or log in to the panel or the dashboard.",
             )),
             Err(e) => {
                 tracing::warn!(error = %e, "could not read dashboard sessions");

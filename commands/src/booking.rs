@@ -44,6 +44,8 @@ pub struct PlaceBooking {
     pub idempotency_key: Option<String>,
     /// A digest of the request body, to tell a retry from a reused key.
     pub fingerprint: String,
+    /// The salon books it by hand and takes no deposit online: confirmed at once, no hold.
+    pub deposit_waived: bool,
 }
 
 /// A booking as the store now holds it.
@@ -234,8 +236,7 @@ impl CommandBus {
                 idempotency_key: request.idempotency_key.clone(),
                 request_fingerprint: Some(request.fingerprint.clone()),
             };
-            let hold_expires_at = self
-                .collects_deposits()
+            let hold_expires_at = (self.collects_deposits() && !request.deposit_waived)
                 .then(|| judge.now + Duration::minutes(judge.salon.policy.hold_minutes.into()));
             let place = BookingCommand::Place {
                 id,

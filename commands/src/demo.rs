@@ -263,6 +263,7 @@ impl CommandBus {
             notes: None,
             idempotency_key: Some(visit.key.into()),
             fingerprint: visit.key.into(),
+            deposit_waived: false,
         };
         let placed = self
             .place_booking(request, meta, start - Duration::days(3))

@@ -66,6 +66,11 @@ pub struct Config {
     pub run_reactors: bool,
     /// The partner's dashboard: password, cookie security, where the intake lists its entries.
     pub dashboard: web::dashboard::DashboardConfig,
+    /// The owner's panel: cookie security, session length.
+    pub admin: web::admin::AdminConfig,
+    /// An owner account to create or update at start (`SALON_ADMIN_EMAIL`,
+    /// `SALON_ADMIN_PASSWORD`, `SALON_ADMIN_NAME`).
+    pub admin_account: Option<AdminAccount>,
     /// Bookings per client address (`SALON_RATE_BOOKINGS`, default 30 a minute, burst 10).
     pub booking_rate: api::limit::Rate,
     /// Calls per API token (`SALON_RATE_TOKENS`, default 600 a minute, burst 120).
@@ -100,7 +105,27 @@ impl Config {
             reactor_backoff: Backoff::default(),
             run_reactors: true,
             dashboard: web::dashboard::DashboardConfig::default(),
+            admin: web::admin::AdminConfig::default(),
+            admin_account: None,
         }
+    }
+}
+
+/// An owner account from the environment; the password never reaches a log.
+#[derive(Clone)]
+pub struct AdminAccount {
+    pub email: String,
+    pub name: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for AdminAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminAccount")
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("password", &"***")
+            .finish()
     }
 }
 
@@ -239,6 +264,13 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let alerts = api::alerts::Alerts::start(read.clone(), &signal)
         .await
         .context("starting the live alerts")?;
+    if let Some(account) = &config.admin_account {
+        let created =
+            web::admin::accounts::upsert(&read, &account.email, &account.name, &account.password)
+                .await
+                .context("SALON_ADMIN_EMAIL / SALON_ADMIN_PASSWORD: the owner account")?;
+        tracing::info!(email = %account.email, created, "owner account from the environment is ready");
+    }
     let running: Running = runner::start(read.clone(), signal);
     if config.calendars.sealer.is_none() {
         tracing::info!("SALON_SECRET_KEY is not set: calendar sources with passwords or credentials cannot be added");
@@ -271,8 +303,22 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             config.trust_forwarded,
         )),
     };
+    let admin = web::admin::router(
+        web::admin::AdminDeps {
+            read: read.clone(),
+            projections: running.handle.clone(),
+            bus: state.bus.clone(),
+            calendars: state.calendars.clone(),
+        },
+        web::admin::AdminConfig {
+            trust_forwarded: config.trust_forwarded,
+            read_your_writes: config.read_your_writes,
+            ..config.admin.clone()
+        },
+    );
     // The booking site's files first; the API's fallback answers every other path.
     let mut router = api::router(state.clone())
+        .merge(admin)
         .merge(web::site_router_with(&config.site))
         .merge(web::dashboard::router(
             read.clone(),
@@ -435,6 +481,35 @@ pub fn dashboard_settings_from_env(config: &mut Config) -> anyhow::Result<()> {
             ))
         }
         None => None,
+    };
+    Ok(())
+}
+
+/// The owner panel's settings from the environment: `SALON_ADMIN_SESSION_HOURS` (default 12),
+/// and an owner account to make sure of at start: `SALON_ADMIN_EMAIL`, `SALON_ADMIN_PASSWORD`
+/// (secret), `SALON_ADMIN_NAME` (default "Owner"). Cookies are `Secure` when `SALON_PUBLIC_URL`
+/// is https, so call this after [`reactor_settings_from_env`].
+pub fn admin_settings_from_env(config: &mut Config) -> anyhow::Result<()> {
+    config.admin.secure_cookies = config.public_url.starts_with("https://");
+    if let Some(hours) = env("SALON_ADMIN_SESSION_HOURS") {
+        config.admin.session_hours = hours
+            .parse::<i64>()
+            .ok()
+            .filter(|h| (1..=720).contains(h))
+            .context("SALON_ADMIN_SESSION_HOURS must be a number of hours (1 to 720)")?;
+    }
+    // The password is not trimmed: it may end in a space on purpose.
+    let password = std::env::var("SALON_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    config.admin_account = match (env("SALON_ADMIN_EMAIL"), password) {
+        (Some(email), Some(password)) => Some(AdminAccount {
+            email,
+            name: env("SALON_ADMIN_NAME").unwrap_or_else(|| "Owner".into()),
+            password,
+        }),
+        (None, None) => None,
+        _ => anyhow::bail!("set both SALON_ADMIN_EMAIL and SALON_ADMIN_PASSWORD, or neither"),
     };
     Ok(())
 }

@@ -95,6 +95,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage the owner accounts of the panel (/admin)
+    Owner {
+        #[command(subcommand)]
+        command: OwnerCommand,
+    },
     /// Read the event log
     Events {
         #[command(subcommand)]
@@ -115,6 +120,22 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum OwnerCommand {
+    /// Create an owner account, or set a new name and password for one. The password comes
+    /// from SALON_ADMIN_PASSWORD, else from the first line of standard input.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Owner")]
+        name: String,
+    },
+    /// List the owner accounts (email, name)
+    List,
+    /// Remove an owner account and end its sessions
+    Remove { email: String },
 }
 
 #[derive(Subcommand)]
@@ -261,6 +282,7 @@ async fn main() -> anyhow::Result<()> {
             config.calendars = app::calendar_settings_from_env()?;
             app::reactor_settings_from_env(&mut config)?;
             app::dashboard_settings_from_env(&mut config)?;
+            app::admin_settings_from_env(&mut config)?;
             let server = app::start(config).await?;
             server.run_until(app::shutdown_signal()).await?;
         }
@@ -307,6 +329,48 @@ async fn main() -> anyhow::Result<()> {
                 Some(_) => eprintln!("seeded the demo salon"),
                 None => eprintln!("the salon is already set up; nothing seeded"),
             }
+            store.close().await;
+        }
+        Command::Owner { command } => {
+            let store = app::open_store(&url).await?;
+            let read = projections::ReadDb::connect(&url).await?;
+            match command {
+                OwnerCommand::Add { email, name } => {
+                    let password = match std::env::var("SALON_ADMIN_PASSWORD") {
+                        Ok(p) if !p.is_empty() => p,
+                        _ => {
+                            eprintln!(
+                                "password (at least {} characters):",
+                                web::admin::accounts::MIN_PASSWORD
+                            );
+                            let mut line = String::new();
+                            std::io::stdin().read_line(&mut line)?;
+                            line.trim_end_matches(['\r', '\n']).to_string()
+                        }
+                    };
+                    let created =
+                        web::admin::accounts::upsert(&read, &email, &name, &password).await?;
+                    eprintln!(
+                        "{} the owner account {}",
+                        if created { "created" } else { "updated" },
+                        web::admin::accounts::normal_email(&email)
+                    );
+                }
+                OwnerCommand::List => {
+                    println!("email\tname");
+                    for a in web::admin::accounts::list(&read).await? {
+                        println!("{}\t{}", a.email, a.name);
+                    }
+                }
+                OwnerCommand::Remove { email } => {
+                    if web::admin::accounts::remove(&read, &email).await? {
+                        eprintln!("removed {}", web::admin::accounts::normal_email(&email));
+                    } else {
+                        anyhow::bail!("no owner account {email}");
+                    }
+                }
+            }
+            read.close().await;
             store.close().await;
         }
         Command::Token {

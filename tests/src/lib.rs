@@ -2,6 +2,7 @@
 //! Test harness: a fresh database per test (a new PostgreSQL database, or a SQLite file in a
 //! temporary directory), the real application started on 127.0.0.1:0, and one helper per route.
 
+pub mod browser;
 pub mod stripe_stub;
 
 use migrations::Backend;

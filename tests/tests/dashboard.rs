@@ -7,6 +7,7 @@
 use salon::intake::{self as intake_proc, IntakeConfig};
 use serde_json::{json, Value};
 use std::time::Duration;
+use tests::browser::{client as browser, csrf_in, set_cookie, FormBody};
 use tests::{booking_body, ScratchDb, TestApp, BACKENDS};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -22,52 +23,6 @@ async fn spawn(
         adjust(c);
     })
     .await
-}
-
-/// A client that follows no redirects and sends cookies by hand, to see every answer.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
-}
-
-/// A form body (`application/x-www-form-urlencoded`), as a browser sends it.
-trait FormBody {
-    fn form_body(self, pairs: &[(&str, &str)]) -> Self;
-}
-
-impl FormBody for reqwest::RequestBuilder {
-    fn form_body(self, pairs: &[(&str, &str)]) -> Self {
-        let url = reqwest::Url::parse_with_params("http://form/", pairs).expect("form");
-        self.header("content-type", "application/x-www-form-urlencoded")
-            .body(url.query().unwrap_or("").to_string())
-    }
-}
-
-/// The value of `name` from the response's Set-Cookie headers.
-fn set_cookie(r: &reqwest::Response, name: &str) -> Option<(String, String)> {
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| {
-            let value = v[name.len() + 1..]
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .to_string();
-            (value, v.to_string())
-        })
-}
-
-fn csrf_in(html: &str) -> String {
-    let at = html
-        .find(r#"name="csrf" value=""#)
-        .expect("a csrf field in the form");
-    html[at + 19..at + 19 + 64].to_string()
 }
 
 /// The login form's token and its cookie.

@@ -1,6 +1,6 @@
 //! Sessions, CSRF tokens and login throttling for the server-rendered faces. The partner's
-//! dashboard uses it with one shared password; the owner's panel will use it with owner
-//! accounts (another [`Realm`], its own cookie), so nothing here knows about passwords.
+//! dashboard uses it with one shared password; the owner's panel with owner accounts (another
+//! [`Realm`], its own cookie), so nothing here knows about passwords.
 //!
 //! - **Sessions** live in the database (`web_sessions`, migration 0008): the cookie carries 32
 //!   random bytes; the table keeps only their SHA-256, the realm, the subject, the session's
@@ -28,7 +28,7 @@ use subtle::ConstantTimeEq;
 pub enum Realm {
     /// The partner's dashboard (`/dashboard`).
     Dashboard,
-    /// The owner's panel (`/admin`), to come.
+    /// The owner's panel (`/admin`).
     Admin,
 }
 
@@ -253,6 +253,31 @@ pub async fn find(
         csrf: r.try_get("csrf_token")?,
         expires_epoch: r.try_get("expires_epoch")?,
     }))
+}
+
+/// The client's address for a login throttle: the first `X-Forwarded-For` hop when the server
+/// is told it sits behind a proxy that sets it (`SALON_TRUST_FORWARDED`), else the
+/// connection's peer. Untrusted, a forged header would let one client spread its failures over
+/// made-up addresses; behind an untrusted proxy every client counts as the proxy (the overall
+/// limit holds either way).
+pub fn client_ip(parts: &axum::http::request::Parts, trust_forwarded: bool) -> IpAddr {
+    let forwarded = trust_forwarded
+        .then(|| {
+            parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.trim().parse::<IpAddr>().ok())
+        })
+        .flatten();
+    forwarded.unwrap_or_else(|| {
+        parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+    })
 }
 
 /// Failed logins in a sliding window, per client address and overall.

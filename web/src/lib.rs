@@ -7,8 +7,9 @@
 //! are), by the server for the live site and by [`export`] for a copy served elsewhere (a CDN).
 //!
 //! The partner's dashboard (`/dashboard`) lives in [`dashboard`], over the session, CSRF and
-//! login-throttle layer in [`auth`], which the owner's panel (`/admin`) will share.
+//! login-throttle layer in [`auth`], which the owner's panel (`/admin`, [`admin`]) shares.
 
+pub mod admin;
 pub mod auth;
 pub mod dashboard;
 

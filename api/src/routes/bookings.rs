@@ -432,6 +432,7 @@ pub(crate) async fn create(
         stylists,
         start: input.start,
         fingerprint: input.fingerprint(),
+        deposit_waived: false,
         client: input.client,
         notes: input.notes,
         idempotency_key: key,

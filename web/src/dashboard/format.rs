@@ -101,7 +101,9 @@ pub fn actor(a: &str) -> String {
         "stripe" => "Stripe".into(),
         "system" => "Salon itself".into(),
         other => {
-            if let Some(name) = other.strip_prefix("token:") {
+            if let Some(email) = other.strip_prefix("owner:") {
+                format!("The owner ({email})")
+            } else if let Some(name) = other.strip_prefix("token:") {
                 format!("The integration \u{201c}{name}\u{201d}")
             } else if let Some(name) = other.strip_prefix("calendar:") {
                 format!("The calendar \u{201c}{name}\u{201d}")

@@ -11,21 +11,21 @@
 
 mod charts;
 mod export;
-mod format;
+pub(crate) mod format;
 mod intake;
 mod pages;
 
 use crate::auth::{Realm, Session, Sessions, Throttle};
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use projections::{Projections, ReadDb};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 pub use intake::IntakeSource;
@@ -143,7 +143,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
 
 /// No framing (clickjacking of the login and logout forms), nothing loaded from elsewhere, no
 /// inline script, no referrer beyond this origin.
-async fn security_headers(mut r: Response) -> Response {
+pub(crate) async fn security_headers(mut r: Response) -> Response {
     let h = r.headers_mut();
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
@@ -265,11 +265,7 @@ impl FromRequestParts<Dashboard> for ApiPartner {
     }
 }
 
-/// The client's address for the login throttle: the first `X-Forwarded-For` hop when the
-/// server is told it sits behind a proxy that sets it (`SALON_TRUST_FORWARDED`), else the
-/// connection's peer. Untrusted, a forged header would let one client spread its failures over
-/// made-up addresses; behind an untrusted proxy every client counts as the proxy (the overall
-/// limit holds either way).
+/// The client's address for the login throttle (see [`crate::auth::client_ip`]).
 struct ClientIp(IpAddr);
 
 impl FromRequestParts<Dashboard> for ClientIp {
@@ -279,25 +275,7 @@ impl FromRequestParts<Dashboard> for ClientIp {
         parts: &mut Parts,
         state: &Dashboard,
     ) -> Result<Self, Self::Rejection> {
-        let forwarded = state
-            .0
-            .trust_forwarded
-            .then(|| {
-                parts
-                    .headers
-                    .get("x-forwarded-for")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.split(',').next())
-                    .and_then(|v| v.trim().parse::<IpAddr>().ok())
-            })
-            .flatten();
-        Ok(Self(forwarded.unwrap_or_else(|| {
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip())
-                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-        })))
+        Ok(Self(crate::auth::client_ip(parts, state.0.trust_forwarded)))
     }
 }
 
@@ -312,7 +290,7 @@ struct LoginPage {
     message: Option<String>,
 }
 
-fn no_store(mut r: Response) -> Response {
+pub(crate) fn no_store(mut r: Response) -> Response {
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
