@@ -517,7 +517,9 @@ async fn the_owner_runs_the_salon_from_the_panel() {
         assert!(page.contains("The appointment was moved."));
         assert!(page.contains("Reason: “client asked for later”"), "{page}");
         assert!(
-            page.contains(&format!("The owner ({EMAIL}) through the owner's panel")),
+            page.contains(&format!(
+                "The owner ({EMAIL}) through the owner&#39;s panel"
+            )),
             "{page}"
         );
         let audit = app
@@ -723,6 +725,81 @@ async fn the_owner_runs_the_salon_from_the_panel() {
             .call(Method::GET, "/api/v1/bookings", Some(&secret), None, &[])
             .await;
         assert_eq!(refused.status, 401);
+
+        // A calendar: a bad address is named; a password without SALON_SECRET_KEY is refused
+        // in words; connected without one, it is listed, synced on demand (the calendar does
+        // not answer: said so), and disconnected.
+        let (status, html) = post(
+            &app,
+            &owner,
+            "/admin/calendars",
+            &[
+                ("kind", "caldav"),
+                ("stylist", &amara),
+                ("url", "calendar.example"),
+                ("sync_minutes", "5"),
+            ],
+        )
+        .await;
+        assert_eq!(status, 422);
+        assert!(html.contains(r#"id="url-error""#), "{html}");
+        let (status, html) = post(
+            &app,
+            &owner,
+            "/admin/calendars",
+            &[
+                ("kind", "caldav"),
+                ("stylist", &amara),
+                ("url", "http://127.0.0.1:9/cal/"),
+                ("password", "app-password"),
+            ],
+        )
+        .await;
+        assert_eq!(status, 422);
+        assert!(html.contains("no SALON_SECRET_KEY"), "{html}");
+        let (status, to) = post(
+            &app,
+            &owner,
+            "/admin/calendars",
+            &[
+                ("kind", "caldav"),
+                ("stylist", &amara),
+                ("name", "Amara's phone"),
+                ("url", "http://127.0.0.1:9/cal/"),
+                ("sync_minutes", "30"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (status, to.as_str()),
+            (303, "/admin/calendars?done=connected")
+        );
+        let listed = get_page(&app, &owner.cookie, &to).await;
+        assert!(listed.contains("Amara&#39;s phone"), "{listed}");
+        let at = listed.find("/admin/calendars/").expect("a source link");
+        let source: String = listed[at + 17..].chars().take(36).collect();
+        let (status, html) = post(
+            &app,
+            &owner,
+            &format!("/admin/calendars/{source}/sync"),
+            &[],
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(html.contains("The calendar could not be read"), "{html}");
+        let (status, to) = post(
+            &app,
+            &owner,
+            &format!("/admin/calendars/{source}/remove"),
+            &[("reason", "new phone")],
+        )
+        .await;
+        assert_eq!(
+            (status, to.as_str()),
+            (303, "/admin/calendars?done=disconnected")
+        );
+        let after = get_page(&app, &owner.cookie, "/admin/calendars").await;
+        assert!(!after.contains("Amara&#39;s phone"));
 
         // A second owner: a short password is named; added, they can log in.
         let (status, html) = post(

@@ -13,7 +13,11 @@ use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use domain::ids::{CalendarSourceId, TokenId, SALON_ID};
+use domain::calendar_source::{
+    CalendarSource, CalendarSourceCommand, SourceKind, SourceSettings, DEFAULT_SYNC_MINUTES,
+    MAX_SYNC_MINUTES, MIN_SYNC_MINUTES,
+};
+use domain::ids::{CalendarSourceId, StylistId, TokenId, SALON_ID};
 use domain::salon::{Salon, SalonCommand};
 use domain::schedule::BookingPolicy;
 use domain::token::Scope;
@@ -24,8 +28,9 @@ use std::collections::HashMap;
 pub(super) fn routes() -> Router<Admin> {
     Router::new()
         .route("/admin/settings", get(settings).post(save_settings))
-        .route("/admin/calendars", get(calendars))
+        .route("/admin/calendars", get(calendars).post(add_calendar))
         .route("/admin/calendars/{id}/sync", post(sync_now))
+        .route("/admin/calendars/{id}/remove", post(remove_calendar))
         .route("/admin/tokens", get(tokens).post(create_token))
         .route("/admin/tokens/{id}/revoke", post(revoke_token))
         .route("/admin/accounts", get(owners).post(save_owner))
@@ -250,6 +255,24 @@ struct CalendarsPage {
     /// What the last "sync now" found, or why it failed.
     report: Option<String>,
     report_ok: bool,
+    stylists: Vec<(String, String)>,
+    form: SourceForm,
+    errors: Errors,
+    /// Credentials can be stored (the server has `SALON_SECRET_KEY`).
+    can_seal: bool,
+}
+
+/// The "connect a calendar" form, as typed (never the password or credentials back).
+#[derive(Default)]
+struct SourceForm {
+    kind: String,
+    stylist: String,
+    name: String,
+    url: String,
+    username: String,
+    calendar_id: String,
+    sync_minutes: String,
+    write_back: bool,
 }
 
 /// "12 minutes ago".
@@ -270,6 +293,8 @@ async fn calendars_page(
     admin: &Admin,
     session: &crate::auth::Session,
     report: Option<(bool, String)>,
+    form: Option<SourceForm>,
+    errors: Errors,
 ) -> Response {
     let ctx = match Ctx::load(admin).await {
         Ok(c) => c,
@@ -313,17 +338,202 @@ async fn calendars_page(
         Some((ok, text)) => (ok, Some(text)),
         None => (true, None),
     };
-    CalendarsPage {
-        chrome,
-        rows,
-        report,
-        report_ok,
-    }
-    .into_response()
+    (
+        status_of(&errors),
+        CalendarsPage {
+            chrome,
+            rows,
+            report,
+            report_ok,
+            stylists: ctx
+                .active_stylists()
+                .map(|s| (s.id.clone(), s.name.clone()))
+                .collect(),
+            form: form.unwrap_or_else(|| SourceForm {
+                kind: "caldav".into(),
+                sync_minutes: DEFAULT_SYNC_MINUTES.to_string(),
+                ..SourceForm::default()
+            }),
+            errors,
+            can_seal: admin.0.deps.calendars.settings().sealer.is_some(),
+        },
+    )
+        .into_response()
 }
 
-async fn calendars(State(admin): State<Admin>, Owner(session): Owner) -> Response {
-    calendars_page(&admin, &session, None).await
+async fn calendars(
+    State(admin): State<Admin>,
+    Owner(session): Owner,
+    Query(p): Params,
+) -> Response {
+    let report = notice_report(done(&p));
+    calendars_page(&admin, &session, report, None, Errors::default()).await
+}
+
+fn notice_report(done: Option<&str>) -> Option<(bool, String)> {
+    match done {
+        Some("connected") => Some((
+            true,
+            "The calendar is connected; its first sync runs now.".into(),
+        )),
+        Some("disconnected") => Some((
+            true,
+            "The calendar is disconnected; its busy times no longer count.".into(),
+        )),
+        _ => None,
+    }
+}
+
+/// Connects a stylist's calendar: CalDAV (Apple iCloud: the calendar URL, the Apple ID and an
+/// app-specific password) or Google (the calendar id and the credentials JSON). Secrets are
+/// sealed with the server's key before they reach the log.
+async fn add_calendar(State(admin): State<Admin>, Posted { session, form }: Posted) -> Response {
+    let sent = SourceForm {
+        kind: form.text("kind"),
+        stylist: form.text("stylist"),
+        name: form.text("name"),
+        url: form.text("url"),
+        username: form.text("username"),
+        calendar_id: form.text("calendar_id"),
+        sync_minutes: form.text("sync_minutes"),
+        write_back: form.ticked("write_back"),
+    };
+    let mut errors = Errors::default();
+    let kind = match sent.kind.as_str() {
+        "caldav" => Some(SourceKind::Caldav),
+        "google" => Some(SourceKind::Google),
+        _ => {
+            errors.add("kind", "Choose CalDAV (Apple iCloud) or Google.");
+            None
+        }
+    };
+    let stylist = StylistId::parse(&sent.stylist)
+        .map_err(|_| errors.add("stylist", "Choose whose calendar this is."))
+        .ok();
+    let sync_minutes = view::parse_minutes(
+        if sent.sync_minutes.is_empty() {
+            "5"
+        } else {
+            &sent.sync_minutes
+        },
+        MIN_SYNC_MINUTES,
+        MAX_SYNC_MINUTES,
+    )
+    .map_err(|m| errors.add("sync_minutes", format!("How often {m}.")))
+    .unwrap_or(DEFAULT_SYNC_MINUTES);
+    let secret = match kind {
+        Some(SourceKind::Caldav) => form.get("password").filter(|p| !p.is_empty()),
+        Some(SourceKind::Google) => form.get("credentials").filter(|c| !c.is_empty()),
+        None => None,
+    };
+    if let (Some(SourceKind::Google), Some(c)) = (kind, secret) {
+        if let Err(m) = commands::calendars::google::GoogleCredentials::parse(c) {
+            errors.add("credentials", super::sentence(&m));
+        }
+    }
+    let sealed = match (secret, &admin.0.deps.calendars.settings().sealer) {
+        (Some(s), Some(sealer)) => Some(sealer.seal(s)),
+        (Some(_), None) => {
+            let field = if kind == Some(SourceKind::Google) {
+                "credentials"
+            } else {
+                "password"
+            };
+            errors.add(field, "Cannot be stored: the server has no SALON_SECRET_KEY to lock it with. Whoever runs the server sets it and restarts.");
+            None
+        }
+        (None, _) => None,
+    };
+    if let (Some(kind), Some(stylist)) = (kind, stylist) {
+        let default_name = match kind {
+            SourceKind::Caldav => sent.url.clone(),
+            SourceKind::Google => sent.calendar_id.clone(),
+        };
+        let settings = SourceSettings {
+            kind,
+            stylist,
+            name: if sent.name.is_empty() {
+                default_name.chars().take(120).collect()
+            } else {
+                sent.name.clone()
+            },
+            url: (kind == SourceKind::Caldav && !sent.url.is_empty()).then(|| sent.url.clone()),
+            username: (kind == SourceKind::Caldav && !sent.username.is_empty())
+                .then(|| sent.username.clone()),
+            calendar_id: (kind == SourceKind::Google && !sent.calendar_id.is_empty())
+                .then(|| sent.calendar_id.clone()),
+            sealed_credentials: sealed,
+            sync_minutes,
+            write_back: sent.write_back && kind == SourceKind::Caldav,
+        };
+        for (field, message) in settings.problems() {
+            errors.add(field, super::sentence(&message));
+        }
+        if errors.is_empty() {
+            let id = CalendarSourceId::new();
+            let command = CalendarSourceCommand::Register { id, settings };
+            match execute::<CalendarSource>(
+                &admin,
+                &id.to_string(),
+                command,
+                &metadata(&session, &form),
+            )
+            .await
+            {
+                Ok(_) => {
+                    let sync = admin.0.deps.calendars.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = sync.sync(id).await {
+                            tracing::warn!(source = %id, error = %e, "first calendar sync could not run");
+                        }
+                    });
+                    return see_other("/admin/calendars?done=connected");
+                }
+                Err(m) => errors.add("_form", m),
+            }
+        }
+    }
+    calendars_page(&admin, &session, None, Some(sent), errors).await
+}
+
+async fn remove_calendar(
+    State(admin): State<Admin>,
+    Path(id): Path<String>,
+    Posted { session, form }: Posted,
+) -> Response {
+    let Ok(source) = CalendarSourceId::parse(&id) else {
+        return error_page(StatusCode::NOT_FOUND, "There is no such calendar.");
+    };
+    match admin
+        .0
+        .deps
+        .calendars
+        .remove(source, &metadata(&session, &form))
+        .await
+    {
+        Ok(()) => {
+            admin.settle(admin.bus().signal().last()).await;
+            see_other("/admin/calendars?done=disconnected")
+        }
+        Err(commands::calendars::SyncError::NotFound) => {
+            error_page(StatusCode::NOT_FOUND, "There is no such calendar.")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "panel: calendar not removed");
+            calendars_page(
+                &admin,
+                &session,
+                Some((
+                    false,
+                    "The calendar could not be disconnected right now. Try again in a moment."
+                        .into(),
+                )),
+                None,
+                Errors::default(),
+            )
+            .await
+        }
+    }
 }
 
 async fn sync_now(
@@ -364,7 +574,7 @@ async fn sync_now(
             )
         }
     };
-    calendars_page(&admin, &session, Some(report)).await
+    calendars_page(&admin, &session, Some(report), None, Errors::default()).await
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -240,7 +240,7 @@ pub fn parse_money(raw: &str) -> Result<i64, String> {
         .chars()
         .filter(|c| !matches!(c, '$' | '€' | '£' | ',' | ' '))
         .collect();
-    let bad = || format!("{raw:?} is not an amount like 95.00");
+    let bad = || "must be an amount like 95.00".to_string();
     if cleaned.is_empty() {
         return Err("is required (0 for none)".into());
     }
