@@ -2,8 +2,9 @@
 //! a command or run a query, respond. Every error is problem+json.
 //!
 //! Map: `problem` (errors), `extract` (bodies, queries, auth, request ids), `alerts` (the live
-//! alert broadcaster), `routes::*` (one module per resource, each exposing `router()`), merged
-//! in [`router`]; `openapi` (the OpenAPI 3.1 document of all of it, and Swagger UI).
+//! alert broadcaster), `metrics` (`/metrics` and the per-request log span), `routes::*` (one
+//! module per resource, each exposing `router()`), merged in [`router`]; `openapi` (the
+//! OpenAPI 3.1 document of all of it, and Swagger UI).
 
 // `Problem` (the error answer) is larger than clippy likes in a `Result`. It is built only on
 // the failure path, once per request, and moved into the response; boxing it would cost an
@@ -16,6 +17,7 @@ pub mod etag;
 pub mod extract;
 pub mod limit;
 pub mod list;
+pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
@@ -99,12 +101,12 @@ pub(crate) async fn settle(
     }
 }
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Takes or makes the request id, and echoes it on the response.
-async fn request_id(mut req: Request, next: Next) -> Response {
-    let id = req
-        .headers()
+/// The request's id: its `X-Request-Id` when that is a sane token (1–64 letters, digits, `-_.`),
+/// else a new UUID.
+pub(crate) fn request_id_of(headers: &axum::http::HeaderMap) -> String {
+    headers
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
@@ -114,7 +116,13 @@ async fn request_id(mut req: Request, next: Next) -> Response {
                     .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         })
         .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// Takes or makes the request id, and echoes it on the response. Behind
+/// [`metrics::observe`] (the server's outermost layer) the id is the one it took or made.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = request_id_of(req.headers());
     req.extensions_mut().insert(RequestId(id.clone()));
     let mut response = next.run(req).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
@@ -142,6 +150,25 @@ fn accepts_json(accept: &str) -> bool {
     })
 }
 
+/// Whether an `Accept` header takes the event log's streamed formats (`text/csv`, `text/*`,
+/// `application/x-ndjson`).
+fn accepts_export(accept: &str) -> bool {
+    accept.split(',').any(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("").to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.strip_prefix("q="))
+            .filter_map(|q| q.trim().parse::<f32>().ok())
+            .next()
+            .unwrap_or(1.0);
+        q > 0.0
+            && matches!(
+                media.as_str(),
+                "text/csv" | "text/*" | "application/x-ndjson"
+            )
+    })
+}
+
 /// 406 for an API call whose `Accept` rules out JSON (the answer is still problem+json: there
 /// is nothing else to say it in). The waitlist's leave page is HTML and is left alone.
 async fn negotiate(req: Request, next: Next) -> Response {
@@ -149,7 +176,11 @@ async fn negotiate(req: Request, next: Next) -> Response {
     let json_route = path.starts_with("/api/v1/") && !path.ends_with("/leave");
     if json_route {
         if let Some(accept) = req.headers().get(axum::http::header::ACCEPT) {
-            let ok = accept.to_str().map(accepts_json).unwrap_or(false);
+            // The event log also streams as NDJSON or CSV (`format=`).
+            let ok = accept
+                .to_str()
+                .map(|a| accepts_json(a) || (path == "/api/v1/events" && accepts_export(a)))
+                .unwrap_or(false);
             if !ok {
                 return Problem::new(
                     StatusCode::NOT_ACCEPTABLE,

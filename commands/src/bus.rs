@@ -84,6 +84,8 @@ pub trait Pending: Send + Sync {
         metadata: &serde_json::Value,
     ) -> Result<Vec<SerializedEvent>, PersistenceError>;
     fn key(&self) -> (&'static str, String);
+    /// Whether this decision writes nothing.
+    fn is_unchanged(&self) -> bool;
     fn cache_entry(&self) -> Option<(Box<dyn Any + Send + Sync>, usize)>;
 }
 
@@ -113,6 +115,9 @@ where
     }
     fn key(&self) -> (&'static str, String) {
         (A::TYPE, self.id.clone())
+    }
+    fn is_unchanged(&self) -> bool {
+        self.events.is_empty()
     }
     fn cache_entry(&self) -> Option<(Box<dyn Any + Send + Sync>, usize)> {
         Some((
@@ -199,6 +204,40 @@ impl Stripes {
     }
 }
 
+/// How one decision on one aggregate ended, as a [`CommandObserver`] hears it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// Its events were appended.
+    Committed,
+    /// The aggregate decided that nothing changes (no events).
+    Unchanged,
+    /// The aggregate refused the command (an invariant, a missing record).
+    Rejected,
+    /// Optimistic concurrency: another writer appended to the aggregate first; nothing was
+    /// written (the bus usually decides again on fresh state).
+    Conflict,
+    /// The store failed.
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Committed => "committed",
+            Self::Unchanged => "unchanged",
+            Self::Rejected => "rejected",
+            Self::Conflict => "conflict",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// Hears every decision the bus makes and every append it tries, per aggregate type (metrics).
+/// Called on the command's task: keep it quick and never block.
+pub trait CommandObserver: Send + Sync {
+    fn observe(&self, aggregate: &'static str, outcome: Outcome);
+}
+
 /// Executes commands against the event store. Cheap to clone.
 #[derive(Clone)]
 pub struct CommandBus {
@@ -207,6 +246,7 @@ pub struct CommandBus {
     cache: Arc<Cache>,
     stripes: Arc<Stripes>,
     collect_deposits: bool,
+    observer: Option<Arc<dyn CommandObserver>>,
 }
 
 impl CommandBus {
@@ -217,6 +257,19 @@ impl CommandBus {
             cache: Arc::default(),
             stripes: Arc::new(Stripes::new()),
             collect_deposits: false,
+            observer: None,
+        }
+    }
+
+    /// Reports every decision and append to `observer` (see [`CommandObserver`]).
+    pub fn with_observer(mut self, observer: Arc<dyn CommandObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    fn observe(&self, aggregate: &'static str, outcome: Outcome) {
+        if let Some(o) = &self.observer {
+            o.observe(aggregate, outcome);
         }
     }
 
@@ -296,7 +349,10 @@ impl CommandBus {
     ) -> Result<Decision<A>, A::Error> {
         let mut state = loaded.state.clone();
         let sink = EventSink::default();
-        state.handle(command, services, &sink).await?;
+        if let Err(e) = state.handle(command, services, &sink).await {
+            self.observe(A::TYPE, Outcome::Rejected);
+            return Err(e);
+        }
         Ok(Decision {
             id: id.to_string(),
             base_version: loaded.version,
@@ -318,12 +374,27 @@ impl CommandBus {
             events.extend(d.serialize(&meta)?);
         }
         if events.is_empty() {
+            for d in decisions {
+                self.observe(d.key().0, Outcome::Unchanged);
+            }
             return Ok(Committed {
                 position: self.signal.last(),
                 events: 0,
             });
         }
-        match self.store.append(&events).await {
+        let result = self.store.append(&events).await;
+        if self.observer.is_some() {
+            for d in decisions {
+                let outcome = match &result {
+                    Ok(_) if d.is_unchanged() => Outcome::Unchanged,
+                    Ok(_) => Outcome::Committed,
+                    Err(PersistenceError::OptimisticLockError) => Outcome::Conflict,
+                    Err(_) => Outcome::Failed,
+                };
+                self.observe(d.key().0, outcome);
+            }
+        }
+        match result {
             Ok(position) => {
                 for d in decisions {
                     if let Some((state, version)) = d.cache_entry() {

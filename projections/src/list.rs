@@ -417,6 +417,16 @@ impl ListQuery {
         self.conditions.push(sql.to_string());
     }
 
+    /// Adds `column IN (…)` over `values` (at least one), bound as placeholders.
+    pub fn and_in(&mut self, column: &str, values: Vec<Bind>) {
+        let marks: Vec<String> = values
+            .into_iter()
+            .map(|b| format!("${}", self.push(b)))
+            .collect();
+        self.conditions
+            .push(format!("{column} IN ({})", marks.join(", ")));
+    }
+
     /// Adds a condition the caller fixes (not from the query string), e.g. hiding archived rows
     /// from the public. `sql` holds `{}` where the placeholder goes.
     pub fn and(&mut self, sql: &str, bind: Bind) {
@@ -436,6 +446,40 @@ fn bound<'q>(
         };
     }
     query
+}
+
+/// One page of a list after `after` in the order of its key, ascending (keyset paging: the
+/// query's filters plus `key > after`, no count, no offset), so a whole filtered list can be
+/// streamed page by page at the cost of the first page each time. The query's own ordering,
+/// limit and offset are not used.
+pub async fn page_after<T>(
+    db: &ReadDb,
+    spec: &ListSpec,
+    q: &ListQuery,
+    after: i64,
+    limit: i64,
+    row: impl Fn(&AnyRow) -> Result<T, QueryError>,
+) -> Result<Vec<T>, QueryError> {
+    let n = q.binds.len();
+    let key = format!("{} > ${}", spec.key, n + 1);
+    let filter = if q.conditions.is_empty() {
+        format!(" WHERE {key}")
+    } else {
+        format!("{} AND {key}", q.where_clause())
+    };
+    let sql = format!(
+        "SELECT {} FROM {}{filter} ORDER BY {} ASC LIMIT ${}",
+        spec.columns,
+        spec.table,
+        spec.key,
+        n + 2
+    );
+    let rows = bound(sqlx::query(&sql), &q.binds)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(row).collect()
 }
 
 /// Runs a list: the total count of matching rows, and the rows of the page, mapped by `row`.

@@ -442,3 +442,26 @@ impl Projections {
         out
     }
 }
+
+/// Where the read models and the reactors stand: the head of the log and, for every projection
+/// (one that never ran at checkpoint 0) and every reactor that has a checkpoint, its position
+/// and lag in events. Reads only; used by `salon projections` and `/metrics`.
+pub async fn status(db: &ReadDb) -> Result<(LogPosition, Vec<crate::log::Progress>), ReadError> {
+    let (head, total, mut rows) = crate::log::progress(db).await?;
+    for p in Projection::ALL {
+        if !rows
+            .iter()
+            .any(|r| r.kind == "projection" && r.name == p.name())
+        {
+            rows.push(crate::log::Progress {
+                name: p.name().to_string(),
+                kind: "projection",
+                checkpoint: 0,
+                lag: total,
+                updated_at: None,
+            });
+        }
+    }
+    rows.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+    Ok((head, rows))
+}

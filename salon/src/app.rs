@@ -78,6 +78,8 @@ pub struct Config {
     /// Read the client address from `X-Forwarded-For` (`SALON_TRUST_FORWARDED`; only behind a
     /// proxy that sets it).
     pub trust_forwarded: bool,
+    /// The bearer token `/metrics` asks for (`SALON_METRICS_TOKEN`); `None`: open.
+    pub metrics_token: Option<api::metrics::MetricsToken>,
 }
 
 impl Config {
@@ -107,6 +109,7 @@ impl Config {
             dashboard: web::dashboard::DashboardConfig::default(),
             admin: web::admin::AdminConfig::default(),
             admin_account: None,
+            metrics_token: None,
         }
     }
 }
@@ -187,7 +190,10 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         .context("opening the read models")?;
     let signal = LogSignal::default();
     let collect_deposits = config.collect_deposits || config.stripe.is_some();
-    let bus = CommandBus::new(store.clone(), signal.clone()).with_deposits(collect_deposits);
+    let metrics = api::metrics::Metrics::new();
+    let bus = CommandBus::new(store.clone(), signal.clone())
+        .with_deposits(collect_deposits)
+        .with_observer(metrics.clone());
     if !collect_deposits {
         tracing::info!("STRIPE_SECRET_KEY is not set: the deposit step is skipped and bookings are confirmed at once");
     }
@@ -336,6 +342,18 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         // origins: only the listed origins get CORS headers.
         router = router.layer(crate::intake::cors(&config.site_origins));
     }
+    // Operations: `/metrics`, and around every route the request id, its log span and the
+    // request counters (outermost, so it sees every answer).
+    let router = router
+        .merge(api::metrics::router(
+            metrics.clone(),
+            read.clone(),
+            config.metrics_token.clone(),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            api::metrics::observe,
+        ));
     let listener = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("binding {}", config.addr))?;

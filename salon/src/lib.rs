@@ -1,5 +1,5 @@
 //! The salon binary's library: wiring of the whole application (`app`), the CLI's commands
-//! (`export`, `bench`), the intake (`intake`), and throwaway databases for tests and benchmarks (`scratch`).
+//! (`export`, `status`, `bench`), the intake (`intake`), and throwaway databases for tests and benchmarks (`scratch`).
 
 pub mod app;
 pub mod bench;
@@ -9,3 +9,4 @@ pub mod bench_export;
 pub mod export;
 pub mod intake;
 pub mod scratch;
+pub mod status;

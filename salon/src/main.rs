@@ -6,6 +6,7 @@ use salon::app::{self, Config};
 use salon::bench;
 use salon::export::{self, Format};
 use salon::intake::{self, IntakeConfig};
+use salon::status;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -105,6 +106,12 @@ enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// List every projection and reactor: its checkpoint, the head of the log, and its lag
+    Projections {
+        /// One JSON object instead of a table
+        #[arg(long)]
+        json: bool,
+    },
     /// Rebuild read models from position 0 (run with the server stopped)
     Replay {
         /// One projection: catalog, bookings, availability, audit, tokens, calendars, webhooks,
@@ -167,7 +174,73 @@ enum EventsCommand {
         /// Only events after this position
         #[arg(long, default_value_t = 0)]
         since: i64,
+        #[command(flatten)]
+        filter: EventFilter,
     },
+    /// Follow the log: print each new event as one NDJSON line as it is written, until ctrl-c
+    /// or SIGTERM
+    Tail {
+        /// Start after this position (its events are printed first); default: at the head,
+        /// only events written from now on
+        #[arg(long)]
+        since: Option<i64>,
+        /// How often to look for new events, in milliseconds, when the last look found none
+        #[arg(long, default_value_t = 100)]
+        poll_ms: u64,
+        #[command(flatten)]
+        filter: EventFilter,
+    },
+}
+
+/// Which events `events export` and `events tail` keep; given together, all must hold.
+#[derive(clap::Args, Debug, Clone)]
+struct EventFilter {
+    /// Only these event types (repeat the flag or separate with commas): BookingConfirmed,…
+    #[arg(long = "type", value_name = "TYPE", value_delimiter = ',')]
+    event_types: Vec<String>,
+    /// Only events of this aggregate type: Booking, Service, Stylist, StylistDay, …
+    #[arg(long)]
+    aggregate_type: Option<String>,
+    /// Only events of this aggregate (its id)
+    #[arg(long)]
+    aggregate_id: Option<String>,
+    /// Only events by this actor: owner, client, token:NAME, stripe, system, …
+    #[arg(long)]
+    actor: Option<String>,
+    /// Only events recorded at or after this instant (RFC 3339, e.g. 2027-03-01T00:00:00Z)
+    #[arg(long, value_parser = rfc3339)]
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only events recorded before this instant (RFC 3339)
+    #[arg(long, value_parser = rfc3339)]
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only events up to and including this position
+    #[arg(long)]
+    until: Option<i64>,
+}
+
+impl EventFilter {
+    fn into_filter(self) -> projections::log::LogFilter {
+        projections::log::LogFilter {
+            event_types: self
+                .event_types
+                .into_iter()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+            aggregate_type: self.aggregate_type,
+            aggregate_id: self.aggregate_id,
+            actor: self.actor,
+            from: self.from,
+            to: self.to,
+            until: self.until,
+        }
+    }
+}
+
+fn rfc3339(raw: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(raw.trim())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("{raw:?} is not an RFC 3339 time with an offset ({e})"))
 }
 
 #[derive(Subcommand)]
@@ -251,6 +324,27 @@ fn init_logging() {
     }
 }
 
+/// A closed standard output (`salon events tail | head`) ends the command quietly.
+fn quiet_pipe(result: anyhow::Result<u64>) -> anyhow::Result<u64> {
+    match result {
+        Err(e)
+            if e.chain().any(|c| {
+                let pipe = std::io::ErrorKind::BrokenPipe;
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == pipe)
+                    || c.downcast_ref::<serde_json::Error>()
+                        .is_some_and(|j| j.io_error_kind() == Some(pipe))
+                    || c.downcast_ref::<csv::Error>().is_some_and(
+                        |c| matches!(c.kind(), csv::ErrorKind::Io(io) if io.kind() == pipe),
+                    )
+            }) =>
+        {
+            Ok(0)
+        }
+        other => other,
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_logging();
@@ -280,6 +374,9 @@ async fn main() -> anyhow::Result<()> {
                 std::env::var("STRIPE_SECRET_KEY").is_ok_and(|k| !k.is_empty());
             config.read_your_writes = Duration::from_millis(read_your_writes_ms);
             config.calendars = app::calendar_settings_from_env()?;
+            config.metrics_token = std::env::var("SALON_METRICS_TOKEN")
+                .ok()
+                .and_then(|t| api::metrics::MetricsToken::new(&t));
             app::reactor_settings_from_env(&mut config)?;
             app::dashboard_settings_from_env(&mut config)?;
             app::admin_settings_from_env(&mut config)?;
@@ -423,15 +520,64 @@ async fn main() -> anyhow::Result<()> {
             store.close().await;
         }
         Command::Events {
-            command: EventsCommand::Export { format, since },
+            command:
+                EventsCommand::Export {
+                    format,
+                    since,
+                    filter,
+                },
         } => {
             let _ = app::open_store(&url).await?;
             let db = projections::ReadDb::connect(&url).await?;
+            let filter = filter.into_filter();
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let n = export::export(&db, format, since, &mut out).await?;
+            let n = export::export(&db, format, since, &filter, &mut out).await;
             drop(out);
+            let n = quiet_pipe(n)?;
+            db.close().await;
             eprintln!("{n} events");
+        }
+        Command::Events {
+            command:
+                EventsCommand::Tail {
+                    since,
+                    poll_ms,
+                    filter,
+                },
+        } => {
+            // Listen for ctrl-c/SIGTERM from the start, so one that comes while connecting
+            // still ends the command cleanly.
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            tokio::spawn(async move {
+                app::shutdown_signal().await;
+                let _ = stop.send(());
+            });
+            let _ = app::open_store(&url).await?;
+            let db = projections::ReadDb::connect(&url).await?;
+            let filter = filter.into_filter();
+            let mut out = std::io::stdout();
+            let n = export::tail(
+                &db,
+                since,
+                &filter,
+                Duration::from_millis(poll_ms.max(1)),
+                &mut out,
+                async {
+                    let _ = stopped.await;
+                },
+            )
+            .await;
+            let n = quiet_pipe(n)?;
+            db.close().await;
+            eprintln!("{n} events");
+        }
+        Command::Projections { json } => {
+            let _ = app::open_store(&url).await?;
+            let db = projections::ReadDb::connect(&url).await?;
+            let (head, rows) = projections::runner::status(&db).await?;
+            db.close().await;
+            print!("{}", status::render(head.position, &rows, json)?);
         }
         Command::Replay { projection, all } => {
             let chosen: Vec<projections::Projection> = match (projection, all) {
