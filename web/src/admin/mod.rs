@@ -19,6 +19,10 @@
 //! `team` (stylists and services), `moderation` (reviews), `settings` (the salon, calendar
 //! sources, API tokens, owner accounts), `view` (words, times, field errors).
 
+// Helpers that fail with a finished page (`Response`) are on the failure path, once per request;
+// boxing the page would cost an allocation there and gain nothing.
+#![allow(clippy::result_large_err)]
+
 pub mod accounts;
 mod appointments;
 mod moderation;
