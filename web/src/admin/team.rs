@@ -751,23 +751,29 @@ impl ServiceForm {
 
     /// The details, checked by the domain's rules, or field errors.
     fn details(&self, currency: &str, errors: &mut Errors) -> Option<ServiceDetails> {
-        let minutes = |field: &str, raw: &str, min: u32, max: u32, errors: &mut Errors| {
+        // Each error names its field: "The price must be an amount like 95.00."
+        let minutes = |field: &str, raw: &str, max: u32, errors: &mut Errors| {
+            let what = match field {
+                "duration" => "The time it takes",
+                "buffer_before" => "The prep time",
+                _ => "The clean-up time",
+            };
+            let min = if field == "duration" { 5 } else { 0 };
             view::parse_minutes(raw, min, max)
-                .map_err(|m| errors.add(field, format!("The time {m}.")))
+                .map_err(|m| errors.add(field, format!("{what} {m}.")))
                 .ok()
         };
-        let duration = minutes("duration", &self.duration, 5, 720, errors);
-        let before = minutes(
-            "buffer_before",
-            or_zero(&self.buffer_before),
-            0,
-            240,
-            errors,
-        );
-        let after = minutes("buffer_after", or_zero(&self.buffer_after), 0, 240, errors);
+        let duration = minutes("duration", &self.duration, 720, errors);
+        let before = minutes("buffer_before", or_zero(&self.buffer_before), 240, errors);
+        let after = minutes("buffer_after", or_zero(&self.buffer_after), 240, errors);
         let money = |field: &str, raw: &str, errors: &mut Errors| {
+            let what = if field == "price" {
+                "The price"
+            } else {
+                "The deposit"
+            };
             view::parse_money(raw)
-                .map_err(|m| errors.add(field, format!("The amount {m}.")))
+                .map_err(|m| errors.add(field, format!("{what} {m}.")))
                 .ok()
                 .and_then(|c| Cents::new(c).map_err(|e| errors.add(field, e.message)).ok())
         };
