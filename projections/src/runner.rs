@@ -5,13 +5,22 @@
 //! The checkpoint update is conditional on the checkpoint it started from: if anything else
 //! advanced the same projection meanwhile (a second process, a replay), the batch is rolled back
 //! and re-read, never applied twice.
+//!
+//! Several servers on one PostgreSQL: only the server holding a session-level advisory lock
+//! ([`LEADER_LOCK`]) advances the projections; the others stand by, report the checkpoints the
+//! leader stores (so their read-your-writes waits still end) and try the lock every
+//! [`STANDBY_POLL`]. When the leader dies its session ends, the lock is free, and a standby takes
+//! over within that poll. Without the lock every server would run every batch; the conditional
+//! checkpoint kept that correct, but the servers' batch transactions kept each other's events
+//! out of sight (PostgreSQL's visibility horizon) and the read models crawled.
 
 use crate::apply::{ApplyError, Projection};
 use crate::db::ReadDb;
 use crate::log::{read_after, ReadError};
 use crate::writer::Writer;
-use migrations::{LogPosition, LogSignal};
-use sqlx::Row;
+use migrations::{Backend, LogPosition, LogSignal};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, Connection, Row};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +39,30 @@ const BATCH_WINDOW: Duration = Duration::from_millis(10);
 const STALL_WARNING: Duration = Duration::from_secs(10);
 /// Longest pause between retries after an error.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// The PostgreSQL advisory lock whose holder advances the projections (any constant shared by
+/// every server of one database).
+pub const LEADER_LOCK: i64 = 0x5a10_0001;
+/// How often a standby server reads the stored checkpoints and tries to become the leader.
+pub const STANDBY_POLL: Duration = Duration::from_millis(100);
+
+/// On PostgreSQL: a connection holding [`LEADER_LOCK`], when this process can take it now.
+async fn try_lead(db: &ReadDb) -> Result<Option<PoolConnection<Any>>, sqlx::Error> {
+    let mut conn = db.pool().acquire().await?;
+    let got: i32 = sqlx::query("SELECT pg_try_advisory_lock($1)::int AS ok")
+        .bind(LEADER_LOCK)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("ok")?;
+    Ok((got == 1).then_some(conn))
+}
+
+/// Gives the lock up by closing its session (not returning it to the pool, where the lock would
+/// stay held).
+async fn resign(leader: &mut Option<PoolConnection<Any>>) {
+    if let Some(conn) = leader.take() {
+        let _ = conn.detach().close().await;
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -286,11 +319,82 @@ fn groups(at: &HashMap<Projection, LogPosition>) -> Vec<(LogPosition, Vec<Projec
 
 async fn follow(
     db: ReadDb,
+    appended: watch::Receiver<LogPosition>,
+    published: HashMap<Projection, watch::Sender<LogPosition>>,
+    stop: watch::Receiver<bool>,
+    urgency: Arc<Urgency>,
+) {
+    let mut leader = None;
+    follow_leading(&db, appended, published, stop, urgency, &mut leader).await;
+    resign(&mut leader).await;
+}
+
+/// Waits as a standby: reports the stored checkpoints until this process takes the lock.
+/// Returns the checkpoints to go on from, or `None` when stopped.
+async fn stand_by(
+    db: &ReadDb,
+    published: &HashMap<Projection, watch::Sender<LogPosition>>,
+    stop: &mut watch::Receiver<bool>,
+    urgency: &Urgency,
+    leader: &mut Option<PoolConnection<Any>>,
+) -> Option<HashMap<Projection, LogPosition>> {
+    let mut backoff = Duration::from_millis(50);
+    let mut standing_by = false;
+    loop {
+        match try_lead(db).await {
+            Ok(Some(conn)) => {
+                if standing_by {
+                    tracing::info!("this server now advances the projections (the leader is gone)");
+                }
+                *leader = Some(conn);
+                // Go on from what the last leader stored.
+                let fresh = load_all(db, stop).await?;
+                for (p, pos) in &fresh {
+                    published[p].send_replace(*pos);
+                }
+                return Some(fresh);
+            }
+            Ok(None) => {
+                if !standing_by {
+                    tracing::info!("another server advances the projections; this one stands by");
+                    standing_by = true;
+                }
+                let fresh = load_all(db, stop).await?;
+                for (p, pos) in &fresh {
+                    published[p].send_replace(*pos);
+                }
+                backoff = Duration::from_millis(50);
+                tokio::select! {
+                    _ = tokio::time::sleep(STANDBY_POLL) => {}
+                    _ = urgency.wake.notified() => {
+                        // Someone waits to read their write: look again soon, not at once in a
+                        // tight loop.
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    _ = stop.changed() => return None,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take the projections' lock; retrying");
+                if sleep_or_stop(stop, backoff).await {
+                    return None;
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+async fn follow_leading(
+    db: &ReadDb,
     mut appended: watch::Receiver<LogPosition>,
     published: HashMap<Projection, watch::Sender<LogPosition>>,
     mut stop: watch::Receiver<bool>,
     urgency: Arc<Urgency>,
+    leader: &mut Option<PoolConnection<Any>>,
 ) {
+    let db = db.clone();
+    let shared = db.backend() == Backend::Postgres;
     let mut last_commit = tokio::time::Instant::now();
     let Some(mut at) = load_all(&db, &mut stop).await else {
         return;
@@ -304,6 +408,12 @@ async fn follow(
     loop {
         if *stop.borrow() {
             return;
+        }
+        if shared && leader.is_none() {
+            match stand_by(&db, &published, &mut stop, &urgency, leader).await {
+                Some(fresh) => at = fresh,
+                None => return,
+            }
         }
         // Let events gather unless someone waits to read their own write.
         let since = last_commit.elapsed();
@@ -346,6 +456,9 @@ async fn follow(
                 Err(e) => {
                     tracing::warn!(error = %e, "projection step failed; retrying");
                     failed = true;
+                    // The lock's session may be gone with the error (a database restart): take
+                    // the lock again, or stand by if another server took it meanwhile.
+                    resign(leader).await;
                     break;
                 }
             }

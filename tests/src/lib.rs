@@ -20,6 +20,8 @@ pub struct ScratchDb {
     pub url: String,
     pub backend: Backend,
     dir: Option<PathBuf>,
+    /// False for a second handle on a database another handle owns: dropping it drops nothing.
+    owned: bool,
 }
 
 impl ScratchDb {
@@ -33,6 +35,7 @@ impl ScratchDb {
                     url: scratch::sqlite_in(&dir, "salon.db"),
                     backend,
                     dir: Some(dir),
+                    owned: true,
                 }
             }
             Backend::Postgres => {
@@ -43,12 +46,27 @@ impl ScratchDb {
                     url,
                     backend,
                     dir: None,
+                    owned: true,
                 }
             }
         }
     }
 
+    /// Another handle on the same database (a second server on it); only the first handle
+    /// drops the database.
+    pub fn shared(&self) -> Self {
+        Self {
+            url: self.url.clone(),
+            backend: self.backend,
+            dir: None,
+            owned: false,
+        }
+    }
+
     pub async fn drop_db(self) {
+        if !self.owned {
+            return;
+        }
         match self.dir {
             Some(dir) => {
                 let _ = std::fs::remove_dir_all(dir);
