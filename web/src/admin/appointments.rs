@@ -190,10 +190,7 @@ async fn board(
 }
 
 async fn day(State(admin): State<Admin>, Owner(session): Owner, Query(p): Params) -> Response {
-    let ctx = match Ctx::load(&admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(&admin).await);
     let board = match board(&admin, &ctx, &p).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -208,10 +205,7 @@ async fn day_fragment(
     FragmentOwner(_): FragmentOwner,
     Query(p): Params,
 ) -> Response {
-    let ctx = match Ctx::load(&admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(&admin).await);
     match board(&admin, &ctx, &p).await {
         Ok(b) => b.into_response(),
         Err(r) => r,
@@ -245,10 +239,7 @@ struct WeekPage {
 }
 
 async fn week(State(admin): State<Admin>, Owner(session): Owner, Query(p): Params) -> Response {
-    let ctx = match Ctx::load(&admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(&admin).await);
     let date = match param(&p, "date").map(view::parse_date) {
         None => ctx.today(),
         Some(Ok(d)) => d,
@@ -417,10 +408,7 @@ async fn table(
 }
 
 async fn bookings(State(admin): State<Admin>, Owner(session): Owner, Query(p): Params) -> Response {
-    let ctx = match Ctx::load(&admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(&admin).await);
     let table = match table(&admin, &ctx, &p).await {
         Ok(t) => t,
         Err(r) => return r,
@@ -464,10 +452,7 @@ async fn bookings_fragment(
     FragmentOwner(_): FragmentOwner,
     Query(p): Params,
 ) -> Response {
-    let ctx = match Ctx::load(&admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(&admin).await);
     match table(&admin, &ctx, &p).await {
         Ok(t) => t.into_response(),
         Err(r) => r,
@@ -565,10 +550,7 @@ async fn new_booking(
     Owner(session): Owner,
     Query(p): Params,
 ) -> Response {
-    let ctx = match Ctx::load(&admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(&admin).await);
     let get = |k: &str| param(&p, k).unwrap_or_default().to_string();
     let form = NewBooking {
         key: uuid::Uuid::new_v4().to_string(),
@@ -644,10 +626,7 @@ async fn slots_fragment(
     FragmentOwner(_): FragmentOwner,
     Query(p): Params,
 ) -> Response {
-    let ctx = match Ctx::load(&admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(&admin).await);
     let get = |k: &str| param(&p, k).unwrap_or_default().to_string();
     slots_for(
         &admin,
@@ -674,10 +653,7 @@ fn alternatives_text(ctx: &Ctx, alternatives: &[Slot]) -> String {
 }
 
 async fn book(State(admin): State<Admin>, Posted { session, form }: Posted) -> Response {
-    let ctx = match Ctx::load(&admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(&admin).await);
     let input = NewBooking {
         key: form.text("key"),
         service: form.text("service"),
@@ -863,10 +839,7 @@ async fn booking_page(
     failed_form: &str,
     errors: Errors,
 ) -> Response {
-    let ctx = match Ctx::load(admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(admin).await);
     let b = match queries::booking(admin.read(), id).await {
         Ok(Some(b)) => b,
         Ok(None) => return error_page(StatusCode::NOT_FOUND, "There is no such appointment."),
@@ -995,10 +968,7 @@ async fn change(
             see_other(&format!("/admin/bookings/{id}?done={done}"))
         }
         Err(e) => {
-            let ctx = match Ctx::load(admin).await {
-                Ok(c) => c,
-                Err(e) => return failed(e),
-            };
+            let ctx = or_page!(Ctx::load(admin).await);
             match change_message(&ctx, e) {
                 Ok(message) => {
                     let mut errors = Errors::default();
@@ -1025,10 +995,7 @@ async fn move_booking(
         Ok(b) => b,
         Err(r) => return r,
     };
-    let ctx = match Ctx::load(&admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(&admin).await);
     let start = match (
         view::parse_date(&form.text("date")),
         view::parse_time(&form.text("time")),

@@ -23,6 +23,16 @@
 // boxing the page would cost an allocation there and gain nothing.
 #![allow(clippy::result_large_err)]
 
+/// The value of a read, or (from the handler) the page saying why it failed.
+macro_rules! or_page {
+    ($read:expr) => {
+        match $read {
+            Ok(v) => v,
+            Err(e) => return $crate::admin::failed(e),
+        }
+    };
+}
+
 pub mod accounts;
 mod appointments;
 mod moderation;

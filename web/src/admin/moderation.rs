@@ -62,10 +62,7 @@ async fn reviews_page(
     failed_id: &str,
     errors: Errors,
 ) -> Response {
-    let ctx = match Ctx::load(admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(admin).await);
     // Waiting reviews first: that is the owner's work.
     let status = p
         .get("status")

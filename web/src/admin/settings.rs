@@ -134,10 +134,7 @@ async fn settings_page(
     sent: Option<(String, String, [String; 5])>,
     errors: Errors,
 ) -> Response {
-    let ctx = match Ctx::load(admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(admin).await);
     let (name, time_zone, values) = sent.unwrap_or_else(|| {
         (
             ctx.salon.clone(),
@@ -296,10 +293,7 @@ async fn calendars_page(
     form: Option<SourceForm>,
     errors: Errors,
 ) -> Response {
-    let ctx = match Ctx::load(admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(admin).await);
     let now = Utc::now();
     let sources = match calendar_sources(admin.read(), None, now).await {
         Ok(s) => s,
@@ -609,10 +603,7 @@ async fn tokens_page(
     sent: (String, String),
     errors: Errors,
 ) -> Response {
-    let ctx = match Ctx::load(admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(admin).await);
     let list = match queries::tokens(admin.read()).await {
         Ok(l) => l,
         Err(e) => return failed(e),
@@ -778,10 +769,7 @@ async fn owners_page(
     sent: (String, String),
     errors: Errors,
 ) -> Response {
-    let ctx = match Ctx::load(admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(admin).await);
     let owners = match accounts::list(admin.read()).await {
         Ok(o) => o,
         Err(e) => return failed(e),

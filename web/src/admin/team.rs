@@ -93,10 +93,7 @@ fn week_summary(hours: &WeeklyHours) -> String {
 }
 
 async fn stylists(State(admin): State<Admin>, Owner(session): Owner, Query(p): Params) -> Response {
-    let ctx = match Ctx::load(&admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(&admin).await);
     let rows = ctx
         .stylists
         .iter()
@@ -147,10 +144,7 @@ struct NewStylistPage {
 }
 
 async fn new_stylist(State(admin): State<Admin>, Owner(session): Owner) -> Response {
-    let ctx = match Ctx::load(&admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(&admin).await);
     let chrome = view::chrome(&admin, &ctx, &session, "stylists", None).await;
     NewStylistPage {
         chrome,
@@ -181,10 +175,7 @@ fn profile(form: &super::Form, errors: &mut Errors) -> (String, String, Vec<Serv
 }
 
 async fn hire(State(admin): State<Admin>, Posted { session, form }: Posted) -> Response {
-    let ctx = match Ctx::load(&admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(&admin).await);
     let mut errors = Errors::default();
     let (name, bio, services) = profile(&form, &mut errors);
     if errors.is_empty() {
@@ -318,10 +309,7 @@ async fn stylist_page(
     sent: Sent,
     errors: Errors,
 ) -> Response {
-    let ctx = match Ctx::load(admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(admin).await);
     let Some(s) = ctx.stylists.iter().find(|s| s.id == id) else {
         return error_page(StatusCode::NOT_FOUND, "There is no such stylist.");
     };
@@ -677,10 +665,7 @@ struct ServicesPage {
 }
 
 async fn services(State(admin): State<Admin>, Owner(session): Owner, Query(p): Params) -> Response {
-    let ctx = match Ctx::load(&admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(&admin).await);
     let rows = ctx
         .services
         .iter()
@@ -836,10 +821,7 @@ async fn service_page(
     sent: Option<ServiceForm>,
     errors: Errors,
 ) -> Response {
-    let ctx = match Ctx::load(admin).await {
-        Ok(c) => c,
-        Err(e) => return failed(e),
-    };
+    let ctx = or_page!(Ctx::load(admin).await);
     let found = match id {
         Some(id) => match ctx.services.iter().find(|s| s.id == id) {
             Some(s) => Some(s),
