@@ -1,6 +1,8 @@
 //! Live alerts: one broadcaster per process follows the event log from its head and fans the
 //! alert-worthy events (new bookings, payments, cancellations, …) out to every subscriber of
-//! `/events/stream` through a `tokio::sync::broadcast` channel.
+//! `/events/stream` through a `tokio::sync::broadcast` channel. It reads the log when an
+//! append is announced: this process's own at once, another server's on PostgreSQL through
+//! `LISTEN/NOTIFY` (`migrations::notify`), and anything else at its next poll.
 //!
 //! A subscriber never depends on the broadcast alone. It subscribes first, then reads the log
 //! itself from where it resumes (`Last-Event-ID`, or the head when it connects) until it is
@@ -47,8 +49,9 @@ pub const ALERTS: &[(&str, &str)] = &[
 pub const DEFAULT_CAPACITY: usize = 1024;
 /// Events read from the log per query.
 const BATCH: i64 = 500;
-/// How often the broadcaster looks for events written by another process.
-const POLL: Duration = Duration::from_millis(250);
+/// How often the broadcaster looks at the log for events nobody announced (another process's,
+/// when no notification carries them; see `migrations::notify`), unless told otherwise.
+pub const POLL: Duration = Duration::from_millis(250);
 /// Longest pause between retries after a read error.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -162,6 +165,16 @@ impl Alerts {
         signal: &LogSignal,
         capacity: usize,
     ) -> Result<Arc<Self>, ReadError> {
+        Self::start_polling(read, signal, capacity, POLL).await
+    }
+
+    /// As [`Alerts::start_with`], looking at the log every `poll` for events nobody announced.
+    pub async fn start_polling(
+        read: ReadDb,
+        signal: &LogSignal,
+        capacity: usize,
+        poll: Duration,
+    ) -> Result<Arc<Self>, ReadError> {
         let at = head(&read).await?;
         let (sender, _) = broadcast::channel(capacity.max(1));
         let (followed_tx, followed) = watch::channel(at);
@@ -173,6 +186,7 @@ impl Alerts {
             sender.clone(),
             followed_tx,
             stop_rx,
+            poll,
         ));
         Ok(Arc::new(Self {
             read,
@@ -234,8 +248,9 @@ impl Alerts {
     }
 }
 
-/// The broadcaster: reads the log after `at` whenever this process appends (the signal) and
-/// at least every [`POLL`] (other processes' appends), and sends each alert.
+/// The broadcaster: reads the log after `at` whenever an append is announced (this process's,
+/// or another server's through `LISTEN/NOTIFY`) and at least every `poll` (appends nobody
+/// announced), and sends each alert.
 async fn broadcast_log(
     read: ReadDb,
     mut at: LogPosition,
@@ -243,6 +258,7 @@ async fn broadcast_log(
     sender: broadcast::Sender<Arc<Alert>>,
     followed: watch::Sender<LogPosition>,
     mut stop: watch::Receiver<bool>,
+    poll: Duration,
 ) {
     let mut backoff = Duration::from_millis(50);
     let mut quick = Duration::from_millis(1);
@@ -279,13 +295,13 @@ async fn broadcast_log(
                 continue;
             }
         }
-        // This process appended something not readable yet (on PostgreSQL an older transaction
+        // Something was appended that is not readable yet (on PostgreSQL an older transaction
         // is still open): look again soon. Otherwise wait for the next append or poll.
         let wait = if latest > at {
             quick = (quick * 2).min(Duration::from_millis(50));
             quick
         } else {
-            POLL
+            poll
         };
         tokio::select! {
             changed = appended.changed(), if signal_alive => {

@@ -1,9 +1,11 @@
 //! The schema both sides of salon meet at: the event log and the read models, for SQLite and
 //! PostgreSQL (SQL files in `sqlite/` and `postgres/`, embedded at compile time), and the
-//! position type that orders the log.
+//! position type that orders the log, and the signal that announces appends (within a process,
+//! and across servers on PostgreSQL through `LISTEN/NOTIFY`: [`notify`]).
 
 pub mod db;
 pub mod log;
+pub mod notify;
 
 use serde::{Deserialize, Serialize};
 use sqlx::migrate::Migrator;
@@ -56,38 +58,65 @@ impl LogPosition {
     }
 }
 
-/// Announces appends inside one process, so projections wake at once instead of waiting for
-/// their next poll. It is only a hint: projections also poll, which is what catches events
-/// written by another process.
+/// Announces appends, so projections, reactors and live alerts wake at once instead of waiting
+/// for their next poll. It is only a hint: they also poll, which catches anything nobody
+/// announced.
+///
+/// It carries two things: this process's own appends ([`LogSignal::appended`], read back by
+/// [`LogSignal::last`] for read-your-writes waits), and appends other processes announced on
+/// PostgreSQL ([`LogSignal::noticed`], from [`notify`]). Subscribers see both.
 #[derive(Debug, Clone)]
 pub struct LogSignal {
-    tx: watch::Sender<LogPosition>,
+    own: watch::Sender<LogPosition>,
+    any: watch::Sender<LogPosition>,
 }
 
 impl Default for LogSignal {
     fn default() -> Self {
         Self {
-            tx: watch::Sender::new(LogPosition::START),
+            own: watch::Sender::new(LogPosition::START),
+            any: watch::Sender::new(LogPosition::START),
         }
     }
 }
 
+fn raise(tx: &watch::Sender<LogPosition>, at: LogPosition) {
+    tx.send_if_modified(|last| {
+        if at > *last {
+            *last = at;
+            true
+        } else {
+            false
+        }
+    });
+}
+
 impl LogSignal {
+    /// This process committed events up to `at`.
     pub fn appended(&self, at: LogPosition) {
-        self.tx.send_if_modified(|last| {
-            if at > *last {
-                *last = at;
-                true
-            } else {
-                false
-            }
-        });
+        raise(&self.own, at);
+        raise(&self.any, at);
     }
+    /// Another process says it committed events up to `at`.
+    pub fn noticed(&self, at: LogPosition) {
+        raise(&self.any, at);
+    }
+    /// Wakes every subscriber once without a position: something may have been appended that
+    /// nobody announced (the notifications' connection was lost and is back).
+    pub fn wake(&self) {
+        self.any.send_modify(|_| {});
+    }
+    /// Every announced append, this process's and others': the newest position heard of.
     pub fn subscribe(&self) -> watch::Receiver<LogPosition> {
-        self.tx.subscribe()
+        self.any.subscribe()
     }
+    /// This process's own appends (what the notifier announces to the others).
+    pub fn subscribe_own(&self) -> watch::Receiver<LogPosition> {
+        self.own.subscribe()
+    }
+    /// The newest position this process appended (what a read-your-writes wait waits for).
     pub fn last(&self) -> LogPosition {
-        *self.tx.borrow()
+        *self.own.borrow()
     }
 }
 

@@ -29,8 +29,10 @@ use tokio::task::JoinHandle;
 
 /// Events applied per transaction.
 const BATCH: i64 = 500;
-/// How often an idle projection looks for events written by other processes.
-const IDLE_POLL: Duration = Duration::from_millis(200);
+/// How often an idle projection looks at the log for events nobody announced (another
+/// process's, when no notification carries them; see `migrations::notify`), unless told
+/// otherwise.
+pub const IDLE_POLL: Duration = Duration::from_millis(200);
 /// When nobody is waiting to read their own write, the follower lets events gather for up to
 /// this long after its last commit, so one transaction applies many of them. A read-your-writes
 /// wait cuts the pause short.
@@ -248,6 +250,12 @@ impl Running {
 /// checkpoint (the usual case) share each batch read and each transaction; one that is behind
 /// (just reset) runs on its own until it catches up and joins the others.
 pub fn start(db: ReadDb, signal: LogSignal) -> Running {
+    start_polling(db, signal, IDLE_POLL)
+}
+
+/// As [`start`], an idle leader looking at the log every `idle_poll` for events nobody
+/// announced.
+pub fn start_polling(db: ReadDb, signal: LogSignal, idle_poll: Duration) -> Running {
     let (stop, stop_rx) = watch::channel(false);
     let mut checkpoints = HashMap::new();
     let mut senders = HashMap::new();
@@ -263,6 +271,7 @@ pub fn start(db: ReadDb, signal: LogSignal) -> Running {
         senders,
         stop_rx,
         urgency.clone(),
+        idle_poll,
     ));
     Running {
         handle: Projections {
@@ -323,9 +332,19 @@ async fn follow(
     published: HashMap<Projection, watch::Sender<LogPosition>>,
     stop: watch::Receiver<bool>,
     urgency: Arc<Urgency>,
+    idle_poll: Duration,
 ) {
     let mut leader = None;
-    follow_leading(&db, appended, published, stop, urgency, &mut leader).await;
+    follow_leading(
+        &db,
+        appended,
+        published,
+        stop,
+        urgency,
+        &mut leader,
+        idle_poll,
+    )
+    .await;
     resign(&mut leader).await;
 }
 
@@ -392,6 +411,7 @@ async fn follow_leading(
     mut stop: watch::Receiver<bool>,
     urgency: Arc<Urgency>,
     leader: &mut Option<PoolConnection<Any>>,
+    idle_poll: Duration,
 ) {
     let db = db.clone();
     let shared = db.backend() == Backend::Postgres;
@@ -476,12 +496,13 @@ async fn follow_leading(
             quick = Duration::from_millis(1);
             continue;
         }
-        // Nothing readable. On PostgreSQL an event this process appended may not be readable
-        // yet while an older transaction is still open: look again soon, backing off. Otherwise
-        // wait for the next append here, or poll for other processes' appends.
+        // Nothing readable. On PostgreSQL an event announced (by this process, or by another
+        // server through `LISTEN/NOTIFY`) may not be readable yet while an older transaction is
+        // still open: look again soon, backing off. Otherwise wait for the next announced
+        // append, or poll for appends nobody announced.
         let behind = at.values().min().copied().unwrap_or(LogPosition::START);
         if latest > behind {
-            // Events this process wrote are not readable yet. On PostgreSQL that means an older
+            // Events announced as written are not readable yet. On PostgreSQL that means an older
             // transaction is still open somewhere in the cluster (the xmin horizon is
             // cluster-wide): say so once it lasts, since it delays every read model.
             let since = *stalled_since.get_or_insert_with(tokio::time::Instant::now);
@@ -501,7 +522,7 @@ async fn follow_leading(
             quick = (quick * 2).min(Duration::from_millis(50));
             quick
         } else {
-            IDLE_POLL
+            idle_poll
         };
         tokio::select! {
             _ = appended.changed() => {}

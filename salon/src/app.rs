@@ -80,7 +80,19 @@ pub struct Config {
     pub trust_forwarded: bool,
     /// The bearer token `/metrics` asks for (`SALON_METRICS_TOKEN`); `None`: open.
     pub metrics_token: Option<api::metrics::MetricsToken>,
+    /// On PostgreSQL: announce this server's appends to the other servers and listen for
+    /// theirs (`LISTEN/NOTIFY`, see `migrations::notify`); `SALON_NOTIFY=off` turns it off
+    /// (a pooler in transaction mode, such as PgBouncer's, cannot hold a `LISTEN`). Ignored on
+    /// SQLite.
+    pub notify: bool,
+    /// How often the live alerts and the projections look at the log for appends nobody
+    /// announced (`SALON_LOG_POLL_MS`). `None`: 1 s when notifications carry the news
+    /// (PostgreSQL), else 250 ms for alerts and 200 ms for projections.
+    pub log_poll: Option<Duration>,
 }
+
+/// The fallback poll when notifications carry other servers' appends.
+pub const NOTIFIED_LOG_POLL: Duration = Duration::from_secs(1);
 
 impl Config {
     pub fn new(database_url: impl Into<String>, addr: SocketAddr) -> Self {
@@ -110,6 +122,8 @@ impl Config {
             admin: web::admin::AdminConfig::default(),
             admin_account: None,
             metrics_token: None,
+            notify: true,
+            log_poll: None,
         }
     }
 }
@@ -189,6 +203,13 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         .await
         .context("opening the read models")?;
     let signal = LogSignal::default();
+    // Several servers on one PostgreSQL: hear about each other's appends at once.
+    let notifying = config.notify && read.backend() == migrations::Backend::Postgres;
+    let (alerts_poll, projections_poll) = match config.log_poll {
+        Some(poll) => (poll, poll),
+        None if notifying => (NOTIFIED_LOG_POLL, NOTIFIED_LOG_POLL),
+        None => (api::alerts::POLL, runner::IDLE_POLL),
+    };
     let collect_deposits = config.collect_deposits || config.stripe.is_some();
     let metrics = api::metrics::Metrics::new();
     let bus = CommandBus::new(store.clone(), signal.clone())
@@ -267,9 +288,14 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         }
     }
     // The alert broadcaster starts at the head of the log, before anyone can subscribe.
-    let alerts = api::alerts::Alerts::start(read.clone(), &signal)
-        .await
-        .context("starting the live alerts")?;
+    let alerts = api::alerts::Alerts::start_polling(
+        read.clone(),
+        &signal,
+        api::alerts::DEFAULT_CAPACITY,
+        alerts_poll,
+    )
+    .await
+    .context("starting the live alerts")?;
     if let Some(account) = &config.admin_account {
         let created =
             web::admin::accounts::upsert(&read, &account.email, &account.name, &account.password)
@@ -277,7 +303,10 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
                 .context("SALON_ADMIN_EMAIL / SALON_ADMIN_PASSWORD: the owner account")?;
         tracing::info!(email = %account.email, created, "owner account from the environment is ready");
     }
-    let running: Running = runner::start(read.clone(), signal);
+    let fanout = notifying.then(|| {
+        migrations::notify::Fanout::start(&config.database_url, read.clone(), signal.clone())
+    });
+    let running: Running = runner::start_polling(read.clone(), signal, projections_poll);
     if config.calendars.sealer.is_none() {
         tracing::info!("SALON_SECRET_KEY is not set: calendar sources with passwords or credentials cannot be added");
     }
@@ -384,6 +413,9 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             reactors.stop().await;
         }
         running.stop().await;
+        if let Some(fanout) = fanout {
+            fanout.stop().await;
+        }
         read.close().await;
         store.close().await;
         served.context("serving HTTP")

@@ -62,6 +62,14 @@ enum Command {
         /// Take the client address from X-Forwarded-For (only behind a proxy that sets it)
         #[arg(long, env = "SALON_TRUST_FORWARDED")]
         trust_forwarded: bool,
+        /// On PostgreSQL, announce appends to the other servers and listen for theirs
+        /// (LISTEN/NOTIFY): on or off (off behind a pooler that cannot hold a LISTEN)
+        #[arg(long, env = "SALON_NOTIFY", default_value = "on", value_parser = on_off)]
+        notify: bool,
+        /// How often, in milliseconds, live alerts and projections look at the log for appends
+        /// nobody announced (default: 1000 with notifications, else 250)
+        #[arg(long, env = "SALON_LOG_POLL_MS", value_parser = clap::value_parser!(u64).range(10..=600_000))]
+        log_poll_ms: Option<u64>,
     },
     /// Run the intake: a second path for bookings, with its own SQLite log; it stores each
     /// submission, emails the owner (SMTP_URL, SALON_OWNER_EMAIL) and forwards it to the API
@@ -345,6 +353,15 @@ fn quiet_pipe(result: anyhow::Result<u64>) -> anyhow::Result<u64> {
     }
 }
 
+/// A switch given as on/off (also true/false, yes/no, 1/0).
+fn on_off(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        other => Err(format!("expected on or off, not {other:?}")),
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_logging();
@@ -361,6 +378,8 @@ async fn main() -> anyhow::Result<()> {
             rate_bookings,
             rate_tokens,
             trust_forwarded,
+            notify,
+            log_poll_ms,
         } => {
             let mut config = Config::new(url, addr);
             config.booking_rate = rate_bookings;
@@ -373,6 +392,8 @@ async fn main() -> anyhow::Result<()> {
             config.collect_deposits =
                 std::env::var("STRIPE_SECRET_KEY").is_ok_and(|k| !k.is_empty());
             config.read_your_writes = Duration::from_millis(read_your_writes_ms);
+            config.notify = notify;
+            config.log_poll = log_poll_ms.map(Duration::from_millis);
             config.calendars = app::calendar_settings_from_env()?;
             config.metrics_token = std::env::var("SALON_METRICS_TOKEN")
                 .ok()
