@@ -21,8 +21,9 @@
 //! (the read pool's), a notification costs the writers nothing they wait for.
 //!
 //! Notifications are hints, never the truth: everyone still reads the log itself, and still
-//! polls it (more slowly) for appends nobody announced — by a process without a notifier (the
-//! CLI), or while the listener is reconnecting. A notification whose payload is not a position
+//! polls it (more slowly) for appends nobody announced — by a process that died between its
+//! commit and its notification, or while the listener is reconnecting. (CLI commands that
+//! append announce once before they exit: [`announce_once`].) A notification whose payload is not a position
 //! (an operator's bare `NOTIFY salon_events`) wakes everyone.
 
 use crate::db::ReadDb;
@@ -160,6 +161,30 @@ async fn announce(
                 }
             }
         }
+    }
+}
+
+/// Announces once that this process appended up to `at`, on a connection of its own, for a
+/// short-lived process that runs no notifier (a CLI command): the servers see its events at
+/// once instead of at their next poll. Does nothing on SQLite or when nothing was appended;
+/// a failure is only logged (the servers' poll still finds the events).
+pub async fn announce_once(url: &str, at: LogPosition) {
+    use sqlx::Connection;
+    if crate::Backend::of_url(url) != Some(crate::Backend::Postgres) || at == LogPosition::START {
+        return;
+    }
+    let sent = async {
+        let mut conn = sqlx::PgConnection::connect(url).await?;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(payload(at))
+            .execute(&mut conn)
+            .await?;
+        conn.close().await
+    }
+    .await;
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, "cannot announce the appends to the servers (they will find them by polling)");
     }
 }
 

@@ -447,6 +447,7 @@ async fn main() -> anyhow::Result<()> {
                 Some(_) => eprintln!("seeded the demo salon"),
                 None => eprintln!("the salon is already set up; nothing seeded"),
             }
+            migrations::notify::announce_once(&url, bus.signal().last()).await;
             store.close().await;
         }
         Command::Owner { command } => {
@@ -503,6 +504,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", token.secret);
+            migrations::notify::announce_once(&url, bus.signal().last()).await;
             store.close().await;
         }
         Command::Token {
@@ -538,6 +540,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             eprintln!("revoked {id}");
+            migrations::notify::announce_once(&url, bus.signal().last()).await;
             store.close().await;
         }
         Command::Events {

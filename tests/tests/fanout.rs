@@ -398,3 +398,45 @@ async fn cross_server_alert_latency() {
         summary(answer_p)
     );
 }
+
+/// A command-line process (its own store and bus, no notifier) creates a token and announces
+/// it once before exiting: the server, polling only every 30 s, projects it at once and takes
+/// the token.
+#[tokio::test]
+async fn an_append_announced_by_a_cli_process_is_projected_at_once() {
+    let db = ScratchDb::new(migrations::Backend::Postgres).await;
+    let app = TestApp::spawn_with(db, |c| c.log_poll = Some(POLL)).await;
+    let store = commands::Store::connect(&app.db.url)
+        .await
+        .expect("the CLI's store");
+    let bus = commands::CommandBus::new(store.clone(), migrations::LogSignal::default());
+    let meta = domain::metadata::EventMetadata::new("owner", domain::metadata::Source::Cli);
+    let token = bus
+        .create_token("from-cli", domain::token::Scope::Read, &meta)
+        .await
+        .expect("token");
+    migrations::notify::announce_once(&app.db.url, bus.signal().last()).await;
+    store.close().await;
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let answer = app
+            .call(
+                reqwest::Method::GET,
+                "/api/v1/bookings",
+                Some(&token.secret),
+                None,
+                &[],
+            )
+            .await;
+        if answer.status == 200 {
+            break;
+        }
+        assert_eq!(answer.status, 401, "{}", answer.body);
+        assert!(
+            Instant::now() < deadline,
+            "the server did not take the CLI's token within {WITHIN:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.stop().await;
+}
