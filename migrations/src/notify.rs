@@ -327,6 +327,7 @@ mod tests {
         assert!(!all.has_changed().unwrap());
         signal.appended(LogPosition::new(6, 11));
         assert!(own.has_changed().unwrap());
+        assert_eq!(*own.borrow_and_update(), LogPosition::new(6, 11));
         assert_eq!(signal.last(), LogPosition::new(6, 11));
         assert_eq!(*all.borrow_and_update(), LogPosition::new(6, 11));
         // A wake without a position.
