@@ -505,6 +505,8 @@ async fn bench_store(url: &str, kind: StoreKind, options: &Options) -> anyhow::R
         config.booking_rate = api::limit::Rate::UNLIMITED;
         config.token_rate = api::limit::Rate::UNLIMITED;
         config.seed_demo = false;
+        // As `salon serve`: `SALON_NOTIFY=off` measures without LISTEN/NOTIFY.
+        config.notify = !std::env::var("SALON_NOTIFY").is_ok_and(|v| v.trim() == "off");
         config.read_your_writes = match mode {
             Mode::Command => Duration::ZERO,
             Mode::ReadYourWrites => Duration::from_secs(2),
