@@ -28,7 +28,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Events applied per transaction.
-const BATCH: i64 = 500;
+pub const BATCH: i64 = 500;
 /// How often an idle projection looks for events written by other processes.
 const IDLE_POLL: Duration = Duration::from_millis(200);
 /// When nobody is waiting to read their own write, the follower lets events gather for up to
@@ -115,22 +115,14 @@ pub async fn step_group(
     };
     // On PostgreSQL these commits do not wait for fsync (set per connection in `db`).
     let mut tx = db.pool().begin().await?;
-    let mut writer = Writer::new(&mut tx);
-    for projection in group {
-        for event in &events {
-            match projection.apply(&mut writer, event).await {
-                Ok(()) => {}
-                Err(e @ ApplyError::Decode { .. }) => {
-                    // A payload that does not decode will never decode: record it and move on
-                    // rather than stall every later event.
-                    tracing::error!(projection = projection.name(), error = %e, "skipping undecodable event");
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+    if db.backend() == Backend::Postgres {
+        // Keeps a replay's swap (which holds it exclusively) from interleaving with this batch.
+        sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+            .bind(crate::replay::SWAP_LOCK)
+            .execute(&mut *tx)
+            .await?;
     }
-    writer.flush().await?;
-    drop(writer);
+    apply_events(&mut tx, group, &events).await?;
     let names: Vec<String> = (0..group.len()).map(|i| format!("${}", i + 6)).collect();
     let sql = format!(
         "UPDATE projection_checkpoints SET txid = $1, position = $2, updated_at = $3 \
@@ -153,6 +145,31 @@ pub async fn step_group(
     }
     tx.commit().await?;
     Ok(Step::Advanced(last))
+}
+
+/// Applies `events` to every projection in `group` on `conn` (inside the caller's transaction).
+pub(crate) async fn apply_events(
+    conn: &mut sqlx::AnyConnection,
+    group: &[Projection],
+    events: &[crate::log::StoredEvent],
+) -> Result<(), RunError> {
+    let mut writer = Writer::new(conn);
+    for projection in group {
+        for event in events {
+            match projection.apply(&mut writer, event).await {
+                Ok(()) => {}
+                Err(e @ ApplyError::Decode { .. }) => {
+                    // A payload that does not decode will never decode: record it and move on
+                    // rather than stall every later event.
+                    tracing::error!(projection = projection.name(), error = %e, "skipping undecodable event");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        projection.finish(&mut writer).await?;
+    }
+    writer.flush().await?;
+    Ok(())
 }
 
 /// Applies the next batch after `at` to one projection.
