@@ -38,6 +38,40 @@ pub enum StoreKind {
     Postgres,
 }
 
+impl StoreKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreKind::Sqlite => "sqlite",
+            StoreKind::Postgres => "postgres",
+        }
+    }
+}
+
+/// Runs `f` with the URL of a scratch store of `kind` (a SQLite file in a temporary directory,
+/// or a fresh PostgreSQL database) and removes the store afterwards, whatever `f` returned.
+pub(crate) async fn on_scratch<T, F, Fut>(kind: StoreKind, f: F) -> anyhow::Result<T>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let dir = std::env::temp_dir().join(format!("salon-bench-{}", uuid::Uuid::new_v4().simple()));
+    let url = match kind {
+        StoreKind::Sqlite => {
+            std::fs::create_dir_all(&dir)?;
+            scratch::sqlite_in(&dir, "bench.db")
+        }
+        StoreKind::Postgres => scratch::create_postgres("salon_bench").await?,
+    };
+    let result = f(url.clone()).await;
+    match kind {
+        StoreKind::Sqlite => {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        StoreKind::Postgres => scratch::drop_postgres(&url).await?,
+    }
+    result
+}
+
 #[derive(Debug, Clone)]
 pub struct Options {
     pub stores: Vec<StoreKind>,
@@ -472,23 +506,11 @@ async fn raw_run(
 pub async fn booking(options: &Options) -> anyhow::Result<Vec<Row>> {
     let mut out = Vec::new();
     for kind in &options.stores {
-        let dir =
-            std::env::temp_dir().join(format!("salon-bench-{}", uuid::Uuid::new_v4().simple()));
-        let url = match kind {
-            StoreKind::Sqlite => {
-                std::fs::create_dir_all(&dir)?;
-                scratch::sqlite_in(&dir, "bench.db")
-            }
-            StoreKind::Postgres => scratch::create_postgres("salon_bench").await?,
-        };
-        let result = bench_store(&url, *kind, options).await;
-        match kind {
-            StoreKind::Sqlite => {
-                let _ = std::fs::remove_dir_all(&dir);
-            }
-            StoreKind::Postgres => scratch::drop_postgres(&url).await?,
-        }
-        out.extend(result?);
+        let rows = on_scratch(*kind, |url| async move {
+            bench_store(&url, *kind, options).await
+        })
+        .await?;
+        out.extend(rows);
     }
     Ok(out)
 }

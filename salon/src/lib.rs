@@ -6,6 +6,7 @@ pub mod bench;
 pub mod bench_api;
 pub mod bench_availability;
 pub mod bench_export;
+pub mod bench_replay;
 pub mod export;
 pub mod intake;
 pub mod scratch;
