@@ -28,9 +28,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const STYLISTS: usize = 64;
+pub(crate) const STYLISTS: usize = 64;
 /// Slots a stylist has per day: 00:00 to 23:30 (hours close at 23:59, so 23:45 does not fit).
-const SLOTS_PER_DAY: i64 = 95;
+pub(crate) const SLOTS_PER_DAY: i64 = 95;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum StoreKind {
@@ -161,19 +161,21 @@ impl Sample {
     }
 }
 
-fn stylist(i: usize) -> StylistId {
+pub(crate) fn stylist(i: usize) -> StylistId {
     StylistId::from_uuid(uuid::Uuid::from_u128(
         0xbe00_0000_0000_0000_0000_0000_0000_0000 + i as u128,
     ))
 }
 
-fn service() -> ServiceId {
+pub(crate) fn service() -> ServiceId {
     ServiceId::from_uuid(uuid::Uuid::from_u128(
         0xbe5e_0000_0000_0000_0000_0000_0000_0001,
     ))
 }
 
-async fn seed(bus: &CommandBus) -> anyhow::Result<()> {
+/// The bench salon: UTC, a 15-minute step, no lead time, a year ahead; [`STYLISTS`] stylists
+/// working round the clock, each offering one 15-minute service.
+pub(crate) async fn seed(bus: &CommandBus) -> anyhow::Result<()> {
     let meta = EventMetadata::new("system", Source::Cli).with_reason(Some("benchmark".into()));
     let policy = BookingPolicy {
         slot_step_minutes: 15,

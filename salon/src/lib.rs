@@ -5,6 +5,7 @@ pub mod app;
 pub mod bench;
 pub mod bench_api;
 pub mod bench_availability;
+pub mod bench_chaos;
 pub mod bench_export;
 pub mod bench_replay;
 pub mod export;

@@ -324,6 +324,33 @@ enum BenchCommand {
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
     },
+    /// Reliability under failure: a booking load (several clients, each booking with an
+    /// Idempotency-Key, retried with the same key on a connection error or 5xx) against
+    /// `salon serve` while it is SIGKILLed N times (kill), or while PostgreSQL is cut off for S
+    /// seconds (outage, PostgreSQL only). Then checks every acknowledged booking is present, no
+    /// key booked twice and no slot is double-booked; exits non-zero if one is not so
+    Chaos {
+        /// Stores to run on
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            default_value = "sqlite,postgres"
+        )]
+        stores: Vec<bench::StoreKind>,
+        /// Scenarios to run
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "kill,outage")]
+        scenarios: Vec<salon::bench_chaos::Scenario>,
+        /// SIGKILLs in the kill scenario
+        #[arg(long, default_value_t = 20)]
+        kills: usize,
+        /// Seconds PostgreSQL is unreachable in the outage scenario
+        #[arg(long, default_value_t = 60.0)]
+        outage_secs: f64,
+        /// Concurrent booking clients
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        clients: u16,
+    },
     /// The dashboard's bookings CSV over HTTP with 100 000 bookings: time, and resident memory
     /// at idle beside its peak during the streamed download
     Export {
@@ -659,6 +686,34 @@ async fn main() -> anyhow::Result<()> {
                 },
         } => {
             salon::bench_replay::run(&stores, events, burst).await?;
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Chaos {
+                    stores,
+                    scenarios,
+                    kills,
+                    outage_secs,
+                    clients,
+                },
+        } => {
+            anyhow::ensure!(
+                outage_secs.is_finite() && (0.1..=86_400.0).contains(&outage_secs),
+                "--outage-secs must be between 0.1 and 86400"
+            );
+            let mut options = salon::bench_chaos::Options::new(
+                std::env::current_exe().context("finding this program to run as the server")?,
+            );
+            options.kills = kills;
+            options.outage = Duration::from_secs_f64(outage_secs);
+            options.clients = usize::from(clients);
+            let reports = salon::bench_chaos::run(&stores, &scenarios, &options).await?;
+            let failed = reports.iter().filter(|r| !r.ok()).count();
+            anyhow::ensure!(
+                failed == 0,
+                "{failed} of {} runs lost, duplicated or double-booked bookings (or booked none)",
+                reports.len()
+            );
         }
         Command::Bench {
             command: BenchCommand::Export { stores, rows },
