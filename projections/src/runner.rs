@@ -44,6 +44,18 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub const LEADER_LOCK: i64 = 0x5a10_0001;
 /// How often a standby server reads the stored checkpoints and tries to become the leader.
 pub const STANDBY_POLL: Duration = Duration::from_millis(100);
+/// How often the leader makes sure the session holding its lock is still alive: if that one
+/// connection died (terminated, cut) while the others work, the lock is free and another
+/// server may lead; this one must stop advancing and stand by.
+pub const LEADER_CHECK: Duration = Duration::from_secs(1);
+
+/// Whether the session holding the lock still answers.
+async fn still_leading(leader: &mut Option<PoolConnection<Any>>) -> bool {
+    match leader.as_mut() {
+        Some(conn) => sqlx::query("SELECT 1").execute(&mut **conn).await.is_ok(),
+        None => false,
+    }
+}
 
 /// On PostgreSQL: a connection holding [`LEADER_LOCK`], when this process can take it now.
 async fn try_lead(db: &ReadDb) -> Result<Option<PoolConnection<Any>>, sqlx::Error> {
@@ -223,6 +235,9 @@ pub struct Projections {
 struct Urgency {
     waiters: std::sync::atomic::AtomicUsize,
     wake: tokio::sync::Notify,
+    /// Whether this process advances the projections now (always on SQLite; on PostgreSQL
+    /// while it holds [`LEADER_LOCK`]).
+    leading: std::sync::atomic::AtomicBool,
 }
 
 /// Counts one pending wait for as long as it lives.
@@ -342,7 +357,10 @@ async fn follow(
     urgency: Arc<Urgency>,
 ) {
     let mut leader = None;
-    follow_leading(&db, appended, published, stop, urgency, &mut leader).await;
+    follow_leading(&db, appended, published, stop, urgency.clone(), &mut leader).await;
+    urgency
+        .leading
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     resign(&mut leader).await;
 }
 
@@ -422,16 +440,31 @@ async fn follow_leading(
     let mut backoff = Duration::from_millis(50);
     let mut quick = Duration::from_millis(1);
     let mut stalled_since: Option<tokio::time::Instant> = None;
+    let mut checked = tokio::time::Instant::now();
     loop {
         if *stop.borrow() {
             return;
         }
+        if shared && leader.is_some() && checked.elapsed() >= LEADER_CHECK {
+            checked = tokio::time::Instant::now();
+            if !still_leading(leader).await {
+                tracing::warn!("the session holding the projections' lock is gone; standing by");
+                resign(leader).await;
+            }
+        }
         if shared && leader.is_none() {
+            urgency
+                .leading
+                .store(false, std::sync::atomic::Ordering::SeqCst);
             match stand_by(&db, &published, &mut stop, &urgency, leader).await {
                 Some(fresh) => at = fresh,
                 None => return,
             }
+            checked = tokio::time::Instant::now();
         }
+        urgency
+            .leading
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         // Let events gather unless someone waits to read their own write.
         let since = last_commit.elapsed();
         if since < BATCH_WINDOW && urgency.waiters.load(std::sync::atomic::Ordering::SeqCst) == 0 {
@@ -559,6 +592,14 @@ impl Projections {
             true
         };
         tokio::time::timeout(timeout, all).await.unwrap_or(false)
+    }
+
+    /// Whether this process advances the projections now (on PostgreSQL only one server of a
+    /// database does at a time).
+    pub fn leading(&self) -> bool {
+        self.urgency
+            .leading
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The checkpoint each projection has published.
