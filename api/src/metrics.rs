@@ -261,16 +261,23 @@ pub async fn observe(
 struct Scrape {
     metrics: Arc<Metrics>,
     read: ReadDb,
+    projections: projections::Projections,
     token: Option<MetricsToken>,
 }
 
-/// `GET /metrics`, over `metrics` and the read database.
-pub fn router(metrics: Arc<Metrics>, read: ReadDb, token: Option<MetricsToken>) -> Router {
+/// `GET /metrics`, over `metrics`, the read database and this process's projections.
+pub fn router(
+    metrics: Arc<Metrics>,
+    read: ReadDb,
+    projections: projections::Projections,
+    token: Option<MetricsToken>,
+) -> Router {
     Router::new()
         .route("/metrics", get(scrape))
         .with_state(Scrape {
             metrics,
             read,
+            projections,
             token,
         })
 }
@@ -308,6 +315,17 @@ async fn scrape(State(s): State<Scrape>, headers: axum::http::HeaderMap) -> Resp
         "Whether this scrape could read the store (1) or not (0).",
     );
     let _ = writeln!(out, "salon_store_up {up}");
+    help(
+        &mut out,
+        "salon_projections_leader",
+        "gauge",
+        "Whether this server advances the read models (1) or stands by for another (0).",
+    );
+    let _ = writeln!(
+        out,
+        "salon_projections_leader {}",
+        u8::from(s.projections.leading())
+    );
     (
         [(
             header::CONTENT_TYPE,

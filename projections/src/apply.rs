@@ -97,6 +97,15 @@ impl Projection {
         }
     }
 
+    /// Ends a batch of events inside the projection's transaction: work deferred by
+    /// [`Writer::defer`] (the clients' figures).
+    pub async fn finish(self, w: &mut Writer<'_>) -> Result<(), ApplyError> {
+        match self {
+            Self::Clients => crate::clients::finish(w).await,
+            _ => Ok(()),
+        }
+    }
+
     /// Applies one event inside the projection's transaction.
     pub async fn apply(self, w: &mut Writer<'_>, event: &StoredEvent) -> Result<(), ApplyError> {
         if !self.wants(&event.aggregate_type) {

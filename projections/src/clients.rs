@@ -146,39 +146,42 @@ async fn set_booking(
     Ok(())
 }
 
-/// The figures of the client of `booking`, from that client's bookings.
-async fn recompute(w: &mut Writer<'_>, booking: &str) -> std::result::Result<(), ApplyError> {
-    let client: Option<String> =
-        sqlx::query_scalar("SELECT client FROM rm_client_bookings WHERE booking = $1")
-            .bind(booking.to_string())
-            .fetch_optional(w.conn().await?)
-            .await?;
-    let Some(client) = client else {
-        return Ok(());
-    };
-    sqlx::query(
-        "UPDATE rm_clients SET \
-         bookings_count = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = $1), \
-         upcoming = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = $1 \
-            AND b.status IN ('requested', 'held', 'confirmed')), \
-         completed = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = $1 AND b.status = 'completed'), \
-         no_shows = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = $1 AND b.status = 'no_show'), \
-         cancellations = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = $1 AND b.status = 'cancelled'), \
-         first_visit_epoch = (SELECT MIN(b.start_epoch) FROM rm_client_bookings b WHERE b.client = $1 AND b.status = 'completed'), \
-         first_visit_at = (SELECT b.start_at FROM rm_client_bookings b WHERE b.client = $1 AND b.status = 'completed' \
-            ORDER BY b.start_epoch, b.booking LIMIT 1), \
-         last_visit_epoch = (SELECT MAX(b.start_epoch) FROM rm_client_bookings b WHERE b.client = $1 AND b.status = 'completed'), \
-         last_visit_at = (SELECT b.start_at FROM rm_client_bookings b WHERE b.client = $1 AND b.status = 'completed' \
-            ORDER BY b.start_epoch DESC, b.booking DESC LIMIT 1), \
-         total_spent_cents = (SELECT COALESCE(SUM(CASE WHEN b.status = 'completed' THEN b.price_cents ELSE 0 END \
-            + b.kept_cents), 0) FROM rm_client_bookings b WHERE b.client = $1), \
-         currency = COALESCE((SELECT b.currency FROM rm_client_bookings b WHERE b.client = $1 \
-            ORDER BY b.start_epoch DESC, b.booking DESC LIMIT 1), currency) \
-         WHERE id = $1",
-    )
-    .bind(client)
-    .execute(w.conn().await?)
-    .await?;
+/// Bookings per statement when recomputing figures (well below both stores' parameter limits).
+const RECOMPUTE_CHUNK: usize = 400;
+
+/// The figures of the clients of the bookings the batch touched, from those clients' bookings:
+/// one statement per few hundred bookings at the end of the batch rather than one per event.
+pub(crate) async fn finish(w: &mut Writer<'_>) -> std::result::Result<(), ApplyError> {
+    let bookings: Vec<String> = w.take_deferred().into_iter().collect();
+    for chunk in bookings.chunks(RECOMPUTE_CHUNK) {
+        let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "UPDATE rm_clients SET \
+             bookings_count = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = rm_clients.id), \
+             upcoming = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = rm_clients.id \
+                AND b.status IN ('requested', 'held', 'confirmed')), \
+             completed = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = rm_clients.id AND b.status = 'completed'), \
+             no_shows = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = rm_clients.id AND b.status = 'no_show'), \
+             cancellations = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = rm_clients.id AND b.status = 'cancelled'), \
+             first_visit_epoch = (SELECT MIN(b.start_epoch) FROM rm_client_bookings b WHERE b.client = rm_clients.id AND b.status = 'completed'), \
+             first_visit_at = (SELECT b.start_at FROM rm_client_bookings b WHERE b.client = rm_clients.id AND b.status = 'completed' \
+                ORDER BY b.start_epoch, b.booking LIMIT 1), \
+             last_visit_epoch = (SELECT MAX(b.start_epoch) FROM rm_client_bookings b WHERE b.client = rm_clients.id AND b.status = 'completed'), \
+             last_visit_at = (SELECT b.start_at FROM rm_client_bookings b WHERE b.client = rm_clients.id AND b.status = 'completed' \
+                ORDER BY b.start_epoch DESC, b.booking DESC LIMIT 1), \
+             total_spent_cents = (SELECT COALESCE(SUM(CASE WHEN b.status = 'completed' THEN b.price_cents ELSE 0 END \
+                + b.kept_cents), 0) FROM rm_client_bookings b WHERE b.client = rm_clients.id), \
+             currency = COALESCE((SELECT b.currency FROM rm_client_bookings b WHERE b.client = rm_clients.id \
+                ORDER BY b.start_epoch DESC, b.booking DESC LIMIT 1), currency) \
+             WHERE id IN (SELECT client FROM rm_client_bookings WHERE booking IN ({}))",
+            params.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for b in chunk {
+            q = q.bind(b.clone());
+        }
+        q.execute(w.conn().await?).await?;
+    }
     Ok(())
 }
 
@@ -278,7 +281,9 @@ async fn booking_event(
         | BookingEvent::RefundFailed { .. }
         | BookingEvent::BookingNotesChanged { .. } => return Ok(()),
     }
-    recompute(w, &booking).await
+    // The client's figures: once per batch, in `finish`.
+    w.defer(booking);
+    Ok(())
 }
 
 /// A client as the API shows it.

@@ -2,7 +2,8 @@
 //! - `db`: the read database (sqlx `Any`, one code path for SQLite and PostgreSQL).
 //! - `log`: reading the event log in order from a checkpoint, without skipping late commits.
 //! - `apply`, `summary`: what each projection does with each event.
-//! - `runner`: following the log, checkpoints, read-your-writes waits, rebuilds.
+//! - `runner`: following the log, checkpoints, read-your-writes waits.
+//! - `replay`: rebuilding read models into shadow tables and swapping them in; verifying them.
 //! - `queries`: what the API and pages read (`calendars`, `webhooks`, `clients`, `reviews`:
 //!   those resources' reads; `clients` and `reviews` also hold their projections' writes).
 //!
@@ -15,6 +16,7 @@ pub mod dashboard;
 pub mod history;
 pub mod list;
 pub mod queries;
+pub mod replay;
 pub mod reviews;
 pub mod runner;
 pub mod summary;

@@ -621,20 +621,5 @@ pub async fn dump_table(db: &ReadDb, table: &str) -> Result<Vec<Vec<String>>> {
     let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY 1"))
         .fetch_all(db.pool())
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            (0..r.len())
-                .map(|i| {
-                    r.try_get::<Option<String>, _>(i)
-                        .map(|v| v.unwrap_or_else(|| "NULL".into()))
-                        .or_else(|_| {
-                            r.try_get::<Option<i64>, _>(i)
-                                .map(|v| v.map_or("NULL".into(), |n| n.to_string()))
-                        })
-                        .unwrap_or_else(|_| "?".into())
-                })
-                .collect()
-        })
-        .collect())
+    Ok(rows.iter().map(crate::replay::render_row).collect())
 }

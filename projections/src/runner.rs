@@ -28,7 +28,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Events applied per transaction.
-const BATCH: i64 = 500;
+pub const BATCH: i64 = 500;
 /// How often an idle projection looks at the log for events nobody announced (another
 /// process's, when no notification carries them; see `migrations::notify`), unless told
 /// otherwise.
@@ -46,6 +46,18 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub const LEADER_LOCK: i64 = 0x5a10_0001;
 /// How often a standby server reads the stored checkpoints and tries to become the leader.
 pub const STANDBY_POLL: Duration = Duration::from_millis(100);
+/// How often the leader makes sure the session holding its lock is still alive: if that one
+/// connection died (terminated, cut) while the others work, the lock is free and another
+/// server may lead; this one must stop advancing and stand by.
+pub const LEADER_CHECK: Duration = Duration::from_secs(1);
+
+/// Whether the session holding the lock still answers.
+async fn still_leading(leader: &mut Option<PoolConnection<Any>>) -> bool {
+    match leader.as_mut() {
+        Some(conn) => sqlx::query("SELECT 1").execute(&mut **conn).await.is_ok(),
+        None => false,
+    }
+}
 
 /// On PostgreSQL: a connection holding [`LEADER_LOCK`], when this process can take it now.
 async fn try_lead(db: &ReadDb) -> Result<Option<PoolConnection<Any>>, sqlx::Error> {
@@ -117,22 +129,14 @@ pub async fn step_group(
     };
     // On PostgreSQL these commits do not wait for fsync (set per connection in `db`).
     let mut tx = db.pool().begin().await?;
-    let mut writer = Writer::new(&mut tx);
-    for projection in group {
-        for event in &events {
-            match projection.apply(&mut writer, event).await {
-                Ok(()) => {}
-                Err(e @ ApplyError::Decode { .. }) => {
-                    // A payload that does not decode will never decode: record it and move on
-                    // rather than stall every later event.
-                    tracing::error!(projection = projection.name(), error = %e, "skipping undecodable event");
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+    if db.backend() == Backend::Postgres {
+        // Keeps a replay's swap (which holds it exclusively) from interleaving with this batch.
+        sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+            .bind(crate::replay::SWAP_LOCK)
+            .execute(&mut *tx)
+            .await?;
     }
-    writer.flush().await?;
-    drop(writer);
+    apply_events(&mut tx, group, &events).await?;
     let names: Vec<String> = (0..group.len()).map(|i| format!("${}", i + 6)).collect();
     let sql = format!(
         "UPDATE projection_checkpoints SET txid = $1, position = $2, updated_at = $3 \
@@ -155,6 +159,31 @@ pub async fn step_group(
     }
     tx.commit().await?;
     Ok(Step::Advanced(last))
+}
+
+/// Applies `events` to every projection in `group` on `conn` (inside the caller's transaction).
+pub(crate) async fn apply_events(
+    conn: &mut sqlx::AnyConnection,
+    group: &[Projection],
+    events: &[crate::log::StoredEvent],
+) -> Result<(), RunError> {
+    let mut writer = Writer::new(conn);
+    for projection in group {
+        for event in events {
+            match projection.apply(&mut writer, event).await {
+                Ok(()) => {}
+                Err(e @ ApplyError::Decode { .. }) => {
+                    // A payload that does not decode will never decode: record it and move on
+                    // rather than stall every later event.
+                    tracing::error!(projection = projection.name(), error = %e, "skipping undecodable event");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        projection.finish(&mut writer).await?;
+    }
+    writer.flush().await?;
+    Ok(())
 }
 
 /// Applies the next batch after `at` to one projection.
@@ -208,6 +237,9 @@ pub struct Projections {
 struct Urgency {
     waiters: std::sync::atomic::AtomicUsize,
     wake: tokio::sync::Notify,
+    /// Whether this process advances the projections now (always on SQLite; on PostgreSQL
+    /// while it holds [`LEADER_LOCK`]).
+    leading: std::sync::atomic::AtomicBool,
 }
 
 /// Counts one pending wait for as long as it lives.
@@ -340,11 +372,14 @@ async fn follow(
         appended,
         published,
         stop,
-        urgency,
+        urgency.clone(),
         &mut leader,
         idle_poll,
     )
     .await;
+    urgency
+        .leading
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     resign(&mut leader).await;
 }
 
@@ -425,16 +460,31 @@ async fn follow_leading(
     let mut backoff = Duration::from_millis(50);
     let mut quick = Duration::from_millis(1);
     let mut stalled_since: Option<tokio::time::Instant> = None;
+    let mut checked = tokio::time::Instant::now();
     loop {
         if *stop.borrow() {
             return;
         }
+        if shared && leader.is_some() && checked.elapsed() >= LEADER_CHECK {
+            checked = tokio::time::Instant::now();
+            if !still_leading(leader).await {
+                tracing::warn!("the session holding the projections' lock is gone; standing by");
+                resign(leader).await;
+            }
+        }
         if shared && leader.is_none() {
+            urgency
+                .leading
+                .store(false, std::sync::atomic::Ordering::SeqCst);
             match stand_by(&db, &published, &mut stop, &urgency, leader).await {
                 Some(fresh) => at = fresh,
                 None => return,
             }
+            checked = tokio::time::Instant::now();
         }
+        urgency
+            .leading
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         // Let events gather unless someone waits to read their own write.
         let since = last_commit.elapsed();
         if since < BATCH_WINDOW && urgency.waiters.load(std::sync::atomic::Ordering::SeqCst) == 0 {
@@ -563,6 +613,14 @@ impl Projections {
             true
         };
         tokio::time::timeout(timeout, all).await.unwrap_or(false)
+    }
+
+    /// Whether this process advances the projections now (on PostgreSQL only one server of a
+    /// database does at a time).
+    pub fn leading(&self) -> bool {
+        self.urgency
+            .leading
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The checkpoint each projection has published.

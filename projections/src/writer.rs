@@ -7,6 +7,7 @@
 use sqlx::any::Any;
 use sqlx::query::Query;
 use sqlx::{AnyConnection, Arguments};
+use std::collections::BTreeSet;
 
 /// A column value (the types every store shares).
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +53,7 @@ const MAX_PARAMS: usize = 900;
 pub struct Writer<'c> {
     conn: &'c mut AnyConnection,
     pending: Option<Pending>,
+    deferred: BTreeSet<String>,
 }
 
 impl<'c> Writer<'c> {
@@ -59,7 +61,19 @@ impl<'c> Writer<'c> {
         Self {
             conn,
             pending: None,
+            deferred: BTreeSet::new(),
         }
+    }
+
+    /// Notes a key whose derived rows the projection recomputes once when the batch ends
+    /// ([`crate::apply::Projection::finish`]) instead of after every event.
+    pub fn defer(&mut self, key: String) {
+        self.deferred.insert(key);
+    }
+
+    /// The keys noted since the last call.
+    pub fn take_deferred(&mut self) -> BTreeSet<String> {
+        std::mem::take(&mut self.deferred)
     }
 
     /// The connection, after writing out anything buffered.

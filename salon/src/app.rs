@@ -377,6 +377,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         .merge(api::metrics::router(
             metrics.clone(),
             read.clone(),
+            running.handle.clone(),
             config.metrics_token.clone(),
         ))
         .layer(axum::middleware::from_fn_with_state(

@@ -28,14 +28,48 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const STYLISTS: usize = 64;
+pub(crate) const STYLISTS: usize = 64;
 /// Slots a stylist has per day: 00:00 to 23:30 (hours close at 23:59, so 23:45 does not fit).
-const SLOTS_PER_DAY: i64 = 95;
+pub(crate) const SLOTS_PER_DAY: i64 = 95;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum StoreKind {
     Sqlite,
     Postgres,
+}
+
+impl StoreKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreKind::Sqlite => "sqlite",
+            StoreKind::Postgres => "postgres",
+        }
+    }
+}
+
+/// Runs `f` with the URL of a scratch store of `kind` (a SQLite file in a temporary directory,
+/// or a fresh PostgreSQL database) and removes the store afterwards, whatever `f` returned.
+pub(crate) async fn on_scratch<T, F, Fut>(kind: StoreKind, f: F) -> anyhow::Result<T>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let dir = std::env::temp_dir().join(format!("salon-bench-{}", uuid::Uuid::new_v4().simple()));
+    let url = match kind {
+        StoreKind::Sqlite => {
+            std::fs::create_dir_all(&dir)?;
+            scratch::sqlite_in(&dir, "bench.db")
+        }
+        StoreKind::Postgres => scratch::create_postgres("salon_bench").await?,
+    };
+    let result = f(url.clone()).await;
+    match kind {
+        StoreKind::Sqlite => {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        StoreKind::Postgres => scratch::drop_postgres(&url).await?,
+    }
+    result
 }
 
 #[derive(Debug, Clone)]
@@ -127,19 +161,21 @@ impl Sample {
     }
 }
 
-fn stylist(i: usize) -> StylistId {
+pub(crate) fn stylist(i: usize) -> StylistId {
     StylistId::from_uuid(uuid::Uuid::from_u128(
         0xbe00_0000_0000_0000_0000_0000_0000_0000 + i as u128,
     ))
 }
 
-fn service() -> ServiceId {
+pub(crate) fn service() -> ServiceId {
     ServiceId::from_uuid(uuid::Uuid::from_u128(
         0xbe5e_0000_0000_0000_0000_0000_0000_0001,
     ))
 }
 
-async fn seed(bus: &CommandBus) -> anyhow::Result<()> {
+/// The bench salon: UTC, a 15-minute step, no lead time, a year ahead; [`STYLISTS`] stylists
+/// working round the clock, each offering one 15-minute service.
+pub(crate) async fn seed(bus: &CommandBus) -> anyhow::Result<()> {
     let meta = EventMetadata::new("system", Source::Cli).with_reason(Some("benchmark".into()));
     let policy = BookingPolicy {
         slot_step_minutes: 15,
@@ -472,23 +508,11 @@ async fn raw_run(
 pub async fn booking(options: &Options) -> anyhow::Result<Vec<Row>> {
     let mut out = Vec::new();
     for kind in &options.stores {
-        let dir =
-            std::env::temp_dir().join(format!("salon-bench-{}", uuid::Uuid::new_v4().simple()));
-        let url = match kind {
-            StoreKind::Sqlite => {
-                std::fs::create_dir_all(&dir)?;
-                scratch::sqlite_in(&dir, "bench.db")
-            }
-            StoreKind::Postgres => scratch::create_postgres("salon_bench").await?,
-        };
-        let result = bench_store(&url, *kind, options).await;
-        match kind {
-            StoreKind::Sqlite => {
-                let _ = std::fs::remove_dir_all(&dir);
-            }
-            StoreKind::Postgres => scratch::drop_postgres(&url).await?,
-        }
-        out.extend(result?);
+        let rows = on_scratch(*kind, |url| async move {
+            bench_store(&url, *kind, options).await
+        })
+        .await?;
+        out.extend(rows);
     }
     Ok(out)
 }

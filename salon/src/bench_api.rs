@@ -10,9 +10,8 @@
 //! never read them), then projected before measuring.
 
 use crate::app::{self, Config};
-use crate::bench::{drive, healthz_run, Sample, StoreKind};
-use crate::scratch;
-use chrono::{Duration as Days, Utc};
+use crate::bench::{drive, healthz_run, on_scratch, Sample, StoreKind};
+use chrono::{DateTime, Duration as Days, Utc};
 use commands::CommandBus;
 use domain::booking::{Booking, BookingCommand, BookingDetails};
 use domain::ids::{BookingId, ServiceId, StylistId};
@@ -25,7 +24,7 @@ use std::time::{Duration, Instant};
 
 /// Places `count` confirmed bookings, spread over a year from today on 5 stylists and 3
 /// services, with 8 concurrent writers.
-async fn seed(bus: &CommandBus, count: usize) -> anyhow::Result<()> {
+pub(crate) async fn seed(bus: &CommandBus, count: usize) -> anyhow::Result<()> {
     let next = Arc::new(AtomicUsize::new(0));
     let start = Utc::now() + Days::days(1);
     let tasks: Vec<_> = (0..8)
@@ -38,24 +37,7 @@ async fn seed(bus: &CommandBus, count: usize) -> anyhow::Result<()> {
                     if i >= count {
                         return Ok::<(), anyhow::Error>(());
                     }
-                    let at = start + Days::minutes(5 * i as i64);
-                    let details = BookingDetails {
-                        service: ServiceId::from_uuid(uuid::Uuid::from_u128(1 + (i % 3) as u128)),
-                        stylist: StylistId::from_uuid(uuid::Uuid::from_u128(100 + (i % 5) as u128)),
-                        start: at,
-                        end: at + Days::minutes(60),
-                        client: Client {
-                            name: PersonName::parse(&format!("Client {i}"))?,
-                            email: Email::parse(&format!("client{i}@example.com"))?,
-                            phone: Phone::parse("(212) 555-0142")?,
-                        },
-                        notes: (i % 10 == 0).then(|| "first visit".to_string()),
-                        price_cents: Cents::new(5000 + 100 * (i % 50) as i64)?,
-                        deposit_cents: Cents::new(0)?,
-                        currency: Currency::usd(),
-                        idempotency_key: None,
-                        request_fingerprint: None,
-                    };
+                    let details = details(i, start + Days::minutes(5 * i as i64))?;
                     let id = BookingId::new();
                     let place = BookingCommand::Place {
                         id,
@@ -73,6 +55,28 @@ async fn seed(bus: &CommandBus, count: usize) -> anyhow::Result<()> {
         t.await??;
     }
     Ok(())
+}
+
+/// The `i`-th bench booking, at `at` for an hour: one of 3 services and 5 stylists, its own
+/// client, no deposit.
+pub(crate) fn details(i: usize, at: DateTime<Utc>) -> anyhow::Result<BookingDetails> {
+    Ok(BookingDetails {
+        service: ServiceId::from_uuid(uuid::Uuid::from_u128(1 + (i % 3) as u128)),
+        stylist: StylistId::from_uuid(uuid::Uuid::from_u128(100 + (i % 5) as u128)),
+        start: at,
+        end: at + Days::minutes(60),
+        client: Client {
+            name: PersonName::parse(&format!("Client {i}"))?,
+            email: Email::parse(&format!("client{i}@example.com"))?,
+            phone: Phone::parse("(212) 555-0142")?,
+        },
+        notes: i.is_multiple_of(10).then(|| "first visit".to_string()),
+        price_cents: Cents::new(5000 + 100 * (i % 50) as i64)?,
+        deposit_cents: Cents::new(0)?,
+        currency: Currency::usd(),
+        idempotency_key: None,
+        request_fingerprint: None,
+    })
 }
 
 /// One list request measured.
@@ -217,27 +221,11 @@ pub async fn run(stores: &[StoreKind], bookings: usize, seconds: f64) -> anyhow:
         "store", "list (100 a page)", "page", "p50 ms", "p95 ms", "÷first", "÷triv"
     );
     for kind in stores {
-        let name = match kind {
-            StoreKind::Sqlite => "sqlite",
-            StoreKind::Postgres => "postgres",
-        };
-        let dir =
-            std::env::temp_dir().join(format!("salon-bench-{}", uuid::Uuid::new_v4().simple()));
-        let url = match kind {
-            StoreKind::Sqlite => {
-                std::fs::create_dir_all(&dir)?;
-                scratch::sqlite_in(&dir, "bench.db")
-            }
-            StoreKind::Postgres => scratch::create_postgres("salon_bench").await?,
-        };
-        let result = measure(&url, name, bookings, seconds).await;
-        match kind {
-            StoreKind::Sqlite => {
-                let _ = std::fs::remove_dir_all(&dir);
-            }
-            StoreKind::Postgres => scratch::drop_postgres(&url).await?,
-        }
-        let (trivial, rows) = result?;
+        let name = kind.name();
+        let (trivial, rows) = on_scratch(*kind, |url| async move {
+            measure(&url, name, bookings, seconds).await
+        })
+        .await?;
         let triv = trivial.percentile_ms(0.95).max(1e-9);
         println!(
             "{:<9} {:<30} {:<7} | {:>8.3} {:>8.3} | {:>8} {:>7.1}x",

@@ -8,8 +8,7 @@
 //! real bookings and calendar syncs append), then projected before measuring.
 
 use crate::app::{self, Config};
-use crate::bench::{drive, healthz_run, hire_stylists, Sample, StoreKind};
-use crate::scratch;
+use crate::bench::{drive, healthz_run, hire_stylists, on_scratch, Sample, StoreKind};
 use chrono::{Duration as Days, NaiveTime, Utc};
 use commands::CommandBus;
 use domain::availability::{local_date, local_to_utc, Interval};
@@ -360,29 +359,14 @@ pub async fn run(stores: &[StoreKind], past: &[usize], seconds: f64) -> anyhow::
     print_header();
     let mut out = Vec::new();
     for kind in stores {
-        let name = match kind {
-            StoreKind::Sqlite => "sqlite",
-            StoreKind::Postgres => "postgres",
-        };
+        let name = kind.name();
         let mut rows: Vec<Row> = Vec::new();
         for &n in past {
-            let dir =
-                std::env::temp_dir().join(format!("salon-bench-{}", uuid::Uuid::new_v4().simple()));
-            let url = match kind {
-                StoreKind::Sqlite => {
-                    std::fs::create_dir_all(&dir)?;
-                    scratch::sqlite_in(&dir, "bench.db")
-                }
-                StoreKind::Postgres => scratch::create_postgres("salon_bench").await?,
-            };
-            let result = measure(&url, name, n, seconds).await;
-            match kind {
-                StoreKind::Sqlite => {
-                    let _ = std::fs::remove_dir_all(&dir);
-                }
-                StoreKind::Postgres => scratch::drop_postgres(&url).await?,
-            }
-            let row = result?;
+            let row = on_scratch(
+                *kind,
+                |url| async move { measure(&url, name, n, seconds).await },
+            )
+            .await?;
             print_row(&row);
             rows.push(row);
         }

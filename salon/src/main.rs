@@ -120,7 +120,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Rebuild read models from position 0 (run with the server stopped)
+    /// Rebuild read models from position 0 into shadow tables and swap them in atomically (the
+    /// server may keep running), or with --verify compare a rebuild with the live tables
     Replay {
         /// One projection: catalog, bookings, availability, audit, tokens, calendars, webhooks,
         /// clients or reviews
@@ -129,6 +130,13 @@ enum Command {
         /// Every projection
         #[arg(long)]
         all: bool,
+        /// Rebuild, compare row for row with the live tables and report differences; change
+        /// nothing. Exits with status 1 when they differ.
+        #[arg(long)]
+        verify: bool,
+        /// With --verify: one JSON object instead of a table
+        #[arg(long, requires = "verify")]
+        json: bool,
     },
     /// Measure performance and print figures beside a baseline from the same run
     Bench {
@@ -253,6 +261,24 @@ fn rfc3339(raw: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Rebuild every read model from a large log beside a raw scan of it (rate, ratio), and
+    /// the read models' lag after a burst of bookings
+    Replay {
+        /// Stores to measure
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            default_value = "sqlite,postgres"
+        )]
+        stores: Vec<bench::StoreKind>,
+        /// Events in the log
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Bookings placed in the burst
+        #[arg(long, default_value_t = 2_000)]
+        burst: usize,
+    },
     /// List endpoints (bookings, audit) over 100 000 bookings: first, middle and last page of
     /// 100 beside GET /healthz; p50/p95 and the last page's p95 over the first's
     Api {
@@ -305,6 +331,33 @@ enum BenchCommand {
         /// Seconds per measurement
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
+    },
+    /// Reliability under failure: a booking load (several clients, each booking with an
+    /// Idempotency-Key, retried with the same key on a connection error or 5xx) against
+    /// `salon serve` while it is SIGKILLed N times (kill), or while PostgreSQL is cut off for S
+    /// seconds (outage, PostgreSQL only). Then checks every acknowledged booking is present, no
+    /// key booked twice and no slot is double-booked; exits non-zero if one is not so
+    Chaos {
+        /// Stores to run on
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            default_value = "sqlite,postgres"
+        )]
+        stores: Vec<bench::StoreKind>,
+        /// Scenarios to run
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "kill,outage")]
+        scenarios: Vec<salon::bench_chaos::Scenario>,
+        /// SIGKILLs in the kill scenario
+        #[arg(long, default_value_t = 20)]
+        kills: usize,
+        /// Seconds PostgreSQL is unreachable in the outage scenario
+        #[arg(long, default_value_t = 60.0)]
+        outage_secs: f64,
+        /// Concurrent booking clients
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        clients: u16,
     },
     /// The dashboard's bookings CSV over HTTP with 100 000 bookings: time, and resident memory
     /// at idle beside its peak during the streamed download
@@ -603,19 +656,39 @@ async fn main() -> anyhow::Result<()> {
             db.close().await;
             print!("{}", status::render(head.position, &rows, json)?);
         }
-        Command::Replay { projection, all } => {
+        Command::Replay {
+            projection,
+            all,
+            verify,
+            json,
+        } => {
             let chosen: Vec<projections::Projection> = match (projection, all) {
                 (Some(name), _) => vec![projections::Projection::from_name(&name)
                     .with_context(|| format!("no projection named {name}"))?],
                 (None, true) => projections::Projection::ALL.to_vec(),
                 (None, false) => anyhow::bail!("say --projection NAME or --all"),
             };
+            let names: Vec<&str> = chosen.iter().map(|p| p.name()).collect();
             let _ = app::open_store(&url).await?;
             let db = projections::ReadDb::connect(&url).await?;
-            for p in chosen {
-                projections::runner::reset(&db, p).await?;
-                let at = projections::runner::catch_up(&db, p).await?;
-                eprintln!("{}: rebuilt to position {}", p.name(), at.position);
+            if verify {
+                let (at, diffs) = projections::replay::verify(&db, &chosen).await?;
+                db.close().await;
+                print!("{}", status::render_verify(at.position, &diffs, json)?);
+                if diffs.iter().any(|d| !d.same()) {
+                    std::process::exit(1);
+                }
+            } else {
+                let done = projections::replay::rebuild(&db, &chosen).await?;
+                db.close().await;
+                eprintln!(
+                    "{}: rebuilt from {} events to position {} in {:.2} s and swapped in ({} ms)",
+                    names.join(", "),
+                    done.events,
+                    done.position.position,
+                    done.build.as_secs_f64(),
+                    done.swap.as_millis()
+                );
             }
         }
         Command::Bench {
@@ -627,6 +700,44 @@ async fn main() -> anyhow::Result<()> {
                 },
         } => {
             salon::bench_availability::run(&stores, &past, seconds).await?;
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Replay {
+                    stores,
+                    events,
+                    burst,
+                },
+        } => {
+            salon::bench_replay::run(&stores, events, burst).await?;
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Chaos {
+                    stores,
+                    scenarios,
+                    kills,
+                    outage_secs,
+                    clients,
+                },
+        } => {
+            anyhow::ensure!(
+                outage_secs.is_finite() && (0.1..=86_400.0).contains(&outage_secs),
+                "--outage-secs must be between 0.1 and 86400"
+            );
+            let mut options = salon::bench_chaos::Options::new(
+                std::env::current_exe().context("finding this program to run as the server")?,
+            );
+            options.kills = kills;
+            options.outage = Duration::from_secs_f64(outage_secs);
+            options.clients = usize::from(clients);
+            let reports = salon::bench_chaos::run(&stores, &scenarios, &options).await?;
+            let failed = reports.iter().filter(|r| !r.ok()).count();
+            anyhow::ensure!(
+                failed == 0,
+                "{failed} of {} runs lost, duplicated or double-booked bookings (or booked none)",
+                reports.len()
+            );
         }
         Command::Bench {
             command: BenchCommand::Export { stores, rows },

@@ -1,7 +1,8 @@
 //! `salon projections`: where every projection and reactor has read the log to, beside the head
-//! of the log, as an aligned table or as JSON.
+//! of the log, as an aligned table or as JSON; and `salon replay --verify`'s report.
 
 use projections::log::Progress;
+use projections::replay::TableDiff;
 use serde_json::json;
 
 /// The table (or, with `json`, one JSON object) for `head` and `rows`.
@@ -21,10 +22,10 @@ pub fn render(head: i64, rows: &[Progress], json: bool) -> anyhow::Result<String
         return Ok(format!("{}\n", serde_json::to_string_pretty(&value)?));
     }
     let header = ["NAME", "KIND", "CHECKPOINT", "HEAD", "LAG", "UPDATED"];
-    let cells: Vec<[String; 6]> = rows
+    let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            [
+            vec![
                 r.name.clone(),
                 r.kind.to_string(),
                 r.checkpoint.to_string(),
@@ -34,14 +35,74 @@ pub fn render(head: i64, rows: &[Progress], json: bool) -> anyhow::Result<String
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for row in &cells {
+    Ok(table(
+        &header,
+        &cells,
+        &[false, false, true, true, true, false],
+    ))
+}
+
+/// `salon replay --verify`: per table, the live and rebuilt row counts and the rows only one
+/// side has, with up to three of each; or one JSON object.
+pub fn render_verify(at: i64, diffs: &[TableDiff], json: bool) -> anyhow::Result<String> {
+    let same = diffs.iter().all(TableDiff::same);
+    if json {
+        let value = json!({ "position": at, "same": same, "tables": diffs });
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&value)?));
+    }
+    let header = [
+        "TABLE",
+        "LIVE",
+        "REBUILT",
+        "ONLY LIVE",
+        "ONLY REBUILT",
+        "VERDICT",
+    ];
+    let cells: Vec<Vec<String>> = diffs
+        .iter()
+        .map(|d| {
+            vec![
+                d.table.clone(),
+                d.live_rows.to_string(),
+                d.rebuilt_rows.to_string(),
+                d.only_live.to_string(),
+                d.only_rebuilt.to_string(),
+                if d.same() { "same" } else { "DIFFERENT" }.to_string(),
+            ]
+        })
+        .collect();
+    let mut out = format!("compared at log position {at}\n");
+    out.push_str(&table(
+        &header,
+        &cells,
+        &[false, true, true, true, true, false],
+    ));
+    for d in diffs.iter().filter(|d| !d.same()) {
+        for (side, rows) in [
+            ("live only", &d.live_samples),
+            ("rebuilt only", &d.rebuilt_samples),
+        ] {
+            for row in rows {
+                out.push_str(&format!("{} {side}: {}\n", d.table, row.join(" | ")));
+            }
+        }
+    }
+    out.push_str(if same {
+        "the read models equal a rebuild from the log\n"
+    } else {
+        "the read models DIFFER from a rebuild from the log\n"
+    });
+    Ok(out)
+}
+
+/// An aligned text table: words to the left, numbers (`numeric`) to the right.
+fn table(header: &[&str], cells: &[Vec<String>], numeric: &[bool]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in cells {
         for (w, c) in widths.iter_mut().zip(row) {
             *w = (*w).max(c.chars().count());
         }
     }
-    // Names and words to the left, numbers to the right.
-    let numeric = [false, false, true, true, true, false];
     let mut out = String::new();
     let mut push = |row: &[String]| {
         let parts: Vec<String> = row
@@ -58,11 +119,11 @@ pub fn render(head: i64, rows: &[Progress], json: bool) -> anyhow::Result<String
         out.push_str(parts.join("  ").trim_end());
         out.push('\n');
     };
-    push(&header.map(String::from));
-    for row in &cells {
+    push(&header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+    for row in cells {
         push(row);
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

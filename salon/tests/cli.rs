@@ -174,6 +174,39 @@ async fn cli_round_trip(url: &str) {
     for p in ["catalog", "bookings", "availability", "audit", "tokens"] {
         assert!(said.contains(p), "{said}");
     }
+    assert!(said.contains("swapped in"), "{said}");
+
+    // Verify compares a rebuild with the live tables; a tampered row is reported (exit 1).
+    let verified = salon(url, &["replay", "--all", "--verify"]);
+    let table = String::from_utf8_lossy(&verified.stdout).to_string();
+    assert!(
+        table.contains("rm_audit_log") && table.contains("the read models equal a rebuild"),
+        "{table}"
+    );
+    let db = projections::ReadDb::connect(url).await.expect("read db");
+    sqlx::query("DELETE FROM rm_api_tokens")
+        .execute(db.pool())
+        .await
+        .expect("tamper");
+    db.close().await;
+    let out = Command::new(BIN)
+        .args(["replay", "--projection", "tokens", "--verify", "--json"])
+        .env("DATABASE_URL", url)
+        .output()
+        .expect("salon replay --verify");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["same"], false);
+    assert_eq!(report["tables"][0]["table"], "rm_api_tokens");
+    assert_eq!(report["tables"][0]["only_rebuilt"], 1);
+    // A replay repairs it.
+    salon(url, &["replay", "--projection", "tokens"]);
+    salon(url, &["replay", "--projection", "tokens", "--verify"]);
 }
 
 #[tokio::test]
@@ -191,4 +224,31 @@ async fn cli_round_trip_on_postgres() {
         .expect("database");
     cli_round_trip(&url).await;
     scratch::drop_postgres(&url).await.expect("drop");
+}
+
+/// `salon bench replay` at a small size, so the benchmark cannot rot: it prints its row with a
+/// rebuild rate, a ratio to the raw scan and a lag.
+#[test]
+fn bench_replay_prints_rates_ratio_and_lag() {
+    let out = Command::new(BIN)
+        .args([
+            "bench", "replay", "--stores", "sqlite", "--events", "3000", "--burst", "40",
+        ])
+        .env("SALON_LOG", "warn")
+        .output()
+        .expect("salon bench replay");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("sqlite"))
+        .unwrap_or_else(|| panic!("no sqlite row in {text}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    let events: usize = cells[1].parse().expect("events");
+    assert!(events >= 3000, "{row}");
+    assert!(row.contains('%'), "{row}");
 }

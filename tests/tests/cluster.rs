@@ -1,7 +1,8 @@
 //! Two `salon serve` processes' worth of app on one PostgreSQL database (issue 8, part 5):
 //! clients racing for one slot through both servers still get exactly one winner; an
 //! idempotency key sent to one server and retried on the other books once; both servers' read
-//! models converge; and with one server stopped the other goes on booking and projecting.
+//! models converge; with one server stopped the other goes on booking and projecting; and when
+//! the session holding the leader's lock dies alone, exactly one server leads again.
 //!
 //! One server at a time advances the projections: the one holding the PostgreSQL advisory lock
 //! `projections::runner::LEADER_LOCK`; the other stands by and takes over when the leader's
@@ -176,6 +177,94 @@ async fn with_one_server_stopped_the_other_books_and_projects() {
         still.iter().all(|s| s["start"] != slot["start"]),
         "the booked time is no longer free"
     );
+    b.stop().await;
+    db.drop_db().await;
+}
+
+/// The session holding the leader's lock dies on its own (terminated by an operator, cut by the
+/// network) while the leader's other connections work: within seconds exactly one server leads
+/// again, never both, and bookings on either are still projected.
+#[tokio::test]
+async fn when_the_lock_session_dies_one_server_leads_again() {
+    let (a, b) = two_servers().await;
+    let leaders = |a: &TestApp, b: &TestApp| {
+        [a, b]
+            .iter()
+            .filter(|app| app.server.state.projections.leading())
+            .count()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while leaders(&a, &b) != 1 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(leaders(&a, &b), 1, "one leader before");
+    let pool = a.server.state.read.pool().clone();
+    let key = projections::runner::LEADER_LOCK;
+    let terminated: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid))::bigint FROM pg_locks \
+         WHERE locktype = 'advisory' AND granted AND classid::bigint = $1 AND objid::bigint = $2 \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .bind(key >> 32)
+    .bind(key & 0xffff_ffff)
+    .fetch_one(&pool)
+    .await
+    .expect("terminate the lock's session");
+    assert_eq!(terminated, 1, "one session held the lock");
+    // The old leader notices within LEADER_CHECK; someone takes the lock again.
+    let started = std::time::Instant::now();
+    let mut stable = 0;
+    while started.elapsed() < Duration::from_secs(15) && stable < 20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let held: i64 = sqlx::query_scalar(
+            "SELECT count(*)::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted \
+             AND classid::bigint = $1 AND objid::bigint = $2 \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .bind(key >> 32)
+        .bind(key & 0xffff_ffff)
+        .fetch_one(&pool)
+        .await
+        .expect("pg_locks");
+        stable = if held == 1 && leaders(&a, &b) == 1 {
+            stable + 1
+        } else {
+            0
+        };
+    }
+    assert_eq!(
+        stable,
+        20,
+        "after {:?}: one lock holder and one leading server for 2 s (leading: {})",
+        started.elapsed(),
+        leaders(&a, &b)
+    );
+    // Both still book, and the leader projects both servers' bookings.
+    let service = a.service_id("Retwist").await;
+    for (i, app) in [&a, &b].into_iter().enumerate() {
+        let stylist = TestApp::stylist_id(["Amara Diallo", "Keisha Brown"][i]);
+        let slot = app.first_slot(&service, &stylist).await;
+        let body = booking_body(
+            &service,
+            &stylist,
+            slot["start"].as_str().expect("start"),
+            &format!("After terminate {i}"),
+        );
+        let (status, booking) = app
+            .post_booking(&body, Some(&format!("cluster-terminate-{i}")))
+            .await;
+        assert_eq!(status, 201, "{booking}");
+        let token = app
+            .token(
+                &format!("cluster-terminate-{i}"),
+                domain::token::Scope::Read,
+            )
+            .await;
+        let shown = visible(app, &token, booking["id"].as_str().expect("id")).await;
+        assert_eq!(shown["status"], "confirmed");
+    }
+    let TestApp { server, db, .. } = a;
+    server.shutdown().await.expect("stop A");
     b.stop().await;
     db.drop_db().await;
 }

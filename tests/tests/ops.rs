@@ -157,6 +157,7 @@ async fn metrics_count_requests_commands_and_show_lag_and_staleness() {
     assert!((0.0..60.0).contains(&staleness), "{staleness}");
     assert!(after.contains("# TYPE salon_outbox_pending gauge"));
     assert_eq!(sample(&after, "salon_store_up"), Some(1.0));
+    assert_eq!(sample(&after, "salon_projections_leader"), Some(1.0));
     assert!(!after.contains(&write), "no secret in the metrics");
     app.stop().await;
 }
