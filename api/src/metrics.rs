@@ -76,6 +76,9 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(&'static str, String, u16), u64>>,
     latency: Mutex<BTreeMap<(&'static str, String), Latency>>,
     commands: Mutex<HashMap<(&'static str, Outcome), u64>>,
+    /// On PostgreSQL with notifications: whether the listener for other servers' appends is
+    /// connected (`migrations::notify`).
+    listener: Mutex<Option<tokio::sync::watch::Receiver<bool>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -99,6 +102,11 @@ fn method_label(m: &Method) -> &'static str {
 impl Metrics {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// Reports `salon_notify_listening` from this (the listener's state).
+    pub fn watch_listener(&self, listening: tokio::sync::watch::Receiver<bool>) {
+        *lock(&self.listener) = Some(listening);
     }
 
     fn record_request(&self, method: &'static str, route: &str, status: u16, took: Duration) {
@@ -326,6 +334,16 @@ async fn scrape(State(s): State<Scrape>, headers: axum::http::HeaderMap) -> Resp
         "salon_projections_leader {}",
         u8::from(s.projections.leading())
     );
+    let listening = lock(&s.metrics.listener).as_ref().map(|rx| *rx.borrow());
+    if let Some(listening) = listening {
+        help(
+            &mut out,
+            "salon_notify_listening",
+            "gauge",
+            "Whether this server is listening for other servers' appends (LISTEN/NOTIFY) now (1) or reconnecting and polling (0).",
+        );
+        let _ = writeln!(out, "salon_notify_listening {}", u8::from(listening));
+    }
     (
         [(
             header::CONTENT_TYPE,

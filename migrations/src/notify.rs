@@ -80,9 +80,9 @@ impl Fanout {
         }
     }
 
-    /// Whether the listener is connected and listening now.
-    pub fn listening(&self) -> bool {
-        *self.listening.borrow()
+    /// Whether the listener is connected and listening, now and as it changes.
+    pub fn listening(&self) -> watch::Receiver<bool> {
+        self.listening.clone()
     }
 
     /// Stops both tasks and closes the listener's connection.

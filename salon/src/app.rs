@@ -306,6 +306,9 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let fanout = notifying.then(|| {
         migrations::notify::Fanout::start(&config.database_url, read.clone(), signal.clone())
     });
+    if let Some(fanout) = &fanout {
+        metrics.watch_listener(fanout.listening());
+    }
     let running: Running = runner::start_polling(read.clone(), signal, projections_poll);
     if config.calendars.sealer.is_none() {
         tracing::info!("SALON_SECRET_KEY is not set: calendar sources with passwords or credentials cannot be added");

@@ -217,6 +217,29 @@ async fn terminate_listeners(pool: &sqlx::PgPool) -> usize {
     .len()
 }
 
+/// `salon_notify_listening` on `app`'s `/metrics`, once it reads `want`.
+async fn until_gauge(app: &TestApp, want: u8) {
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let text = app
+            .get("/metrics")
+            .await
+            .text()
+            .await
+            .expect("metrics text");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("salon_notify_listening "))
+            .unwrap_or_else(|| panic!("salon_notify_listening missing:\n{text}"))
+            .to_string();
+        if line == format!("salon_notify_listening {want}") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{line}, expected {want}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn until_listening(pool: &sqlx::PgPool, n: i64) {
     let deadline = Instant::now() + WITHIN;
     while listeners(pool).await < n {
@@ -237,6 +260,7 @@ async fn the_listener_reconnects_after_its_session_is_terminated_and_wakes_every
         .await
         .expect("connect");
     until_listening(&pool, 2).await;
+    until_gauge(&b, 1).await;
     let mut stream = live_stream_on(&b).await;
 
     // 1. Both listeners' sessions are terminated; they come back, and alerts flow again.
@@ -278,6 +302,7 @@ async fn the_listener_reconnects_after_its_session_is_terminated_and_wakes_every
     };
     allow(false).await;
     assert_eq!(terminate_listeners(&pool).await, 2);
+    until_gauge(&b, 0).await;
     let booked = tokio::time::timeout(WITHIN, book(&a, "Keisha Brown", "While Away")).await;
     // What the event's position is, and that A's notification for it went out.
     let announced = async {
@@ -302,6 +327,7 @@ async fn the_listener_reconnects_after_its_session_is_terminated_and_wakes_every
     let id = booked.expect("booking on A in time");
     announced.expect("A announced its booking");
     until_listening(&pool, 2).await;
+    until_gauge(&b, 1).await;
     assert!(
         stream.requested(&id, WITHIN).await.is_some(),
         "the booking announced while B's listener was away reaches B's stream once it is back"
