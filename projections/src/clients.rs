@@ -1,9 +1,9 @@
 //! The clients read model: every client registered by hand or seen in a booking (one per
 //! normalised email), with the figures an integrator expects, recomputed from the client's
-//! bookings on every change.
+//! bookings once per batch that changed them.
 //!
-//! Personal data (name, email, phone, notes) is written by [`write_contact`] and read by
-//! [`client_row`] only: the one place to seal and unseal it per client (issue 8).
+//! Personal data (name, email, phone, notes) is written by [`write_contact`] and
+//! [`seen_in_booking`] and read by [`client_row`] only.
 
 use crate::apply::{decode, recorded_at, ApplyError};
 use crate::db::ReadDb;
@@ -50,6 +50,37 @@ async fn write_contact(
     .bind(email.to_lowercase())
     .bind(phone.map(str::to_string))
     .bind(notes.map(str::to_string))
+    .execute(w.conn().await?)
+    .await?;
+    Ok(())
+}
+
+/// A client seen in a booking: created with the booking's contact details when new; a client
+/// only seen in bookings is known by their latest booking's details, while one registered by
+/// hand keeps the details the salon gave. One statement (this and [`write_contact`] are the
+/// statements that write personal data).
+async fn seen_in_booking(
+    w: &mut Writer<'_>,
+    stored: &StoredEvent,
+    id: &str,
+    name: &str,
+    email: &str,
+    phone: Option<&str>,
+) -> std::result::Result<(), ApplyError> {
+    sqlx::query(
+        "INSERT INTO rm_clients (id, email_key, name, email, phone, created_at, updated_at, \
+         created_position) VALUES ($1, $2, $3, $4, $5, $6, $6, $7) \
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email, \
+         email_key = excluded.email_key, phone = excluded.phone, updated_at = excluded.updated_at \
+         WHERE rm_clients.registered <> 1",
+    )
+    .bind(id.to_string())
+    .bind(email.to_lowercase())
+    .bind(name.to_string())
+    .bind(email.to_string())
+    .bind(phone.map(str::to_string))
+    .bind(recorded_at(stored))
+    .bind(stored.at.position)
     .execute(w.conn().await?)
     .await?;
     Ok(())
@@ -194,30 +225,15 @@ async fn booking_event(
     match event {
         BookingEvent::BookingRequested { details: d, .. } => {
             let client = ClientId::for_email(&d.client.email).to_string();
-            let registered: Option<i64> =
-                sqlx::query_scalar("SELECT registered FROM rm_clients WHERE id = $1")
-                    .bind(client.clone())
-                    .fetch_optional(w.conn().await?)
-                    .await?;
-            ensure_row(w, stored, &client).await?;
-            // A client registered by hand keeps the details the salon gave; one only seen in
-            // bookings is known by their latest booking.
-            if registered != Some(1) {
-                write_contact(
-                    w,
-                    &client,
-                    d.client.name.as_str(),
-                    d.client.email.as_str(),
-                    Some(d.client.phone.as_str()),
-                    None,
-                )
-                .await?;
-                sqlx::query("UPDATE rm_clients SET updated_at = $2 WHERE id = $1")
-                    .bind(client.clone())
-                    .bind(recorded_at(stored))
-                    .execute(w.conn().await?)
-                    .await?;
-            }
+            seen_in_booking(
+                w,
+                stored,
+                &client,
+                d.client.name.as_str(),
+                d.client.email.as_str(),
+                Some(d.client.phone.as_str()),
+            )
+            .await?;
             sqlx::query(
                 "INSERT INTO rm_client_bookings (booking, client, status, start_at, start_epoch, \
                  price_cents, kept_cents, currency) VALUES ($1, $2, 'requested', $3, $4, $5, 0, $6) \
