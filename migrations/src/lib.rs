@@ -4,6 +4,7 @@
 
 pub mod db;
 pub mod log;
+pub mod pii;
 
 use serde::{Deserialize, Serialize};
 use sqlx::migrate::Migrator;

@@ -1,11 +1,12 @@
 //! The salon binary's library: wiring of the whole application (`app`), the CLI's commands
-//! (`export`, `status`, `bench`), the intake (`intake`), and throwaway databases for tests and benchmarks (`scratch`).
+//! (`export`, `status`, `bench`, `clients`), the intake (`intake`), and throwaway databases for tests and benchmarks (`scratch`).
 
 pub mod app;
 pub mod bench;
 pub mod bench_api;
 pub mod bench_availability;
 pub mod bench_export;
+pub mod clients;
 pub mod export;
 pub mod intake;
 pub mod scratch;
