@@ -526,7 +526,10 @@ mod tests {
             .when(ClientCommand::Forget { id: id() })
             .then_expect_events(vec![ClientEvent::ClientForgotten { id: id() }]);
         let text = serde_json::to_string(&ClientEvent::ClientForgotten { id: id() }).unwrap();
-        assert!(!text.contains("Ada") && !text.contains("example.com"), "{text}");
+        assert!(
+            !text.contains("Ada") && !text.contains("example.com"),
+            "{text}"
+        );
         assert_eq!(
             ClientEvent::ClientForgotten { id: id() }.event_version(),
             "1"
@@ -545,7 +548,10 @@ mod tests {
     #[test]
     fn forgetting_twice_is_refused() {
         ClientTest::with(())
-            .given(vec![registered(), ClientEvent::ClientForgotten { id: id() }])
+            .given(vec![
+                registered(),
+                ClientEvent::ClientForgotten { id: id() },
+            ])
             .when(ClientCommand::Forget { id: id() })
             .then_expect_error(ClientError::AlreadyForgotten);
     }
@@ -571,7 +577,10 @@ mod tests {
     #[test]
     fn a_forgotten_client_who_comes_back_registers_anew() {
         ClientTest::with(())
-            .given(vec![registered(), ClientEvent::ClientForgotten { id: id() }])
+            .given(vec![
+                registered(),
+                ClientEvent::ClientForgotten { id: id() },
+            ])
             .when(ClientCommand::Register { details: details() })
             .then_expect_events(vec![registered()]);
     }

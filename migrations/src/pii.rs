@@ -386,8 +386,14 @@ pub fn open(event_type: &str, payload: &mut Value, ring: &KeyRing) {
                 .and_then(|key| open_sealed(sealed, key, event_type, path))
                 .unwrap_or_else(erased)
         } else if let Some(unsealed) = slot.get_mut("unsealed") {
-            let kid = unsealed.get("kid").and_then(Value::as_str).map(str::to_string);
-            let value = unsealed.get_mut("value").map(Value::take).unwrap_or(Value::Null);
+            let kid = unsealed
+                .get("kid")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let value = unsealed
+                .get_mut("value")
+                .map(Value::take)
+                .unwrap_or(Value::Null);
             match kid {
                 Some(kid) if ring.forgotten(&kid) => {
                     named = Some(kid);
@@ -548,7 +554,8 @@ mod tests {
 
     #[test]
     fn client_registered_and_updated_v1_become_v2_envelopes() {
-        let details = json!({"name": "Ada", "email": "ada@example.com", "phone": null, "notes": "x"});
+        let details =
+            json!({"name": "Ada", "email": "ada@example.com", "phone": null, "notes": "x"});
         for (up, t) in [
             (
                 upcast_client_registered_v1 as fn(Value) -> Value,
@@ -580,7 +587,10 @@ mod tests {
         let mut version = "1".to_string();
         let mut p = json!({"BookingConfirmed": {"id": "b1"}});
         upcast("BookingConfirmed", &mut version, &mut p);
-        assert_eq!((version.as_str(), p), ("1", json!({"BookingConfirmed": {"id": "b1"}})));
+        assert_eq!(
+            (version.as_str(), p),
+            ("1", json!({"BookingConfirmed": {"id": "b1"}}))
+        );
         let mut version = "2".to_string();
         let mut p = booking_v1();
         upcast("BookingRequested", &mut version, &mut p);
@@ -603,7 +613,10 @@ mod tests {
         for secret in ["Ada", "ada@example.com", "5550142", "fixture"] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
-        assert_eq!(p["BookingRequested"]["details"]["client"]["sealed"]["kid"], json!(ada_id()));
+        assert_eq!(
+            p["BookingRequested"]["details"]["client"]["sealed"]["kid"],
+            json!(ada_id())
+        );
         assert_eq!(p["BookingRequested"]["details"]["price_cents"], json!(9500));
         let mut ring = KeyRing::default();
         ring.insert(ada_id(), Some(key), false);
@@ -619,14 +632,11 @@ mod tests {
     #[test]
     fn without_the_key_or_with_another_the_client_reads_as_erased() {
         let p = sealed_booking(&new_key());
-        for ring in [
-            KeyRing::default(),
-            {
-                let mut r = KeyRing::default();
-                r.insert(ada_id(), Some(new_key()), false);
-                r
-            },
-        ] {
+        for ring in [KeyRing::default(), {
+            let mut r = KeyRing::default();
+            r.insert(ada_id(), Some(new_key()), false);
+            r
+        }] {
             let mut opened = p.clone();
             open("BookingRequested", &mut opened, &ring);
             let d = &opened["BookingRequested"]["details"];
@@ -645,7 +655,10 @@ mod tests {
         assert_eq!(version, "2");
         let mut kept = p.clone();
         open("BookingRequested", &mut kept, &KeyRing::default());
-        assert_eq!(kept["BookingRequested"]["details"]["client"]["name"], "Ada Lovelace");
+        assert_eq!(
+            kept["BookingRequested"]["details"]["client"]["name"],
+            "Ada Lovelace"
+        );
         let mut ring = KeyRing::default();
         ring.insert(ada_id(), None, true);
         open("BookingRequested", &mut p, &ring);

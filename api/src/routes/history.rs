@@ -300,7 +300,9 @@ impl Streamed {
                 )
                 .await
                 .map_err(failed)?;
-                history::open_events(&read, &mut page).await.map_err(failed)?;
+                history::open_events(&read, &mut page)
+                    .await
+                    .map_err(failed)?;
                 let Some(last) = page.last().map(|e| e.position) else {
                     return Ok(None);
                 };

@@ -14,7 +14,8 @@ impl Store {
         kids: &BTreeSet<String>,
     ) -> Result<HashMap<String, Key>, sqlx::Error> {
         // One statement per client: makes the key unless one exists, and answers the one kept.
-        const SQL: &str = "INSERT INTO client_keys (client_id, key, created_at) VALUES ($1, $2, $3) \
+        const SQL: &str =
+            "INSERT INTO client_keys (client_id, key, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (client_id) DO UPDATE SET key = COALESCE(client_keys.key, excluded.key) \
              RETURNING key";
         let now = chrono::Utc::now().to_rfc3339();

@@ -1022,7 +1022,8 @@ async fn forget_client(
         }
         Err(e) => {
             tracing::warn!(error = %e, "panel: client not forgotten");
-            let errors = refuse("The client could not be forgotten right now. Try again in a moment.");
+            let errors =
+                refuse("The client could not be forgotten right now. Try again in a moment.");
             booking_page(&admin, &session, &id, None, "forget", errors).await
         }
     }
