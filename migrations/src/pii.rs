@@ -55,13 +55,16 @@ pub fn new_key() -> Key {
     key
 }
 
+/// A personal value: its path in the event's body, and what it reads as once erased.
+type Slot = (&'static [&'static str], fn() -> Value);
+
 /// Where an event type keeps personal data.
 struct Spec {
     event_type: &'static str,
     /// Where the client id is (`Id`) or the email it derives from (`Email`), in the body.
     kid: KidFrom,
     /// The personal values, each a path in the body, and what an erased one reads as.
-    slots: &'static [(&'static [&'static str], fn() -> Value)],
+    slots: &'static [Slot],
     /// Where an opened event names its client (`client_id`), beside the client.
     names_client_at: Option<&'static [&'static str]>,
 }

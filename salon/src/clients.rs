@@ -29,11 +29,10 @@ pub async fn forget(url: &str, who: &str, reason: Option<String>) -> anyhow::Res
         let known = projections::clients::client(&read, &id.to_string())
             .await?
             .is_some()
-            || store
+            || !store
                 .load::<domain::client::Client>(&id.to_string())
                 .await?
-                .len()
-                > 0;
+                .is_empty();
         if !known {
             bail!("no such client: {id} (or the read models have not seen them yet)");
         }
