@@ -100,6 +100,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
         crate::routes::clients::fetch,
         crate::routes::clients::update,
         crate::routes::clients::remove,
+        crate::routes::clients::forget,
         crate::routes::reviews::list,
         crate::routes::reviews::create,
         crate::routes::reviews::fetch,

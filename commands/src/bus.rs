@@ -170,6 +170,12 @@ impl Cache {
             },
         );
     }
+    fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
     fn evict(&self, key: &(&'static str, String)) {
         self.entries
             .lock()
@@ -289,6 +295,12 @@ impl CommandBus {
         self.stripes.lock(key).await
     }
 
+    /// Drops every cached aggregate (after a client's key was deleted: cached states hold
+    /// what was opened with it).
+    pub fn clear_cache(&self) {
+        self.cache.clear();
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -382,7 +394,12 @@ impl CommandBus {
                 events: 0,
             });
         }
-        let result = self.store.append(&events).await;
+        // Clients' personal data is sealed with their keys before it reaches the log.
+        let result = match self.store.seal(&mut events).await {
+            Ok(()) => self.store.append(&events).await,
+            Err(crate::store::SealFailed::Sql(e)) => Err(crate::store::map_sqlx(e)),
+            Err(e) => Err(PersistenceError::UnknownError(Box::new(e))),
+        };
         if self.observer.is_some() {
             for d in decisions {
                 let outcome = match &result {

@@ -10,6 +10,7 @@
 //! - `webhooks`: integrators' webhook subscriptions and their signing secrets.
 //! - `links`: signed links that let clients manage their bookings and review their visits.
 //! - `reviews`: a review decided on the booking it is about.
+//! - `clients`: forgetting a client (their key deleted, `ClientForgotten` recorded).
 //! - `tokens`, `demo`: API token creation and demo data.
 //!
 //! It never imports the read side; the two meet at the log.
@@ -17,6 +18,7 @@
 pub mod booking;
 pub mod bus;
 pub mod calendars;
+pub mod clients;
 pub mod demo;
 pub mod lifecycle;
 pub mod links;

@@ -311,7 +311,13 @@ impl DomainEvent for BookingEvent {
         .into()
     }
     fn event_version(&self) -> String {
-        "1".into()
+        match self {
+            // Version 2: the client's contact details and notes are sealed with the client's
+            // key in the log (`migrations::pii`).
+            Self::BookingRequested { .. } => "2",
+            _ => "1",
+        }
+        .into()
     }
 }
 

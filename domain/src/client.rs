@@ -5,7 +5,10 @@
 //! so a client first seen in a booking and later registered by hand is one client.
 //!
 //! Personal data lives in one value, [`ClientDetails`], carried whole by the events that set it:
-//! that is the one place to seal per client (issue 8).
+//! that is the one place to seal per client (issue 8). The events that carry it are at version 2:
+//! the write side seals the details with the client's own key before appending, and readers
+//! open them (see `migrations::pii`). [`ClientCommand::Forget`] records that the client's key
+//! was deleted: from then on every reader shows the client as erased.
 
 use crate::ids::{ClientId, ParseError};
 use crate::values::{bounded_text, Email, PersonName, Phone};
@@ -51,6 +54,9 @@ pub struct Client {
     pub id: Option<ClientId>,
     pub details: Option<ClientDetails>,
     pub archived: bool,
+    /// The client's personal data was erased (their key deleted); their details are gone.
+    #[serde(default)]
+    pub forgotten: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +77,11 @@ pub enum ClientCommand {
         learned: Option<ClientDetails>,
     },
     Restore,
+    /// Records that the client's personal data was erased: the caller deleted the client's
+    /// key first. Works for a client only seen in bookings too (`id` is the aggregate's id).
+    Forget {
+        id: ClientId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +101,11 @@ pub enum ClientEvent {
     ClientRestored {
         id: ClientId,
     },
+    /// The client's key was deleted: every earlier event's personal data about them reads as
+    /// erased from now on. Carries no personal data itself.
+    ClientForgotten {
+        id: ClientId,
+    },
 }
 
 impl DomainEvent for ClientEvent {
@@ -99,11 +115,17 @@ impl DomainEvent for ClientEvent {
             Self::ClientUpdated { .. } => "ClientUpdated",
             Self::ClientArchived { .. } => "ClientArchived",
             Self::ClientRestored { .. } => "ClientRestored",
+            Self::ClientForgotten { .. } => "ClientForgotten",
         }
         .into()
     }
     fn event_version(&self) -> String {
-        "1".into()
+        match self {
+            // Version 2: `details` is sealed with the client's key in the log.
+            Self::ClientRegistered { .. } | Self::ClientUpdated { .. } => "2",
+            _ => "1",
+        }
+        .into()
     }
 }
 
@@ -117,6 +139,10 @@ pub enum ClientError {
     AlreadyArchived,
     #[error("the client is not archived")]
     NotArchived,
+    #[error("the client's personal data was erased")]
+    Forgotten,
+    #[error("the client's personal data was already erased")]
+    AlreadyForgotten,
     #[error(
         "the email identifies the client and cannot change; register the new address as a client"
     )]
@@ -132,6 +158,9 @@ impl Client {
         learned: Option<ClientDetails>,
         sink: &EventSink<Self>,
     ) -> Result<(ClientId, ClientDetails), ClientError> {
+        if self.forgotten {
+            return Err(ClientError::Forgotten);
+        }
         if let (Some(id), Some(details)) = (self.id, &self.details) {
             return Ok((id, details.clone()));
         }
@@ -164,7 +193,8 @@ impl Aggregate for Client {
     ) -> Result<(), ClientError> {
         match command {
             ClientCommand::Register { details } => {
-                if self.id.is_some() {
+                // A forgotten client who comes back registers anew.
+                if self.id.is_some() && !self.forgotten {
                     return Err(ClientError::AlreadyExists);
                 }
                 let details = details.validate()?;
@@ -210,6 +240,12 @@ impl Aggregate for Client {
                 }
                 sink.write(ClientEvent::ClientRestored { id }, self).await;
             }
+            ClientCommand::Forget { id } => {
+                if self.forgotten {
+                    return Err(ClientError::AlreadyForgotten);
+                }
+                sink.write(ClientEvent::ClientForgotten { id }, self).await;
+            }
         }
         Ok(())
     }
@@ -219,10 +255,16 @@ impl Aggregate for Client {
             ClientEvent::ClientRegistered { id, details } => {
                 self.id = Some(id);
                 self.details = Some(details);
+                self.forgotten = false;
             }
             ClientEvent::ClientUpdated { details, .. } => self.details = Some(details),
             ClientEvent::ClientArchived { .. } => self.archived = true,
             ClientEvent::ClientRestored { .. } => self.archived = false,
+            ClientEvent::ClientForgotten { id } => {
+                self.id = Some(id);
+                self.details = None;
+                self.forgotten = true;
+            }
         }
     }
 }
@@ -475,6 +517,72 @@ mod tests {
             .given(vec![registered()])
             .when(ClientCommand::Restore)
             .then_expect_error(ClientError::NotArchived);
+    }
+
+    #[test]
+    fn forgetting_a_registered_client_records_it_without_personal_data() {
+        ClientTest::with(())
+            .given(vec![registered()])
+            .when(ClientCommand::Forget { id: id() })
+            .then_expect_events(vec![ClientEvent::ClientForgotten { id: id() }]);
+        let text = serde_json::to_string(&ClientEvent::ClientForgotten { id: id() }).unwrap();
+        assert!(
+            !text.contains("Ada") && !text.contains("example.com"),
+            "{text}"
+        );
+        assert_eq!(
+            ClientEvent::ClientForgotten { id: id() }.event_version(),
+            "1"
+        );
+        assert_eq!(registered().event_version(), "2");
+    }
+
+    #[test]
+    fn forgetting_a_client_only_seen_in_bookings_records_it() {
+        ClientTest::with(())
+            .given_no_previous_events()
+            .when(ClientCommand::Forget { id: id() })
+            .then_expect_events(vec![ClientEvent::ClientForgotten { id: id() }]);
+    }
+
+    #[test]
+    fn forgetting_twice_is_refused() {
+        ClientTest::with(())
+            .given(vec![
+                registered(),
+                ClientEvent::ClientForgotten { id: id() },
+            ])
+            .when(ClientCommand::Forget { id: id() })
+            .then_expect_error(ClientError::AlreadyForgotten);
+    }
+
+    #[test]
+    fn a_forgotten_client_cannot_be_updated_or_archived() {
+        let forgotten = vec![registered(), ClientEvent::ClientForgotten { id: id() }];
+        ClientTest::with(())
+            .given(forgotten.clone())
+            .when(update(ClientChanges {
+                notes: Some("again".into()),
+                ..Default::default()
+            }))
+            .then_expect_error(ClientError::Forgotten);
+        ClientTest::with(())
+            .given(forgotten)
+            .when(ClientCommand::Archive {
+                learned: Some(details()),
+            })
+            .then_expect_error(ClientError::Forgotten);
+    }
+
+    #[test]
+    fn a_forgotten_client_who_comes_back_registers_anew() {
+        ClientTest::with(())
+            .given(vec![
+                registered(),
+                ClientEvent::ClientForgotten { id: id() },
+            ])
+            .when(ClientCommand::Register { details: details() })
+            .then_expect_events(vec![registered()]);
     }
 
     #[test]

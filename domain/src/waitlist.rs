@@ -83,7 +83,12 @@ impl DomainEvent for WaitlistEvent {
         .into()
     }
     fn event_version(&self) -> String {
-        "1".into()
+        match self {
+            // Version 2: the client's contact details are sealed with the client's key.
+            Self::WaitlistJoined { .. } => "2",
+            Self::WaitlistLeft { .. } => "1",
+        }
+        .into()
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod db;
 pub mod log;
 pub mod notify;
+pub mod pii;
 
 use serde::{Deserialize, Serialize};
 use sqlx::migrate::Migrator;

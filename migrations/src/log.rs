@@ -76,7 +76,18 @@ pub async fn read_after(
                 .await?
         }
     };
-    rows.iter().map(to_event).collect()
+    opened(db, rows.iter().map(to_event).collect()).await
+}
+
+/// Events as readers see them: upcast to their newest shape, personal data opened (or erased;
+/// see [`crate::pii`]).
+async fn opened(
+    db: &ReadDb,
+    events: Result<Vec<StoredEvent>, ReadError>,
+) -> Result<Vec<StoredEvent>, ReadError> {
+    let mut events = events?;
+    crate::pii::open_stored(db, &mut events).await?;
+    Ok(events)
 }
 
 fn to_event(row: &sqlx::any::AnyRow) -> Result<StoredEvent, ReadError> {
@@ -174,7 +185,7 @@ pub async fn export_page(
         .bind(limit)
         .fetch_all(db.pool())
         .await?;
-    rows.iter().map(to_event).collect()
+    opened(db, rows.iter().map(to_event).collect()).await
 }
 
 /// Which events an export or a tail keeps: by event type (any of several), aggregate type and
@@ -346,7 +357,7 @@ pub async fn export_filtered(
         };
     }
     let rows = query.bind(limit).fetch_all(db.pool()).await?;
-    rows.iter().map(to_event).collect()
+    opened(db, rows.iter().map(to_event).collect()).await
 }
 
 /// Where each projection or reactor has read the log to, and how far behind the head it is.

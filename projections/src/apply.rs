@@ -86,7 +86,8 @@ impl Projection {
     fn wants(self, aggregate_type: &str) -> bool {
         match self {
             Self::Catalog => matches!(aggregate_type, "Salon" | "Service" | "Stylist"),
-            Self::Bookings => aggregate_type == "Booking",
+            // Client events: a forgotten client's bookings are scrubbed.
+            Self::Bookings => matches!(aggregate_type, "Booking" | "Client"),
             Self::Availability => aggregate_type == "StylistDay",
             Self::Audit => true,
             Self::Tokens => aggregate_type == "ApiToken",
@@ -148,6 +149,20 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(event: &StoredEvent) -> Res
 
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+/// The client an opened personal event names (`client_id`, added when it was opened; see
+/// `migrations::pii`): a booking's or a waitlist entry's client, a client event's own id.
+pub(crate) fn client_id_of(event: &StoredEvent) -> Option<String> {
+    if event.aggregate_type == "Client" {
+        return Some(event.aggregate_id.clone());
+    }
+    let body = event.payload.get(&event.event_type)?;
+    body.get("details")
+        .or_else(|| body.get("entry"))?
+        .get("client_id")?
+        .as_str()
+        .map(str::to_string)
 }
 
 pub(crate) fn recorded_at(event: &StoredEvent) -> String {
@@ -399,6 +414,7 @@ const BOOKING_COLUMNS: &[&str] = &[
     "cancelled_by",
     "refund_status",
     "version",
+    "client_id",
 ];
 const B_STATUS: usize = 1;
 const B_DEPOSIT: usize = 2;
@@ -459,7 +475,40 @@ async fn set_status(
     update_booking(w, stored, &[(B_STATUS, status.into())]).await
 }
 
+/// What a forgotten client's bookings show instead of their contact details and notes.
+async fn scrub_bookings(w: &mut Writer<'_>, client: &str) -> Result<(), ApplyError> {
+    sqlx::query(
+        "UPDATE rm_bookings SET client_name = $2, client_email = '', client_phone = '', \
+         notes = NULL WHERE client_id = $1",
+    )
+    .bind(client.to_string())
+    .bind(migrations::pii::ERASED_NAME)
+    .execute(w.conn().await?)
+    .await?;
+    Ok(())
+}
+
+/// Whether the booking's client was erased (its contact reads as erased).
+async fn booking_erased(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<bool, ApplyError> {
+    const EMAIL: usize = 9;
+    if let Some(row) = w.pending_row("rm_bookings", 0, &stored.aggregate_id) {
+        return Ok(matches!(&row[EMAIL], Val::Text(t) if t.is_empty()));
+    }
+    let email: Option<String> =
+        sqlx::query_scalar("SELECT client_email FROM rm_bookings WHERE id = $1")
+            .bind(stored.aggregate_id.clone())
+            .fetch_optional(w.conn().await?)
+            .await?;
+    Ok(email.is_some_and(|e| e.is_empty()))
+}
+
 async fn bookings(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), ApplyError> {
+    if stored.aggregate_type == "Client" {
+        if stored.event_type == "ClientForgotten" {
+            scrub_bookings(w, &stored.aggregate_id).await?;
+        }
+        return Ok(());
+    }
     match decode::<BookingEvent>(stored)? {
         BookingEvent::BookingRequested { id, details: d } => {
             let at = recorded_at(stored);
@@ -486,6 +535,7 @@ async fn bookings(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), ApplyE
                 Val::Null,
                 Val::Null,
                 stored.sequence.into(),
+                client_id_of(stored).into(),
             ];
             w.insert("rm_bookings", BOOKING_COLUMNS, row).await?;
         }
@@ -546,6 +596,12 @@ async fn bookings(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), ApplyE
         BookingEvent::BookingCompleted { .. } => set_status(w, stored, "completed").await?,
         BookingEvent::BookingNoShow { .. } => set_status(w, stored, "no_show").await?,
         BookingEvent::BookingNotesChanged { notes, .. } => {
+            // The salon's notes on an erased client's booking are not shown again.
+            let notes = if booking_erased(w, stored).await? {
+                None
+            } else {
+                notes
+            };
             update_booking(w, stored, &[(B_NOTES, notes.into())]).await?
         }
     }
@@ -844,6 +900,7 @@ const AUDIT_COLUMNS: &[&str] = &[
     "request_id",
     "correlation_id",
     "causation_id",
+    "client_id",
 ];
 
 async fn audit(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), ApplyError> {
@@ -861,7 +918,34 @@ async fn audit(w: &mut Writer<'_>, stored: &StoredEvent) -> Result<(), ApplyErro
         meta.request_id.into(),
         meta.correlation_id.into(),
         meta.causation_id.into(),
+        client_id_of(stored).into(),
     ];
     w.insert("rm_audit_log", AUDIT_COLUMNS, row).await?;
+    if stored.event_type == "ClientForgotten" {
+        scrub_audit(w, &stored.aggregate_id).await?;
+    }
+    Ok(())
+}
+
+/// Rewrites the summaries that named a forgotten client (a booking's "requested by <name>").
+async fn scrub_audit(w: &mut Writer<'_>, client: &str) -> Result<(), ApplyError> {
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT position, aggregate_id, summary FROM rm_audit_log \
+         WHERE client_id = $1 AND event_type = 'BookingRequested'",
+    )
+    .bind(client.to_string())
+    .fetch_all(w.conn().await?)
+    .await?;
+    for (position, booking, summary) in rows {
+        let scrubbed = crate::summary::requested_by(&booking, migrations::pii::ERASED_NAME, {
+            // The summary ends " for <start>"; the name before it is what goes.
+            summary.rfind(" for ").map_or("", |i| &summary[i + 5..])
+        });
+        sqlx::query("UPDATE rm_audit_log SET summary = $2 WHERE position = $1")
+            .bind(position)
+            .bind(scrubbed)
+            .execute(w.conn().await?)
+            .await?;
+    }
     Ok(())
 }

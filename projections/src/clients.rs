@@ -155,6 +155,18 @@ async fn client_event(
         }
         ClientEvent::ClientArchived { .. } => touch(w, stored, &id, ", archived = 1").await?,
         ClientEvent::ClientRestored { .. } => touch(w, stored, &id, ", archived = 0").await?,
+        ClientEvent::ClientForgotten { .. } => {
+            ensure_row(w, stored, &id).await?;
+            sqlx::query(
+                "UPDATE rm_clients SET name = $2, email = '', email_key = '', phone = NULL, \
+                 notes = '' WHERE id = $1",
+            )
+            .bind(id.clone())
+            .bind(migrations::pii::ERASED_NAME)
+            .execute(w.conn().await?)
+            .await?;
+            touch(w, stored, &id, "").await?;
+        }
     }
     Ok(())
 }
@@ -224,14 +236,17 @@ async fn booking_event(
     let booking = stored.aggregate_id.clone();
     match event {
         BookingEvent::BookingRequested { details: d, .. } => {
-            let client = ClientId::for_email(&d.client.email).to_string();
+            // Opened events name the client (an erased email no longer does).
+            let client = crate::apply::client_id_of(stored)
+                .unwrap_or_else(|| ClientId::for_email(&d.client.email).to_string());
             seen_in_booking(
                 w,
                 stored,
                 &client,
                 d.client.name.as_str(),
                 d.client.email.as_str(),
-                Some(d.client.phone.as_str()),
+                // An erased client has no phone (as when forgotten live).
+                Some(d.client.phone.as_str()).filter(|p| !p.is_empty()),
             )
             .await?;
             sqlx::query(

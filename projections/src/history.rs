@@ -186,6 +186,20 @@ pub fn settled_only(db: &ReadDb, query: &mut ListQuery) {
     }
 }
 
+/// Upcasts listed events and opens their personal data (or shows it erased), as every reader
+/// of the log does (`migrations::pii`).
+pub async fn open_events(db: &ReadDb, events: &mut [LoggedEvent]) -> Result<()> {
+    migrations::pii::open_all(
+        db,
+        events
+            .iter_mut()
+            .map(|e| (e.event_type.as_str(), &mut e.event_version, &mut e.payload))
+            .collect(),
+    )
+    .await?;
+    Ok(())
+}
+
 pub fn event_row(r: &AnyRow) -> Result<LoggedEvent> {
     let payload: String = r.try_get("payload")?;
     let metadata: String = r.try_get("metadata")?;

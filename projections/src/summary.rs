@@ -123,7 +123,7 @@ pub fn summarize(event: &StoredEvent) -> String {
                 .and_then(|c| c.get("name"))
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            format!("Booking {id} requested by {client} for {}", get("start"))
+            requested_by(id, client, &get("start"))
         }
         "BookingHeld" => format!(
             "Booking {id} held until {} for a deposit",
@@ -208,6 +208,7 @@ pub fn summarize(event: &StoredEvent) -> String {
         "ClientUpdated" => format!("Client {id} details changed"),
         "ClientArchived" => format!("Client {id} archived"),
         "ClientRestored" => format!("Client {id} restored"),
+        "ClientForgotten" => format!("Client {id} forgotten: personal data erased"),
         "ReviewSubmitted" => {
             let d = field(p, t, "details");
             let get = |k: &str| {
@@ -243,4 +244,9 @@ fn money(cents: Option<&Value>) -> String {
         Some(c) => format!("{}.{:02}", c / 100, c % 100),
         None => "?".into(),
     }
+}
+
+/// A booking request's summary (also how a forgotten client's is rewritten).
+pub(crate) fn requested_by(id: &str, client: &str, start: &str) -> String {
+    format!("Booking {id} requested by {client} for {start}")
 }

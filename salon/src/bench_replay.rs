@@ -3,8 +3,9 @@
 //!
 //! The log: `events` events (default 1 000 000) of bookings as the booking path writes them —
 //! `BookingRequested`, the stylist's `SlotReserved`, `BookingConfirmed`; every tenth cancelled
-//! (`BookingCancelled`, `SlotReleased`), every fourth completed — appended straight to the store
-//! in large batches (generating them through the command path would take longer than the
+//! (`BookingCancelled`, `SlotReleased`), every fourth completed — each client's personal data
+//! sealed with their own key as the command bus does, appended straight to the store in large
+//! batches (generating them through the command path would take longer than the
 //! measurement).
 //!
 //! - *raw scan*: the log read in the projections' page size and every payload deserialized into
@@ -126,6 +127,11 @@ pub async fn generate(store: &commands::Store, events: usize) -> anyhow::Result<
         }
         i += 1;
         if chunk.len() >= CHUNK {
+            // As the command bus does: clients' personal data sealed with their keys.
+            store
+                .seal(&mut chunk)
+                .await
+                .map_err(|e| anyhow::anyhow!("seal: {e}"))?;
             store
                 .append(&chunk)
                 .await
@@ -135,6 +141,10 @@ pub async fn generate(store: &commands::Store, events: usize) -> anyhow::Result<
         }
     }
     if !chunk.is_empty() {
+        store
+            .seal(&mut chunk)
+            .await
+            .map_err(|e| anyhow::anyhow!("seal: {e}"))?;
         store
             .append(&chunk)
             .await

@@ -1,5 +1,5 @@
 //! The salon binary's library: wiring of the whole application (`app`), the CLI's commands
-//! (`export`, `status`, `bench`), the intake (`intake`), and throwaway databases for tests and benchmarks (`scratch`).
+//! (`export`, `status`, `bench`, `clients`), the intake (`intake`), and throwaway databases for tests and benchmarks (`scratch`).
 
 pub mod app;
 pub mod bench;
@@ -8,6 +8,7 @@ pub mod bench_availability;
 pub mod bench_chaos;
 pub mod bench_export;
 pub mod bench_replay;
+pub mod clients;
 pub mod export;
 pub mod intake;
 pub mod scratch;

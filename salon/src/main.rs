@@ -109,6 +109,11 @@ enum Command {
         #[command(subcommand)]
         command: OwnerCommand,
     },
+    /// Manage clients' personal data
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
     /// Read the event log
     Events {
         #[command(subcommand)]
@@ -159,6 +164,20 @@ enum OwnerCommand {
     List,
     /// Remove an owner account and end its sessions
     Remove { email: String },
+}
+
+#[derive(Subcommand)]
+enum ClientsCommand {
+    /// Erase a client's personal data (by id or email): deletes their key, so their name,
+    /// email, phone and notes read as erased everywhere, replays included; bookings and
+    /// figures stay. Cannot be undone.
+    Forget {
+        /// The client's id, or their email address
+        client: String,
+        /// Why (recorded in the audit trail)
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -544,6 +563,12 @@ async fn main() -> anyhow::Result<()> {
             }
             read.close().await;
             store.close().await;
+        }
+        Command::Clients {
+            command: ClientsCommand::Forget { client, reason },
+        } => {
+            let id = salon::clients::forget(&url, &client, reason).await?;
+            eprintln!("forgot client {id}");
         }
         Command::Token {
             command: TokenCommand::Create { name, scope },

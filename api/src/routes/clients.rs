@@ -11,7 +11,7 @@ use crate::routes::catalog::Paged;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use domain::client::{Client, ClientChanges, ClientCommand, ClientDetails, ClientError};
@@ -29,6 +29,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/clients/{id}",
             get(fetch).patch(update).delete(remove),
+        )
+        .route(
+            "/api/v1/clients/{id}/personal-data",
+            axum::routing::delete(forget),
         )
 }
 
@@ -85,6 +89,12 @@ fn rejected(e: ClientError) -> Problem {
             StatusCode::CONFLICT,
             "client-exists",
             "The client exists",
+            e.to_string(),
+        ),
+        e @ ClientError::AlreadyForgotten => Problem::new(
+            StatusCode::CONFLICT,
+            "client-forgotten",
+            "Already forgotten",
             e.to_string(),
         ),
         e => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", e.to_string()),
@@ -475,4 +485,51 @@ pub(crate) async fn remove(
         StatusCode::NO_CONTENT,
         i64::try_from(loaded.version).unwrap_or(i64::MAX),
     ))
+}
+
+/// Forgets a client: deletes the key their personal data in the event log is sealed with, and
+/// records `ClientForgotten` (which carries none). Every read model and export shows the client
+/// as erased from then on ("Erased client", no email, phone or notes), replays included; their
+/// bookings, payments and figures stay. Personal data written before sealing existed (version-1
+/// events) stays in the log as plain text but is redacted wherever the log is read. Cannot be
+/// undone.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/clients/{id}/personal-data",
+    operation_id = "forget_client",
+    tag = "clients",
+    params(("id" = uuid::Uuid, Path, description = "The client's id"),
+        ("X-Reason" = Option<String>, Header, description = "Why; recorded in the audit trail")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Forgotten: the client's key is deleted and the read models scrubbed"),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, description = "Already forgotten", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn forget(
+    State(state): State<AppState>,
+    who: Integrator,
+    RequestId(request_id): RequestId,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, Problem> {
+    who.require_write()?;
+    let id = parse_id(&id)?;
+    view_or_404(&state, &id.to_string()).await?;
+    let meta = metadata(&who, request_id, reason(&headers));
+    let committed = commands::clients::forget(&state.bus, id, &meta)
+        .await
+        .map_err(|e| bus_problem(e, rejected))?;
+    crate::settle(
+        &state,
+        &[Projection::Clients, Projection::Bookings, Projection::Audit],
+        committed.position,
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

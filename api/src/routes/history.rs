@@ -192,7 +192,10 @@ pub(crate) async fn events(
     if let Some(format) = streamed {
         return Ok(format.respond(state.read.clone(), spec, query));
     }
-    let page = list::run(&state, &spec, &query, &params.uri, history::event_row).await?;
+    let mut page = list::run(&state, &spec, &query, &params.uri, history::event_row).await?;
+    history::open_events(&state.read, &mut page.results)
+        .await
+        .map_err(Problem::from)?;
     Ok(Json(page).into_response())
 }
 
@@ -283,7 +286,11 @@ impl Streamed {
                 let Some(after) = after else {
                     return Ok(None);
                 };
-                let page = projections::list::page_after(
+                let failed = |e: projections::queries::QueryError| {
+                    tracing::warn!(error = %e, "streaming the event log failed");
+                    std::io::Error::other(e.to_string())
+                };
+                let mut page = projections::list::page_after(
                     &read,
                     &spec,
                     &query,
@@ -292,10 +299,10 @@ impl Streamed {
                     history::event_row,
                 )
                 .await
-                .map_err(|e| {
-                    tracing::warn!(error = %e, "streaming the event log failed");
-                    std::io::Error::other(e.to_string())
-                })?;
+                .map_err(failed)?;
+                history::open_events(&read, &mut page)
+                    .await
+                    .map_err(failed)?;
                 let Some(last) = page.last().map(|e| e.position) else {
                     return Ok(None);
                 };

@@ -32,7 +32,9 @@ macro_rules! on_pool {
     };
 }
 
+mod keys;
 mod webhooks;
+pub use keys::SealFailed;
 pub use webhooks::DeliveryRecord;
 
 /// One booking event written into an external calendar.
@@ -95,15 +97,19 @@ impl Store {
         }
     }
 
-    /// The events of one aggregate, in sequence order.
+    /// The events of one aggregate, in sequence order, as readers see them (upcast, personal
+    /// data opened).
     pub async fn load<A: Aggregate>(
         &self,
         id: &str,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        match self {
+        let mut events = match self {
             Self::Sqlite(s) => s.get_events::<A>(id).await,
             Self::Postgres(p) => p.repository().get_events::<A>(id).await.map_err(reclassify),
-        }
+        }?;
+        // Upcast to today's shapes and open clients' personal data (or read it as erased).
+        self.open(&mut events).await.map_err(map_sqlx)?;
+        Ok(events)
     }
 
     /// Ids of every aggregate of `aggregate_type` that has events (e.g. the calendar sources the

@@ -38,6 +38,7 @@ pub(super) fn routes() -> Router<Admin> {
         .route("/admin/bookings/{id}/no-show", post(no_show))
         .route("/admin/bookings/{id}/complete", post(complete))
         .route("/admin/bookings/{id}/notes", post(notes))
+        .route("/admin/bookings/{id}/forget-client", post(forget_client))
 }
 
 type Params = Query<HashMap<String, String>>;
@@ -825,6 +826,8 @@ struct BookingPage {
     can_cancel: bool,
     can_finish: bool,
     deposit_paid: bool,
+    /// The client's personal data is still there to forget.
+    can_forget: bool,
     history: Vec<HistoryLine>,
     /// Errors of the form that was sent, under the form's name (`move`, `cancel`, …).
     errors: Errors,
@@ -883,6 +886,7 @@ async fn booking_page(
             can_cancel: open,
             can_finish: b.status == "confirmed",
             deposit_paid: b.deposit_status == "paid",
+            can_forget: !b.client_email.is_empty(),
             history,
             errors,
             failed_form: failed_form.to_string(),
@@ -977,6 +981,50 @@ async fn change(
                 }
                 Err(r) => r,
             }
+        }
+    }
+}
+
+/// Forgets the appointment's client (erasure, issue 8): their key is deleted, so their name,
+/// email, phone and notes read as erased everywhere; the appointment stays.
+async fn forget_client(
+    State(admin): State<Admin>,
+    Path(id): Path<String>,
+    Posted { session, form }: Posted,
+) -> Response {
+    if let Err(r) = booking_id(&id) {
+        return r;
+    }
+    let b = match queries::booking(admin.read(), &id).await {
+        Ok(Some(b)) => b,
+        Ok(None) => return error_page(StatusCode::NOT_FOUND, "There is no such appointment."),
+        Err(e) => return failed(e),
+    };
+    let refuse = |message: &str| {
+        let mut errors = Errors::default();
+        errors.add("forget", message);
+        errors
+    };
+    let Ok(email) = domain::values::Email::parse(&b.client_email) else {
+        let errors = refuse("This client's personal data is already erased.");
+        return booking_page(&admin, &session, &id, None, "forget", errors).await;
+    };
+    let client = domain::ids::ClientId::for_email(&email);
+    let meta = metadata(&session, &form);
+    match commands::clients::forget(admin.bus(), client, &meta).await {
+        Ok(committed) => {
+            admin.settle(committed.position).await;
+            see_other(&format!("/admin/bookings/{id}?done=client-forgotten"))
+        }
+        Err(commands::CommandError::Rejected(domain::client::ClientError::AlreadyForgotten)) => {
+            let errors = refuse("This client's personal data is already erased.");
+            booking_page(&admin, &session, &id, None, "forget", errors).await
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "panel: client not forgotten");
+            let errors =
+                refuse("The client could not be forgotten right now. Try again in a moment.");
+            booking_page(&admin, &session, &id, None, "forget", errors).await
         }
     }
 }

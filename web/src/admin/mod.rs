@@ -194,6 +194,7 @@ pub const FORMS: &[&str] = &[
     "/admin/bookings/{booking}/no-show",
     "/admin/bookings/{booking}/complete",
     "/admin/bookings/{booking}/notes",
+    "/admin/bookings/{booking}/forget-client",
     "/admin/stylists",
     "/admin/stylists/{stylist}",
     "/admin/stylists/{stylist}/hours",

@@ -31,6 +31,10 @@ const NOTICES: &[(&str, &str)] = &[
     ("no-show", "The appointment is marked as a no-show."),
     ("completed", "The appointment is marked as done."),
     ("notes", "The notes were saved."),
+    (
+        "client-forgotten",
+        "The client was forgotten: their name, email, phone and notes are erased everywhere.",
+    ),
     ("unchanged", "Nothing changed: that was already so."),
     ("saved", "Saved."),
     ("hired", "The stylist was added."),
