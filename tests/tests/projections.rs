@@ -255,3 +255,34 @@ async fn dropping_every_read_model_and_restarting_rebuilds_the_same_rows() {
         app.stop().await;
     }
 }
+
+/// Another process (a CLI command) appends and catches one projection up while the server runs:
+/// the server's other projections still reach the head.
+#[tokio::test]
+async fn a_projection_caught_up_by_another_process_does_not_hold_the_others_back() {
+    for backend in BACKENDS {
+        let app = TestApp::spawn(backend).await;
+        app.wait_for_catalog().await;
+        let store = salon::app::open_store(&app.db.url).await.expect("store");
+        salon::bench_replay::generate(&store, 3)
+            .await
+            .expect("append a booking from outside");
+        store.close().await;
+        let read = ReadDb::connect(&app.db.url).await.expect("read");
+        runner::catch_up(&read, Projection::Clients)
+            .await
+            .expect("catch one projection up");
+        let head = projections::log::head(&read).await.expect("head");
+        assert!(
+            app.server
+                .state
+                .projections
+                .wait_for(&Projection::ALL, head, Duration::from_secs(10))
+                .await,
+            "{backend:?}: the server's projections stopped short of {head:?}: {:?}",
+            app.server.state.projections.checkpoints()
+        );
+        read.close().await;
+        app.stop().await;
+    }
+}
