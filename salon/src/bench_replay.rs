@@ -127,31 +127,29 @@ pub async fn generate(store: &commands::Store, events: usize) -> anyhow::Result<
         }
         i += 1;
         if chunk.len() >= CHUNK {
-            // As the command bus does: clients' personal data sealed with their keys.
-            store
-                .seal(&mut chunk)
-                .await
-                .map_err(|e| anyhow::anyhow!("seal: {e}"))?;
-            store
-                .append(&chunk)
-                .await
-                .map_err(|e| anyhow::anyhow!("append: {e}"))?;
-            written += chunk.len();
-            chunk.clear();
+            written += write(store, &mut chunk).await?;
         }
     }
     if !chunk.is_empty() {
-        store
-            .seal(&mut chunk)
-            .await
-            .map_err(|e| anyhow::anyhow!("seal: {e}"))?;
-        store
-            .append(&chunk)
-            .await
-            .map_err(|e| anyhow::anyhow!("append: {e}"))?;
-        written += chunk.len();
+        written += write(store, &mut chunk).await?;
     }
     Ok(written)
+}
+
+/// Seals the clients' personal data with their keys (as the command bus does), appends the
+/// events in one transaction and empties `chunk`. Returns how many were written.
+async fn write(store: &commands::Store, chunk: &mut Vec<SerializedEvent>) -> anyhow::Result<usize> {
+    store
+        .seal(chunk)
+        .await
+        .map_err(|e| anyhow::anyhow!("seal: {e}"))?;
+    store
+        .append(chunk)
+        .await
+        .map_err(|e| anyhow::anyhow!("append: {e}"))?;
+    let n = chunk.len();
+    chunk.clear();
+    Ok(n)
 }
 
 /// Reads the whole log as the projections do and deserializes every payload.
