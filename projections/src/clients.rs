@@ -10,7 +10,8 @@ use crate::db::ReadDb;
 use crate::list::{Filter, FilterKind, ListSpec};
 use crate::log::StoredEvent;
 use crate::queries::QueryError;
-use crate::writer::Writer;
+use crate::writer::{insert_rows, is_sqlite, placeholders, Val, Writer};
+use std::collections::{BTreeMap, HashMap};
 use domain::booking::BookingEvent;
 use domain::client::{ClientDetails, ClientEvent};
 use domain::ids::ClientId;
@@ -57,32 +58,198 @@ async fn write_contact(
 
 /// A client seen in a booking: created with the booking's contact details when new; a client
 /// only seen in bookings is known by their latest booking's details, while one registered by
-/// hand keeps the details the salon gave. One statement (this and [`write_contact`] are the
-/// statements that write personal data).
-async fn seen_in_booking(
-    w: &mut Writer<'_>,
+/// hand keeps the details the salon gave. Buffered in the batch (this and [`write_contact`] are
+/// the code that writes personal data).
+fn seen_in_booking(
+    batch: &mut Batch,
     stored: &StoredEvent,
     id: &str,
     name: &str,
     email: &str,
     phone: Option<&str>,
-) -> std::result::Result<(), ApplyError> {
-    sqlx::query(
-        "INSERT INTO rm_clients (id, email_key, name, email, phone, created_at, updated_at, \
-         created_position) VALUES ($1, $2, $3, $4, $5, $6, $6, $7) \
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email, \
-         email_key = excluded.email_key, phone = excluded.phone, updated_at = excluded.updated_at \
-         WHERE rm_clients.registered <> 1",
+) {
+    let at = recorded_at(stored);
+    if let Some(&i) = batch.seen_at.get(id) {
+        // Seen before in this batch: the first sighting stays its creation, the latest its
+        // contact.
+        let row = &mut batch.seen[i];
+        row[1] = email.to_lowercase().into();
+        row[2] = name.into();
+        row[3] = email.into();
+        row[4] = phone.map(str::to_string).into();
+        row[6] = at.into();
+        return;
+    }
+    batch.seen_at.insert(id.to_string(), batch.seen.len());
+    batch.seen.push(vec![
+        id.into(),
+        email.to_lowercase().into(),
+        name.into(),
+        email.into(),
+        phone.map(str::to_string).into(),
+        at.clone().into(),
+        at.into(),
+        stored.at.position.into(),
+    ]);
+}
+
+const SEEN_COLUMNS: &[&str] = &[
+    "id",
+    "email_key",
+    "name",
+    "email",
+    "phone",
+    "created_at",
+    "updated_at",
+    "created_position",
+];
+const SEEN_UPSERT: &str = "ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+    email = excluded.email, email_key = excluded.email_key, phone = excluded.phone, \
+    updated_at = excluded.updated_at WHERE rm_clients.registered <> 1";
+
+const BOOKING_COLUMNS: &[&str] = &[
+    "booking",
+    "client",
+    "status",
+    "start_at",
+    "start_epoch",
+    "price_cents",
+    "kept_cents",
+    "currency",
+];
+/// Where a booking's status sits in a [`BOOKING_COLUMNS`] row, and so on.
+const STATUS: usize = 2;
+const START_AT: usize = 3;
+const START_EPOCH: usize = 4;
+const KEPT: usize = 6;
+
+/// The clients projection's writes in one batch of events, held in memory and written in a
+/// few multi-row statements when the batch ends (or before a client event, so effects keep
+/// the events' order): the clients seen in bookings (one upsert row each), the bookings
+/// requested (their later changes in the same batch patch the row), and changes to bookings
+/// requested in earlier batches (one statement per status, whatever the number of bookings).
+#[derive(Default)]
+pub(crate) struct Batch {
+    seen: Vec<Vec<Val>>,
+    seen_at: HashMap<String, usize>,
+    requested: Vec<Vec<Val>>,
+    requested_at: HashMap<String, usize>,
+    changed: BTreeMap<String, Change>,
+}
+
+/// The latest values of an earlier booking's changed columns.
+#[derive(Default)]
+struct Change {
+    status: Option<&'static str>,
+    start: Option<(String, i64)>,
+    kept: Option<i64>,
+}
+
+impl Batch {
+    fn requested(&mut self, row: Vec<Val>) {
+        let Some(Val::Text(booking)) = row.first() else {
+            return;
+        };
+        // A booking is requested once; a second request changes nothing (as ON CONFLICT).
+        if self.requested_at.contains_key(booking) {
+            return;
+        }
+        self.requested_at
+            .insert(booking.clone(), self.requested.len());
+        self.requested.push(row);
+    }
+
+    /// The booking's row when requested in this batch, else its pending change.
+    fn booking(&mut self, booking: &str) -> std::result::Result<&mut Vec<Val>, &mut Change> {
+        match self.requested_at.get(booking) {
+            Some(&i) => Ok(&mut self.requested[i]),
+            None => Err(self.changed.entry(booking.to_string()).or_default()),
+        }
+    }
+
+    fn status(&mut self, booking: &str, status: &'static str) {
+        match self.booking(booking) {
+            Ok(row) => row[STATUS] = status.into(),
+            Err(change) => change.status = Some(status),
+        }
+    }
+
+    fn start(&mut self, booking: &str, at: String, epoch: i64) {
+        match self.booking(booking) {
+            Ok(row) => {
+                row[START_AT] = at.into();
+                row[START_EPOCH] = epoch.into();
+            }
+            Err(change) => change.start = Some((at, epoch)),
+        }
+    }
+
+    fn kept(&mut self, booking: &str, cents: i64) {
+        match self.booking(booking) {
+            Ok(row) => row[KEPT] = cents.into(),
+            Err(change) => change.kept = Some(cents),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.seen.is_empty() && self.requested.is_empty() && self.changed.is_empty()
+    }
+}
+
+/// Writes the batch's buffered rows and changes.
+async fn write_batch(w: &mut Writer<'_>) -> std::result::Result<(), ApplyError> {
+    let batch = std::mem::take(&mut w.clients);
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let conn = w.conn().await?;
+    insert_rows(conn, "rm_clients", SEEN_COLUMNS, batch.seen, SEEN_UPSERT).await?;
+    insert_rows(
+        conn,
+        "rm_client_bookings",
+        BOOKING_COLUMNS,
+        batch.requested,
+        "ON CONFLICT (booking) DO NOTHING",
     )
-    .bind(id.to_string())
-    .bind(email.to_lowercase())
-    .bind(name.to_string())
-    .bind(email.to_string())
-    .bind(phone.map(str::to_string))
-    .bind(recorded_at(stored))
-    .bind(stored.at.position)
-    .execute(w.conn().await?)
     .await?;
+    let mut by_status: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    for (booking, change) in batch.changed {
+        if let Some(status) = change.status {
+            by_status.entry(status).or_default().push(booking.clone());
+        }
+        if let Some((at, epoch)) = change.start {
+            sqlx::query(
+                "UPDATE rm_client_bookings SET start_at = $2, start_epoch = $3 WHERE booking = $1",
+            )
+            .bind(booking.clone())
+            .bind(at)
+            .bind(epoch)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if let Some(cents) = change.kept {
+            sqlx::query("UPDATE rm_client_bookings SET kept_cents = $2 WHERE booking = $1")
+                .bind(booking)
+                .bind(cents)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    for (status, bookings) in by_status {
+        for chunk in bookings.chunks(RECOMPUTE_CHUNK) {
+            let sqlite = is_sqlite(conn);
+            let sql = format!(
+                "UPDATE rm_client_bookings SET status = {} WHERE booking IN ({})",
+                placeholders(sqlite, 1, 1),
+                placeholders(sqlite, 2, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(status);
+            for b in chunk {
+                q = q.bind(b.clone());
+            }
+            q.execute(&mut *conn).await?;
+        }
+    }
     Ok(())
 }
 
@@ -142,6 +309,8 @@ async fn client_event(
     stored: &StoredEvent,
     event: ClientEvent,
 ) -> std::result::Result<(), ApplyError> {
+    // Bookings' writes buffered so far come first.
+    write_batch(w).await?;
     let id = stored.aggregate_id.clone();
     match event {
         ClientEvent::ClientRegistered { details, .. } => {
@@ -171,33 +340,16 @@ async fn client_event(
     Ok(())
 }
 
-async fn set_booking(
-    w: &mut Writer<'_>,
-    booking: &str,
-    sets: &'static str,
-    value: Option<crate::writer::Val>,
-) -> std::result::Result<(), ApplyError> {
-    let sql = format!("UPDATE rm_client_bookings SET {sets} WHERE booking = $1");
-    let mut q = sqlx::query(&sql).bind(booking.to_string());
-    q = match value {
-        Some(crate::writer::Val::Int(i)) => q.bind(i),
-        Some(crate::writer::Val::Text(t)) => q.bind(t),
-        Some(crate::writer::Val::Null) => q.bind(Option::<String>::None),
-        None => q,
-    };
-    q.execute(w.conn().await?).await?;
-    Ok(())
-}
-
 /// Bookings per statement when recomputing figures (well below both stores' parameter limits).
 const RECOMPUTE_CHUNK: usize = 400;
 
 /// The figures of the clients of the bookings the batch touched, from those clients' bookings:
 /// one statement per few hundred bookings at the end of the batch rather than one per event.
 pub(crate) async fn finish(w: &mut Writer<'_>) -> std::result::Result<(), ApplyError> {
+    write_batch(w).await?;
     let bookings: Vec<String> = w.take_deferred().into_iter().collect();
     for chunk in bookings.chunks(RECOMPUTE_CHUNK) {
-        let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let params = placeholders(is_sqlite(w.conn().await?), 1, chunk.len());
         let sql = format!(
             "UPDATE rm_clients SET \
              bookings_count = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = rm_clients.id), \
@@ -216,8 +368,7 @@ pub(crate) async fn finish(w: &mut Writer<'_>) -> std::result::Result<(), ApplyE
                 + b.kept_cents), 0) FROM rm_client_bookings b WHERE b.client = rm_clients.id), \
              currency = COALESCE((SELECT b.currency FROM rm_client_bookings b WHERE b.client = rm_clients.id \
                 ORDER BY b.start_epoch DESC, b.booking DESC LIMIT 1), currency) \
-             WHERE id IN (SELECT client FROM rm_client_bookings WHERE booking IN ({}))",
-            params.join(", ")
+             WHERE id IN (SELECT client FROM rm_client_bookings WHERE booking IN ({params}))"
         );
         let mut q = sqlx::query(&sql);
         for b in chunk {
@@ -234,74 +385,44 @@ async fn booking_event(
     event: BookingEvent,
 ) -> std::result::Result<(), ApplyError> {
     let booking = stored.aggregate_id.clone();
+    let batch = &mut w.clients;
     match event {
         BookingEvent::BookingRequested { details: d, .. } => {
             // Opened events name the client (an erased email no longer does).
             let client = crate::apply::client_id_of(stored)
                 .unwrap_or_else(|| ClientId::for_email(&d.client.email).to_string());
             seen_in_booking(
-                w,
+                batch,
                 stored,
                 &client,
                 d.client.name.as_str(),
                 d.client.email.as_str(),
                 // An erased client has no phone (as when forgotten live).
                 Some(d.client.phone.as_str()).filter(|p| !p.is_empty()),
-            )
-            .await?;
-            sqlx::query(
-                "INSERT INTO rm_client_bookings (booking, client, status, start_at, start_epoch, \
-                 price_cents, kept_cents, currency) VALUES ($1, $2, 'requested', $3, $4, $5, 0, $6) \
-                 ON CONFLICT (booking) DO NOTHING",
-            )
-            .bind(booking.clone())
-            .bind(client)
-            .bind(d.start.to_rfc3339())
-            .bind(d.start.timestamp())
-            .bind(d.price_cents.get())
-            .bind(d.currency.as_str().to_string())
-            .execute(w.conn().await?)
-            .await?;
+            );
+            batch.requested(vec![
+                booking.clone().into(),
+                client.into(),
+                "requested".into(),
+                d.start.to_rfc3339().into(),
+                d.start.timestamp().into(),
+                d.price_cents.get().into(),
+                0.into(),
+                d.currency.as_str().into(),
+            ]);
         }
-        BookingEvent::BookingHeld { .. } => {
-            set_booking(w, &booking, "status = 'held'", None).await?
-        }
-        BookingEvent::BookingConfirmed { .. } => {
-            set_booking(w, &booking, "status = 'confirmed'", None).await?
-        }
+        BookingEvent::BookingHeld { .. } => batch.status(&booking, "held"),
+        BookingEvent::BookingConfirmed { .. } => batch.status(&booking, "confirmed"),
         BookingEvent::HoldExpired { .. } | BookingEvent::BookingCancelled { .. } => {
-            set_booking(w, &booking, "status = 'cancelled'", None).await?
+            batch.status(&booking, "cancelled")
         }
-        BookingEvent::BookingCompleted { .. } => {
-            set_booking(w, &booking, "status = 'completed'", None).await?
-        }
-        BookingEvent::BookingNoShow { .. } => {
-            set_booking(w, &booking, "status = 'no_show'", None).await?
-        }
+        BookingEvent::BookingCompleted { .. } => batch.status(&booking, "completed"),
+        BookingEvent::BookingNoShow { .. } => batch.status(&booking, "no_show"),
         BookingEvent::BookingRescheduled { start, .. } => {
-            set_booking(
-                w,
-                &booking,
-                "start_at = $2",
-                Some(start.to_rfc3339().into()),
-            )
-            .await?;
-            set_booking(
-                w,
-                &booking,
-                "start_epoch = $2",
-                Some(start.timestamp().into()),
-            )
-            .await?;
+            batch.start(&booking, start.to_rfc3339(), start.timestamp())
         }
         BookingEvent::DepositForfeited { amount_cents, .. } => {
-            set_booking(
-                w,
-                &booking,
-                "kept_cents = $2",
-                Some(amount_cents.get().into()),
-            )
-            .await?
+            batch.kept(&booking, amount_cents.get())
         }
         // Nothing the figures show.
         BookingEvent::CheckoutStarted { .. }

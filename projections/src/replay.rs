@@ -289,6 +289,19 @@ impl Shadow {
         }
         tx.commit().await?;
         let took = started.elapsed();
+        if self.backend == Backend::Postgres {
+            // The planner's statistics still describe the rows the swap replaced (often none):
+            // refresh them now rather than whenever autovacuum gets there.
+            for t in tables(&self.group) {
+                let analyzed = sqlx::raw_sql(&format!("ANALYZE {}{t}", self.live))
+                    .execute(&mut self.conn)
+                    .await;
+                if let Err(e) = analyzed {
+                    // The swap stands; only the planner's estimates wait for autovacuum.
+                    tracing::warn!(table = t, error = %e, "ANALYZE after the swap failed");
+                }
+            }
+        }
         let at = self.at;
         self.close().await;
         Ok((at, took))

@@ -54,6 +54,8 @@ pub struct Writer<'c> {
     conn: &'c mut AnyConnection,
     pending: Option<Pending>,
     deferred: BTreeSet<String>,
+    /// The clients projection's writes of this batch (see [`crate::clients::Batch`]).
+    pub(crate) clients: crate::clients::Batch,
 }
 
 impl<'c> Writer<'c> {
@@ -62,6 +64,7 @@ impl<'c> Writer<'c> {
             conn,
             pending: None,
             deferred: BTreeSet::new(),
+            clients: Default::default(),
         }
     }
 
@@ -149,26 +152,52 @@ impl<'c> Writer<'c> {
         let Some(p) = self.pending.take() else {
             return Ok(());
         };
-        if p.rows.is_empty() {
-            return Ok(());
-        }
-        let width = p.columns.len();
-        let values: Vec<String> = (0..p.rows.len())
-            .map(|r| {
-                let cells: Vec<String> = (0..width)
-                    .map(|c| format!("${}", r * width + c + 1))
-                    .collect();
-                format!("({})", cells.join(", "))
-            })
+        insert_rows(self.conn, p.table, p.columns, p.rows, "").await
+    }
+}
+
+/// Whether `conn` is SQLite's.
+pub(crate) fn is_sqlite(conn: &AnyConnection) -> bool {
+    conn.backend_name() == "SQLite"
+}
+
+/// `n` comma-separated placeholders for the parameters from number `first` on: `$first, …` on
+/// PostgreSQL, anonymous `?` on SQLite (a statement then uses `?` only). sqlx binds a numbered
+/// SQLite parameter by asking SQLite its name, which SQLite finds by scanning the statement's
+/// list of names: quadratic in the parameters, and the largest single cost of a rebuild with
+/// hundreds per statement (`salon bench replay`). Anonymous ones have no name to look up.
+pub(crate) fn placeholders(sqlite: bool, first: usize, n: usize) -> String {
+    let cells: Vec<String> = (first..first + n)
+        .map(|i| if sqlite { "?".to_string() } else { format!("${i}") })
+        .collect();
+    cells.join(", ")
+}
+
+/// Inserts `rows` into `table` in multi-row statements (as many rows per statement as
+/// [`MAX_PARAMS`] allows), each ending with `suffix` (an `ON CONFLICT` clause, or nothing).
+pub(crate) async fn insert_rows(
+    conn: &mut AnyConnection,
+    table: &str,
+    columns: &[&str],
+    rows: Vec<Vec<Val>>,
+    suffix: &str,
+) -> Result<(), sqlx::Error> {
+    let width = columns.len().max(1);
+    let per_statement = (MAX_PARAMS / width).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Val>> = rows.by_ref().take(per_statement).collect();
+        let sqlite = is_sqlite(conn);
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| format!("({})", placeholders(sqlite, r * width + 1, width)))
             .collect();
         let sql = format!(
-            "INSERT INTO {} ({}) VALUES {}",
-            p.table,
-            p.columns.join(", "),
+            "INSERT INTO {table} ({}) VALUES {} {suffix}",
+            columns.join(", "),
             values.join(", ")
         );
         let mut args = sqlx::any::AnyArguments::default();
-        for row in p.rows {
+        for row in chunk {
             for v in row {
                 let added = match v {
                     Val::Int(i) => args.add(i),
@@ -179,7 +208,7 @@ impl<'c> Writer<'c> {
             }
         }
         let query: Query<'_, Any, _> = sqlx::query_with(&sql, args);
-        query.execute(&mut *self.conn).await?;
-        Ok(())
+        query.execute(&mut *conn).await?;
     }
+    Ok(())
 }
