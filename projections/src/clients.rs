@@ -11,13 +11,13 @@ use crate::list::{Filter, FilterKind, ListSpec};
 use crate::log::StoredEvent;
 use crate::queries::QueryError;
 use crate::writer::{insert_rows, is_sqlite, placeholders, Val, Writer};
-use std::collections::{BTreeMap, HashMap};
 use domain::booking::BookingEvent;
 use domain::client::{ClientDetails, ClientEvent};
 use domain::ids::ClientId;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 type Result<T> = std::result::Result<T, QueryError>;
 
@@ -342,39 +342,140 @@ async fn client_event(
 
 /// Bookings per statement when recomputing figures (well below both stores' parameter limits).
 const RECOMPUTE_CHUNK: usize = 400;
+/// Clients whose figures one statement writes (12 parameters each).
+const FIGURES_PER_STATEMENT: usize = 75;
 
-/// The figures of the clients of the bookings the batch touched, from those clients' bookings:
-/// one statement per few hundred bookings at the end of the batch rather than one per event.
+/// A booking as it counts in its client's figures: `(start_epoch, booking)` orders them.
+type Dated = (i64, String, String);
+
+/// One client's figures, added up from their bookings.
+#[derive(Default)]
+struct Figures {
+    bookings: i64,
+    upcoming: i64,
+    completed: i64,
+    no_shows: i64,
+    cancellations: i64,
+    /// Earliest and latest completed appointment: (epoch, booking, start_at).
+    first: Option<Dated>,
+    last: Option<Dated>,
+    spent: i64,
+    /// The latest booking of any status: (epoch, booking, currency).
+    latest: Option<Dated>,
+}
+
+impl Figures {
+    fn add(&mut self, row: &AnyRow) -> std::result::Result<(), sqlx::Error> {
+        let booking: String = row.try_get("booking")?;
+        let status: String = row.try_get("status")?;
+        let start_at: String = row.try_get("start_at")?;
+        let epoch: i64 = row.try_get("start_epoch")?;
+        let price: i64 = row.try_get("price_cents")?;
+        let kept: i64 = row.try_get("kept_cents")?;
+        let currency: String = row.try_get("currency")?;
+        self.bookings += 1;
+        match status.as_str() {
+            "requested" | "held" | "confirmed" => self.upcoming += 1,
+            "completed" => {
+                self.completed += 1;
+                self.spent += price;
+                let visit = (epoch, booking.clone(), start_at);
+                if self
+                    .first
+                    .as_ref()
+                    .is_none_or(|f| (visit.0, &visit.1) < (f.0, &f.1))
+                {
+                    self.first = Some(visit.clone());
+                }
+                if self
+                    .last
+                    .as_ref()
+                    .is_none_or(|l| (visit.0, &visit.1) > (l.0, &l.1))
+                {
+                    self.last = Some(visit);
+                }
+            }
+            "no_show" => self.no_shows += 1,
+            "cancelled" => self.cancellations += 1,
+            _ => {}
+        }
+        self.spent += kept;
+        if self
+            .latest
+            .as_ref()
+            .is_none_or(|l| (epoch, &booking) > (l.0, &l.1))
+        {
+            self.latest = Some((epoch, booking, currency));
+        }
+        Ok(())
+    }
+}
+
+/// The figures of the clients of the bookings the batch touched, from all those clients'
+/// bookings: read in one statement and written in one per few dozen clients at the end of the
+/// batch, rather than a dozen subqueries per client (30 ms a batch on PostgreSQL).
 pub(crate) async fn finish(w: &mut Writer<'_>) -> std::result::Result<(), ApplyError> {
     write_batch(w).await?;
     let bookings: Vec<String> = w.take_deferred().into_iter().collect();
+    if bookings.is_empty() {
+        return Ok(());
+    }
+    let conn = w.conn().await?;
+    let sqlite = is_sqlite(conn);
+    let mut figures: BTreeMap<String, Figures> = BTreeMap::new();
+    // A client whose bookings span two chunks is read twice: each booking counts once.
+    let mut counted: HashSet<String> = HashSet::new();
     for chunk in bookings.chunks(RECOMPUTE_CHUNK) {
-        let params = placeholders(is_sqlite(w.conn().await?), 1, chunk.len());
         let sql = format!(
-            "UPDATE rm_clients SET \
-             bookings_count = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = rm_clients.id), \
-             upcoming = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = rm_clients.id \
-                AND b.status IN ('requested', 'held', 'confirmed')), \
-             completed = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = rm_clients.id AND b.status = 'completed'), \
-             no_shows = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = rm_clients.id AND b.status = 'no_show'), \
-             cancellations = (SELECT COUNT(*) FROM rm_client_bookings b WHERE b.client = rm_clients.id AND b.status = 'cancelled'), \
-             first_visit_epoch = (SELECT MIN(b.start_epoch) FROM rm_client_bookings b WHERE b.client = rm_clients.id AND b.status = 'completed'), \
-             first_visit_at = (SELECT b.start_at FROM rm_client_bookings b WHERE b.client = rm_clients.id AND b.status = 'completed' \
-                ORDER BY b.start_epoch, b.booking LIMIT 1), \
-             last_visit_epoch = (SELECT MAX(b.start_epoch) FROM rm_client_bookings b WHERE b.client = rm_clients.id AND b.status = 'completed'), \
-             last_visit_at = (SELECT b.start_at FROM rm_client_bookings b WHERE b.client = rm_clients.id AND b.status = 'completed' \
-                ORDER BY b.start_epoch DESC, b.booking DESC LIMIT 1), \
-             total_spent_cents = (SELECT COALESCE(SUM(CASE WHEN b.status = 'completed' THEN b.price_cents ELSE 0 END \
-                + b.kept_cents), 0) FROM rm_client_bookings b WHERE b.client = rm_clients.id), \
-             currency = COALESCE((SELECT b.currency FROM rm_client_bookings b WHERE b.client = rm_clients.id \
-                ORDER BY b.start_epoch DESC, b.booking DESC LIMIT 1), currency) \
-             WHERE id IN (SELECT client FROM rm_client_bookings WHERE booking IN ({params}))"
+            "SELECT client, booking, status, start_at, start_epoch, price_cents, kept_cents, \
+             currency FROM rm_client_bookings WHERE client IN \
+             (SELECT client FROM rm_client_bookings WHERE booking IN ({}))",
+            placeholders(sqlite, 1, chunk.len())
         );
         let mut q = sqlx::query(&sql);
         for b in chunk {
             q = q.bind(b.clone());
         }
-        q.execute(w.conn().await?).await?;
+        for row in q.fetch_all(&mut *conn).await? {
+            if counted.insert(row.try_get("booking")?) {
+                figures
+                    .entry(row.try_get("client")?)
+                    .or_default()
+                    .add(&row)?;
+            }
+        }
+    }
+    let figures: Vec<(String, Figures)> = figures.into_iter().collect();
+    for chunk in figures.chunks(FIGURES_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| format!("({})", placeholders(sqlite, r * 12 + 1, 12)))
+            .collect();
+        let sql = format!(
+            "UPDATE rm_clients SET bookings_count = v.column2, upcoming = v.column3, \
+             completed = v.column4, no_shows = v.column5, cancellations = v.column6, \
+             first_visit_epoch = v.column7, first_visit_at = v.column8, \
+             last_visit_epoch = v.column9, last_visit_at = v.column10, \
+             total_spent_cents = v.column11, currency = v.column12 \
+             FROM (VALUES {}) AS v WHERE rm_clients.id = v.column1",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (client, f) in chunk {
+            q = q
+                .bind(client.clone())
+                .bind(f.bookings)
+                .bind(f.upcoming)
+                .bind(f.completed)
+                .bind(f.no_shows)
+                .bind(f.cancellations)
+                .bind(f.first.as_ref().map(|v| v.0))
+                .bind(f.first.as_ref().map(|v| v.2.clone()))
+                .bind(f.last.as_ref().map(|v| v.0))
+                .bind(f.last.as_ref().map(|v| v.2.clone()))
+                .bind(f.spent)
+                .bind(f.latest.as_ref().map(|v| v.2.clone()));
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -207,23 +207,30 @@ impl Shadow {
         Ok(true)
     }
 
-    /// Builds the shadows up to everything readable now, one transaction per batch.
+    /// Builds the shadows up to everything readable now, one transaction per batch. The next
+    /// page of the log is read (and its personal data opened) on another connection while
+    /// this one is applied.
     pub async fn catch_up(&mut self, db: &ReadDb) -> Result<LogPosition, RunError> {
+        let mut events = read_after(db, self.at, BATCH).await?;
         loop {
-            let mut tx = self.conn.begin().await?;
-            let more = Self::step_in(
-                &mut tx,
-                db,
-                &self.group,
-                &mut self.at,
-                &mut self.applied,
-                None,
-            )
-            .await?;
-            tx.commit().await?;
-            if !more {
+            let Some(last) = events.last().map(|e| e.at) else {
                 return Ok(self.at);
-            }
+            };
+            let next = tokio::spawn({
+                let db = db.clone();
+                async move { read_after(&db, last, BATCH).await }
+            });
+            let mut tx = self.conn.begin().await?;
+            apply_events(&mut tx, &self.group, &events).await?;
+            tx.commit().await?;
+            self.at = last;
+            self.applied += events.len() as u64;
+            events = match next.await {
+                Ok(read) => read?,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                // Not cancelled by anyone; read it here if it ever were.
+                Err(_) => read_after(db, last, BATCH).await?,
+            };
         }
     }
 

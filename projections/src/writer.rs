@@ -168,7 +168,13 @@ pub(crate) fn is_sqlite(conn: &AnyConnection) -> bool {
 /// hundreds per statement (`salon bench replay`). Anonymous ones have no name to look up.
 pub(crate) fn placeholders(sqlite: bool, first: usize, n: usize) -> String {
     let cells: Vec<String> = (first..first + n)
-        .map(|i| if sqlite { "?".to_string() } else { format!("${i}") })
+        .map(|i| {
+            if sqlite {
+                "?".to_string()
+            } else {
+                format!("${i}")
+            }
+        })
         .collect();
     cells.join(", ")
 }
