@@ -98,8 +98,8 @@ impl Projection {
         }
     }
 
-    /// Ends a batch of events inside the projection's transaction: work deferred by
-    /// [`Writer::defer`] (the clients' figures).
+    /// Ends a batch of events inside the projection's transaction: work left for the end of
+    /// the batch (the clients' buffered writes and figures).
     pub async fn finish(self, w: &mut Writer<'_>) -> Result<(), ApplyError> {
         match self {
             Self::Clients => crate::clients::finish(w).await,

@@ -135,6 +135,30 @@ pub async fn step_group(
             .bind(crate::replay::SWAP_LOCK)
             .execute(&mut *tx)
             .await?;
+    } else {
+        // The write lock first, so no swap commits between the check below and this batch's
+        // writes (a read snapshot taken before a swap could not write after it).
+        sqlx::query("UPDATE projection_checkpoints SET name = name WHERE 0 = 1")
+            .execute(&mut *tx)
+            .await?;
+    }
+    // A replay's swap (or another process) may have moved the checkpoints since `at` was read:
+    // applying from `at` then would write rows the swap already holds (duplicate keys). Start
+    // again from what is stored instead.
+    let params: Vec<String> = (0..group.len()).map(|i| format!("${}", i + 1)).collect();
+    let sql = format!(
+        "SELECT txid, position FROM projection_checkpoints WHERE name IN ({})",
+        params.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for p in group {
+        query = query.bind(p.name().to_string());
+    }
+    for row in query.fetch_all(&mut *tx).await? {
+        if LogPosition::new(row.try_get(0)?, row.try_get(1)?) != at {
+            tx.rollback().await?;
+            return Ok(Step::Moved);
+        }
     }
     apply_events(&mut tx, group, &events).await?;
     let names: Vec<String> = (0..group.len()).map(|i| format!("${}", i + 6)).collect();
@@ -538,6 +562,18 @@ async fn follow_leading(
                 return;
             }
             backoff = (backoff * 2).min(MAX_BACKOFF);
+            // Whatever failed, go on from the stored checkpoints (a standby reads them anyway).
+            if !shared {
+                match load_all(&db, &mut stop).await {
+                    Some(fresh) => {
+                        for (p, pos) in &fresh {
+                            published[p].send_replace(*pos);
+                        }
+                        at = fresh;
+                    }
+                    None => return,
+                }
+            }
             continue;
         }
         backoff = Duration::from_millis(50);

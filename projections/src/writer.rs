@@ -7,7 +7,6 @@
 use sqlx::any::Any;
 use sqlx::query::Query;
 use sqlx::{AnyConnection, Arguments};
-use std::collections::BTreeSet;
 
 /// A column value (the types every store shares).
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +52,6 @@ const MAX_PARAMS: usize = 900;
 pub struct Writer<'c> {
     conn: &'c mut AnyConnection,
     pending: Option<Pending>,
-    deferred: BTreeSet<String>,
     /// The clients projection's writes of this batch (see [`crate::clients::Batch`]).
     pub(crate) clients: crate::clients::Batch,
 }
@@ -63,20 +61,8 @@ impl<'c> Writer<'c> {
         Self {
             conn,
             pending: None,
-            deferred: BTreeSet::new(),
             clients: Default::default(),
         }
-    }
-
-    /// Notes a key whose derived rows the projection recomputes once when the batch ends
-    /// ([`crate::apply::Projection::finish`]) instead of after every event.
-    pub fn defer(&mut self, key: String) {
-        self.deferred.insert(key);
-    }
-
-    /// The keys noted since the last call.
-    pub fn take_deferred(&mut self) -> BTreeSet<String> {
-        std::mem::take(&mut self.deferred)
     }
 
     /// The connection, after writing out anything buffered.
