@@ -339,6 +339,19 @@ pub fn start_polling(db: ReadDb, signal: LogSignal, idle_poll: Duration) -> Runn
     }
 }
 
+/// The stored checkpoints, published as this process's positions (None when stopped).
+async fn reload(
+    db: &ReadDb,
+    stop: &mut watch::Receiver<bool>,
+    published: &HashMap<Projection, watch::Sender<LogPosition>>,
+) -> Option<HashMap<Projection, LogPosition>> {
+    let fresh = load_all(db, stop).await?;
+    for (p, pos) in &fresh {
+        published[p].send_replace(*pos);
+    }
+    Some(fresh)
+}
+
 async fn load_all(
     db: &ReadDb,
     stop: &mut watch::Receiver<bool>,
@@ -536,13 +549,8 @@ async fn follow_leading(
                     // Someone else (a replay, another process) moved a checkpoint: start again
                     // from what is stored.
                     progressed = true;
-                    match load_all(&db, &mut stop).await {
-                        Some(fresh) => {
-                            for (p, pos) in &fresh {
-                                published[p].send_replace(*pos);
-                            }
-                            at = fresh;
-                        }
+                    match reload(&db, &mut stop, &published).await {
+                        Some(fresh) => at = fresh,
                         None => return,
                     }
                     break;
@@ -564,13 +572,8 @@ async fn follow_leading(
             backoff = (backoff * 2).min(MAX_BACKOFF);
             // Whatever failed, go on from the stored checkpoints (a standby reads them anyway).
             if !shared {
-                match load_all(&db, &mut stop).await {
-                    Some(fresh) => {
-                        for (p, pos) in &fresh {
-                            published[p].send_replace(*pos);
-                        }
-                        at = fresh;
-                    }
+                match reload(&db, &mut stop, &published).await {
+                    Some(fresh) => at = fresh,
                     None => return,
                 }
             }
