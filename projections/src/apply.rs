@@ -83,6 +83,24 @@ impl Projection {
         }
     }
 
+    /// The non-unique indexes of [`Self::tables`] that the projection's own statements look
+    /// rows up by. A rebuild's shadow tables carry only these and the unique ones (the keys
+    /// its upserts name): every other index serves readers of the live tables, which keep
+    /// theirs, and would only slow the rebuild down.
+    pub fn lookup_indexes(self) -> &'static [&'static str] {
+        match self {
+            // A forgotten client's bookings are scrubbed by client.
+            Self::Bookings => &["rm_bookings_client_id"],
+            // A calendar's busy times are replaced day by day.
+            Self::Availability => &["rm_external_busy_day"],
+            // A forgotten client's summaries are rewritten by client.
+            Self::Audit => &["rm_audit_log_client_id"],
+            // Figures are recomputed from the client's bookings.
+            Self::Clients => &["rm_client_bookings_client"],
+            Self::Catalog | Self::Tokens | Self::Calendars | Self::Webhooks | Self::Reviews => &[],
+        }
+    }
+
     fn wants(self, aggregate_type: &str) -> bool {
         match self {
             Self::Catalog => matches!(aggregate_type, "Salon" | "Service" | "Stylist"),
@@ -461,6 +479,7 @@ async fn update_booking(
             Val::Int(i) => query.bind(i),
             Val::Text(t) => query.bind(t),
             Val::Null => query.bind(Option::<String>::None),
+            Val::NullInt => query.bind(Option::<i64>::None),
         };
     }
     query.execute(w.conn().await?).await?;

@@ -10,12 +10,13 @@ use crate::db::ReadDb;
 use crate::list::{Filter, FilterKind, ListSpec};
 use crate::log::StoredEvent;
 use crate::queries::QueryError;
-use crate::writer::{insert_rows, is_sqlite, placeholders, Val, Writer};
+use crate::writer::{arguments, insert_rows, is_sqlite, placeholders, Val, Writer};
 use domain::booking::BookingEvent;
 use domain::client::{ClientDetails, ClientEvent};
 use domain::ids::ClientId;
 use serde::Serialize;
 use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -118,10 +119,14 @@ const BOOKING_COLUMNS: &[&str] = &[
     "currency",
 ];
 /// Where a booking's status sits in a [`BOOKING_COLUMNS`] row, and so on.
+const BOOKING: usize = 0;
+const CLIENT: usize = 1;
 const STATUS: usize = 2;
 const START_AT: usize = 3;
 const START_EPOCH: usize = 4;
+const PRICE: usize = 5;
 const KEPT: usize = 6;
+const CURRENCY: usize = 7;
 
 /// The clients projection's writes in one batch of events, held in memory and written in a
 /// few multi-row statements when the batch ends (or before a client event, so effects keep
@@ -212,9 +217,14 @@ impl Batch {
     }
 }
 
-/// Writes the batch's buffered rows and changes.
-async fn write_batch(w: &mut Writer<'_>) -> std::result::Result<(), ApplyError> {
-    let batch = &mut w.clients;
+/// Writes the batch's buffered rows and changes. `figures` holds the final figures of
+/// clients the batch touched, when the batch ends: a client first seen in this batch gets
+/// them in its upsert, and those written are taken out of the map.
+async fn write_batch(
+    conn: &mut AnyConnection,
+    batch: &mut Batch,
+    figures: &mut BTreeMap<String, Figures>,
+) -> std::result::Result<(), ApplyError> {
     let seen = std::mem::take(&mut batch.seen);
     let requested = std::mem::take(&mut batch.requested);
     let changed = std::mem::take(&mut batch.changed);
@@ -223,8 +233,23 @@ async fn write_batch(w: &mut Writer<'_>) -> std::result::Result<(), ApplyError> 
     if seen.is_empty() && requested.is_empty() && changed.is_empty() {
         return Ok(());
     }
-    let conn = w.conn().await?;
-    insert_rows(conn, "rm_clients", SEEN_COLUMNS, seen, SEEN_UPSERT).await?;
+    if figures.is_empty() {
+        insert_rows(conn, "rm_clients", SEEN_COLUMNS, seen, SEEN_UPSERT).await?;
+    } else {
+        let seen: Vec<Vec<Val>> = seen
+            .into_iter()
+            .map(|mut row| {
+                let f = match row.first() {
+                    Some(Val::Text(id)) => figures.remove(id),
+                    _ => None,
+                };
+                row.extend(f.unwrap_or_default().values());
+                row
+            })
+            .collect();
+        let columns: Vec<&str> = SEEN_COLUMNS.iter().chain(FIGURE_COLUMNS).copied().collect();
+        insert_rows(conn, "rm_clients", &columns, seen, &seen_with_figures()).await?;
+    }
     insert_rows(
         conn,
         "rm_client_bookings",
@@ -272,6 +297,27 @@ async fn write_batch(w: &mut Writer<'_>) -> std::result::Result<(), ApplyError> 
         }
     }
     Ok(())
+}
+
+/// [`SEEN_UPSERT`] when the rows carry their figures too: a client registered by hand keeps
+/// the contact the salon gave, but their figures are always the new ones.
+fn seen_with_figures() -> String {
+    let keep = |c: &str| {
+        format!(
+            "{c} = CASE WHEN rm_clients.registered <> 1 THEN excluded.{c} ELSE rm_clients.{c} END"
+        )
+    };
+    let contact = ["name", "email", "email_key", "phone", "updated_at"].map(keep);
+    let figures = FIGURE_COLUMNS.iter().map(|c| format!("{c} = excluded.{c}"));
+    let sets: Vec<String> = contact.into_iter().chain(figures).collect();
+    format!("ON CONFLICT (id) DO UPDATE SET {}", sets.join(", "))
+}
+
+/// Writes what the batch buffered so far (before a client event, whose statements must see
+/// it).
+async fn flush_batch(w: &mut Writer<'_>) -> std::result::Result<(), ApplyError> {
+    let (conn, batch) = w.conn_and_clients().await?;
+    write_batch(conn, batch, &mut BTreeMap::new()).await
 }
 
 /// Makes sure the client's row exists (first seen now), without touching its contact.
@@ -331,7 +377,7 @@ async fn client_event(
     event: ClientEvent,
 ) -> std::result::Result<(), ApplyError> {
     // Bookings' writes buffered so far come first.
-    write_batch(w).await?;
+    flush_batch(w).await?;
     let id = stored.aggregate_id.clone();
     match event {
         ClientEvent::ClientRegistered { details, .. } => {
@@ -369,6 +415,21 @@ const FIGURES_PER_STATEMENT: usize = 75;
 /// A booking as it counts in its client's figures: `(start_epoch, booking)` orders them.
 type Dated = (i64, String, String);
 
+/// The columns of [`Figures::values`], in order.
+const FIGURE_COLUMNS: &[&str] = &[
+    "bookings_count",
+    "upcoming",
+    "completed",
+    "no_shows",
+    "cancellations",
+    "first_visit_epoch",
+    "first_visit_at",
+    "last_visit_epoch",
+    "last_visit_at",
+    "total_spent_cents",
+    "currency",
+];
+
 /// One client's figures, added up from their bookings.
 #[derive(Default)]
 struct Figures {
@@ -385,22 +446,32 @@ struct Figures {
     latest: Option<Dated>,
 }
 
+fn text(row: &[Val], i: usize) -> String {
+    match row.get(i) {
+        Some(Val::Text(t)) => t.clone(),
+        _ => String::new(),
+    }
+}
+
+fn int(row: &[Val], i: usize) -> i64 {
+    match row.get(i) {
+        Some(Val::Int(n)) => *n,
+        _ => 0,
+    }
+}
+
 impl Figures {
-    fn add(&mut self, row: &AnyRow) -> std::result::Result<(), sqlx::Error> {
-        let booking: String = row.try_get("booking")?;
-        let status: String = row.try_get("status")?;
-        let start_at: String = row.try_get("start_at")?;
-        let epoch: i64 = row.try_get("start_epoch")?;
-        let price: i64 = row.try_get("price_cents")?;
-        let kept: i64 = row.try_get("kept_cents")?;
-        let currency: String = row.try_get("currency")?;
+    /// Counts one booking, a row of [`BOOKING_COLUMNS`].
+    fn add(&mut self, row: &[Val]) {
+        let booking = text(row, BOOKING);
+        let epoch = int(row, START_EPOCH);
         self.bookings += 1;
-        match status.as_str() {
+        match text(row, STATUS).as_str() {
             "requested" | "held" | "confirmed" => self.upcoming += 1,
             "completed" => {
                 self.completed += 1;
-                self.spent += price;
-                let visit = (epoch, booking.clone(), start_at);
+                self.spent += int(row, PRICE);
+                let visit = (epoch, booking.clone(), text(row, START_AT));
                 if self
                     .first
                     .as_ref()
@@ -420,30 +491,52 @@ impl Figures {
             "cancelled" => self.cancellations += 1,
             _ => {}
         }
-        self.spent += kept;
+        self.spent += int(row, KEPT);
         if self
             .latest
             .as_ref()
             .is_none_or(|l| (epoch, &booking) > (l.0, &l.1))
         {
-            self.latest = Some((epoch, booking, currency));
+            self.latest = Some((epoch, booking, text(row, CURRENCY)));
         }
-        Ok(())
+    }
+
+    /// The [`FIGURE_COLUMNS`] values (a client without bookings has the columns' defaults).
+    fn values(&self) -> Vec<Val> {
+        vec![
+            self.bookings.into(),
+            self.upcoming.into(),
+            self.completed.into(),
+            self.no_shows.into(),
+            self.cancellations.into(),
+            self.first.as_ref().map(|v| v.0).into(),
+            self.first.as_ref().map(|v| v.2.clone()).into(),
+            self.last.as_ref().map(|v| v.0).into(),
+            self.last.as_ref().map(|v| v.2.clone()).into(),
+            self.spent.into(),
+            self.latest
+                .as_ref()
+                .map_or_else(|| "USD".to_string(), |v| v.2.clone())
+                .into(),
+        ]
     }
 }
 
-/// The figures of the clients the batch touched, from all those clients' bookings: read and
-/// written in one statement each per few dozen clients at the end of the batch, rather than a
-/// dozen subqueries per client (30 ms a batch on PostgreSQL). Each statement names its rows by
-/// key, so the planner looks them up by index however large the tables grow.
+/// Ends the batch: the figures of every client it touched are computed in Rust from those
+/// clients' bookings as stored (one read by client id, so the planner looks them up by index
+/// however large the tables grow) with the batch's buffered bookings and changes laid over
+/// them; then the buffer is written, a client first seen in this batch getting their figures
+/// in the same upsert, and the other touched clients' figures in one `UPDATE … FROM (VALUES
+/// …)` per few dozen clients (was a dozen subqueries per client, 30 ms a batch on
+/// PostgreSQL, and then an update of every new client's row right after its insert).
 pub(crate) async fn finish(w: &mut Writer<'_>) -> std::result::Result<(), ApplyError> {
-    write_batch(w).await?;
-    let mut clients = std::mem::take(&mut w.clients.touched);
-    let bookings: Vec<String> = std::mem::take(&mut w.clients.touched_bookings)
+    let (conn, batch) = w.conn_and_clients().await?;
+    let sqlite = is_sqlite(conn);
+    let mut clients = std::mem::take(&mut batch.touched);
+    clients.extend(batch.seen_at.keys().cloned());
+    let bookings: Vec<String> = std::mem::take(&mut batch.touched_bookings)
         .into_iter()
         .collect();
-    let conn = w.conn().await?;
-    let sqlite = is_sqlite(conn);
     for chunk in bookings.chunks(RECOMPUTE_CHUNK) {
         let sql = format!(
             "SELECT DISTINCT client FROM rm_client_bookings WHERE booking IN ({})",
@@ -455,12 +548,13 @@ pub(crate) async fn finish(w: &mut Writer<'_>) -> std::result::Result<(), ApplyE
         }
         clients.extend(q.fetch_all(&mut *conn).await?);
     }
+    // Every booking of those clients as it will stand once the batch is written.
     let clients: Vec<String> = clients.into_iter().collect();
-    let mut figures: BTreeMap<String, Figures> = BTreeMap::new();
+    let mut rows: HashMap<String, Vec<Val>> = HashMap::new();
     for chunk in clients.chunks(RECOMPUTE_CHUNK) {
         let sql = format!(
-            "SELECT client, booking, status, start_at, start_epoch, price_cents, kept_cents, \
-             currency FROM rm_client_bookings WHERE client IN ({})",
+            "SELECT {} FROM rm_client_bookings WHERE client IN ({})",
+            BOOKING_COLUMNS.join(", "),
             placeholders(sqlite, 1, chunk.len())
         );
         let mut q = sqlx::query(&sql);
@@ -468,45 +562,80 @@ pub(crate) async fn finish(w: &mut Writer<'_>) -> std::result::Result<(), ApplyE
             q = q.bind(c.clone());
         }
         for row in q.fetch_all(&mut *conn).await? {
-            figures
-                .entry(row.try_get("client")?)
-                .or_default()
-                .add(&row)?;
+            let stored = stored_booking(&row)?;
+            rows.insert(text(&stored, BOOKING), stored);
         }
     }
+    for (booking, change) in &batch.changed {
+        if let Some(row) = rows.get_mut(booking) {
+            if let Some(status) = change.status {
+                row[STATUS] = status.into();
+            }
+            if let Some((at, epoch)) = &change.start {
+                row[START_AT] = at.clone().into();
+                row[START_EPOCH] = (*epoch).into();
+            }
+            if let Some(cents) = change.kept {
+                row[KEPT] = cents.into();
+            }
+        }
+    }
+    for row in &batch.requested {
+        // Written with ON CONFLICT DO NOTHING: a booking already stored stays as it is.
+        rows.entry(text(row, BOOKING))
+            .or_insert_with(|| row.clone());
+    }
+    let mut figures: BTreeMap<String, Figures> = clients
+        .into_iter()
+        .map(|c| (c, Figures::default()))
+        .collect();
+    for row in rows.values() {
+        if let Some(f) = figures.get_mut(&text(row, CLIENT)) {
+            f.add(row);
+        }
+    }
+    write_batch(conn, batch, &mut figures).await?;
+    // Clients touched but not first seen in this batch.
     let figures: Vec<(String, Figures)> = figures.into_iter().collect();
+    let width = FIGURE_COLUMNS.len() + 1;
     for chunk in figures.chunks(FIGURES_PER_STATEMENT) {
         let values: Vec<String> = (0..chunk.len())
-            .map(|r| format!("({})", placeholders(sqlite, r * 12 + 1, 12)))
+            .map(|r| format!("({})", placeholders(sqlite, r * width + 1, width)))
+            .collect();
+        let sets: Vec<String> = FIGURE_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = v.column{}", i + 2))
             .collect();
         let sql = format!(
-            "UPDATE rm_clients SET bookings_count = v.column2, upcoming = v.column3, \
-             completed = v.column4, no_shows = v.column5, cancellations = v.column6, \
-             first_visit_epoch = v.column7, first_visit_at = v.column8, \
-             last_visit_epoch = v.column9, last_visit_at = v.column10, \
-             total_spent_cents = v.column11, currency = v.column12 \
-             FROM (VALUES {}) AS v WHERE rm_clients.id = v.column1",
+            "UPDATE rm_clients SET {} FROM (VALUES {}) AS v WHERE rm_clients.id = v.column1",
+            sets.join(", "),
             values.join(", ")
         );
-        let mut q = sqlx::query(&sql);
+        let mut args = Vec::with_capacity(chunk.len() * width);
         for (client, f) in chunk {
-            q = q
-                .bind(client.clone())
-                .bind(f.bookings)
-                .bind(f.upcoming)
-                .bind(f.completed)
-                .bind(f.no_shows)
-                .bind(f.cancellations)
-                .bind(f.first.as_ref().map(|v| v.0))
-                .bind(f.first.as_ref().map(|v| v.2.clone()))
-                .bind(f.last.as_ref().map(|v| v.0))
-                .bind(f.last.as_ref().map(|v| v.2.clone()))
-                .bind(f.spent)
-                .bind(f.latest.as_ref().map(|v| v.2.clone()));
+            args.push(Val::Text(client.clone()));
+            args.extend(f.values());
         }
-        q.execute(&mut *conn).await?;
+        sqlx::query_with(&sql, arguments(args)?)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
+}
+
+/// A row of `rm_client_bookings` as [`BOOKING_COLUMNS`] values.
+fn stored_booking(row: &AnyRow) -> std::result::Result<Vec<Val>, sqlx::Error> {
+    Ok(vec![
+        row.try_get::<String, _>("booking")?.into(),
+        row.try_get::<String, _>("client")?.into(),
+        row.try_get::<String, _>("status")?.into(),
+        row.try_get::<String, _>("start_at")?.into(),
+        row.try_get::<i64, _>("start_epoch")?.into(),
+        row.try_get::<i64, _>("price_cents")?.into(),
+        row.try_get::<i64, _>("kept_cents")?.into(),
+        row.try_get::<String, _>("currency")?.into(),
+    ])
 }
 
 async fn booking_event(

@@ -5,6 +5,10 @@
 //! PostgreSQL a schema of its own ([`SHADOW_SCHEMA`], first on that connection's `search_path`),
 //! on SQLite the connection's `temp` schema (which SQLite searches before `main`). The
 //! projection code is the live code, unchanged. Readers keep reading the live tables meanwhile.
+//! The shadows carry only the indexes the projections' own statements need (unique keys and
+//! [`Projection::lookup_indexes`]), and on PostgreSQL they are unlogged: the readers' indexes
+//! stay on the live tables, which the swap fills, and a shadow lost in a crash is rebuilt from
+//! the log anyway.
 //!
 //! The swap is one transaction: it catches the shadows up to the head of the log, replaces the
 //! live rows with the shadow rows and sets the projections' checkpoints to the shadows'
@@ -106,11 +110,24 @@ fn temp_index(sql: &str) -> Option<String> {
     Some(format!("{head}{exists}temp.{}", rest.trim_start()))
 }
 
+/// PostgreSQL's definition of an index (`pg_get_indexdef`: `CREATE [UNIQUE] INDEX name ON
+/// [ONLY] schema.table USING …`) made on `table` instead; the index keeps its name, in the
+/// table's schema.
+fn shadow_index(def: &str, table: &str) -> Option<String> {
+    let on = def.find(" ON ")?;
+    let using = on + def[on..].find(" USING ")?;
+    Some(format!("{} ON {table}{}", &def[..on], &def[using..]))
+}
+
 impl Shadow {
     /// Makes empty shadows of `group`'s tables on a connection of their own.
     pub async fn open(db: &ReadDb, group: &[Projection]) -> Result<Self, ReplayError> {
         let mut conn = db.pool().acquire().await?.detach();
         let backend = db.backend();
+        let lookups: Vec<&str> = group
+            .iter()
+            .flat_map(|p| p.lookup_indexes().iter().copied())
+            .collect();
         let (live, shadow) = match backend {
             Backend::Postgres => {
                 let got: i32 = sqlx::query("SELECT pg_try_advisory_lock($1)::int AS ok")
@@ -134,11 +151,37 @@ impl Shadow {
                 .execute(&mut conn)
                 .await?;
                 for t in tables(group) {
+                    // Unlogged: a shadow is rebuilt from the log if anything goes wrong, so its
+                    // writes need not go through the write-ahead log (the swap copies its rows
+                    // into the logged live tables).
                     sqlx::raw_sql(&format!(
-                        "CREATE TABLE {shadow}.{t} (LIKE {live}.{t} INCLUDING ALL)"
+                        "CREATE UNLOGGED TABLE {shadow}.{t} \
+                         (LIKE {live}.{t} INCLUDING ALL EXCLUDING INDEXES)"
                     ))
                     .execute(&mut conn)
                     .await?;
+                    let indexes = sqlx::query(
+                        "SELECT i.relname::text AS name, pg_get_indexdef(i.oid) AS def, \
+                         x.indisunique::int AS uniq \
+                         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+                         JOIN pg_class r ON r.oid = x.indrelid \
+                         JOIN pg_namespace n ON n.oid = r.relnamespace \
+                         WHERE n.nspname = current_schema() AND r.relname = $1",
+                    )
+                    .bind(t)
+                    .fetch_all(&mut conn)
+                    .await?;
+                    for row in indexes {
+                        let name: String = row.try_get("name")?;
+                        let def: String = row.try_get("def")?;
+                        let unique: i32 = row.try_get("uniq")?;
+                        if unique == 0 && !lookups.contains(&name.as_str()) {
+                            continue;
+                        }
+                        if let Some(sql) = shadow_index(&def, &format!("{shadow}.{t}")) {
+                            sqlx::raw_sql(&sql).execute(&mut conn).await?;
+                        }
+                    }
                 }
                 sqlx::raw_sql(&format!("SET search_path TO {shadow}, {live}"))
                     .execute(&mut conn)
@@ -148,7 +191,7 @@ impl Shadow {
             Backend::Sqlite => {
                 for t in tables(group) {
                     let rows = sqlx::query(
-                        "SELECT type, sql FROM main.sqlite_master \
+                        "SELECT type, sql, name FROM main.sqlite_master \
                          WHERE tbl_name = $1 AND sql IS NOT NULL ORDER BY type = 'index'",
                     )
                     .bind(t)
@@ -157,8 +200,13 @@ impl Shadow {
                     for row in rows {
                         let kind: String = row.try_get(0)?;
                         let sql: String = row.try_get(1)?;
+                        let name: String = row.try_get(2)?;
                         let temp = match kind.as_str() {
                             "table" => sql.replacen("CREATE TABLE ", "CREATE TEMP TABLE ", 1),
+                            // Stored index statements are the non-unique ones (a table's keys
+                            // come with its own statement): only those the projection looks
+                            // rows up by.
+                            "index" if !lookups.contains(&name.as_str()) => continue,
                             "index" => match temp_index(&sql) {
                                 Some(s) => s,
                                 None => continue,
@@ -527,7 +575,30 @@ async fn verify_with(
 
 #[cfg(test)]
 mod tests {
-    use super::temp_index;
+    use super::{shadow_index, temp_index};
+
+    #[test]
+    fn indexes_move_to_the_shadow_schema() {
+        assert_eq!(
+            shadow_index(
+                "CREATE UNIQUE INDEX rm_clients_pkey ON public.rm_clients USING btree (id)",
+                "\"salon_replay\".rm_clients"
+            )
+            .as_deref(),
+            Some(
+                "CREATE UNIQUE INDEX rm_clients_pkey ON \"salon_replay\".rm_clients USING btree (id)"
+            )
+        );
+        assert_eq!(
+            shadow_index(
+                "CREATE INDEX a ON \"My Schema\".t USING btree (x) WHERE (y IS NULL)",
+                "s.t"
+            )
+            .as_deref(),
+            Some("CREATE INDEX a ON s.t USING btree (x) WHERE (y IS NULL)")
+        );
+        assert_eq!(shadow_index("nonsense", "s.t"), None);
+    }
 
     #[test]
     fn indexes_move_to_temp() {

@@ -13,7 +13,10 @@ use sqlx::{AnyConnection, Arguments};
 pub enum Val {
     Int(i64),
     Text(String),
+    /// A NULL text value.
     Null,
+    /// A NULL integer (PostgreSQL will not store a NULL typed as text in a BIGINT column).
+    NullInt,
 }
 
 impl From<i64> for Val {
@@ -34,6 +37,12 @@ impl From<&str> for Val {
     }
 }
 
+impl From<Option<i64>> for Val {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Val::NullInt, Val::Int)
+    }
+}
+
 impl From<Option<String>> for Val {
     fn from(v: Option<String>) -> Self {
         v.map_or(Val::Null, Val::Text)
@@ -46,8 +55,9 @@ struct Pending {
     rows: Vec<Vec<Val>>,
 }
 
-/// Parameters per flushed statement: far below SQLite's and PostgreSQL's limits.
-const MAX_PARAMS: usize = 900;
+/// Parameters per flushed statement: a whole batch of rows in one statement for most tables,
+/// well below SQLite's (32 766) and PostgreSQL's (65 535) limits.
+const MAX_PARAMS: usize = 8_000;
 
 pub struct Writer<'c> {
     conn: &'c mut AnyConnection,
@@ -69,6 +79,15 @@ impl<'c> Writer<'c> {
     pub async fn conn(&mut self) -> Result<&mut AnyConnection, sqlx::Error> {
         self.flush().await?;
         Ok(&mut *self.conn)
+    }
+
+    /// The connection (after writing out anything buffered) and the clients projection's
+    /// writes of the batch, borrowed together.
+    pub(crate) async fn conn_and_clients(
+        &mut self,
+    ) -> Result<(&mut AnyConnection, &mut crate::clients::Batch), sqlx::Error> {
+        self.flush().await?;
+        Ok((&mut *self.conn, &mut self.clients))
     }
 
     /// Buffers one row for `table`.
@@ -188,19 +207,26 @@ pub(crate) async fn insert_rows(
             columns.join(", "),
             values.join(", ")
         );
-        let mut args = sqlx::any::AnyArguments::default();
-        for row in chunk {
-            for v in row {
-                let added = match v {
-                    Val::Int(i) => args.add(i),
-                    Val::Text(t) => args.add(t),
-                    Val::Null => args.add(Option::<String>::None),
-                };
-                added.map_err(sqlx::Error::Encode)?;
-            }
-        }
-        let query: Query<'_, Any, _> = sqlx::query_with(&sql, args);
+        let query: Query<'_, Any, _> =
+            sqlx::query_with(&sql, arguments(chunk.into_iter().flatten())?);
         query.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// The values bound as a statement's parameters, in order.
+pub(crate) fn arguments(
+    values: impl IntoIterator<Item = Val>,
+) -> Result<sqlx::any::AnyArguments<'static>, sqlx::Error> {
+    let mut args = sqlx::any::AnyArguments::default();
+    for v in values {
+        let added = match v {
+            Val::Int(i) => args.add(i),
+            Val::Text(t) => args.add(t),
+            Val::Null => args.add(Option::<String>::None),
+            Val::NullInt => args.add(Option::<i64>::None),
+        };
+        added.map_err(sqlx::Error::Encode)?;
+    }
+    Ok(args)
 }

@@ -214,3 +214,43 @@ async fn one_event_per_batch_and_one_batch_give_the_same_read_models() {
         db.drop_db().await;
     }
 }
+
+/// A rebuild's shadow tables carry only the unique indexes and those each projection names as
+/// looked up by its own statements (`Projection::lookup_indexes`): a name there that no
+/// migration creates (a renamed index) would leave a rebuild scanning whole tables.
+#[tokio::test]
+async fn the_indexes_projections_look_up_by_exist() {
+    for backend in BACKENDS {
+        let db = ScratchDb::new(backend).await;
+        let _store = salon::app::open_store(&db.url).await.expect("store");
+        let read = ReadDb::connect(&db.url).await.expect("read db");
+        let sql = match backend {
+            migrations::Backend::Postgres => {
+                "SELECT count(*) FROM pg_indexes WHERE indexname = $1 AND tablename = $2 \
+                 AND schemaname = current_schema()"
+            }
+            migrations::Backend::Sqlite => {
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = $1 \
+                 AND tbl_name = $2"
+            }
+        };
+        let mut named = 0;
+        for p in Projection::ALL {
+            for index in p.lookup_indexes() {
+                let mut found = 0;
+                for table in p.tables() {
+                    found += sqlx::query_scalar::<_, i64>(sql)
+                        .bind(*index)
+                        .bind(*table)
+                        .fetch_one(read.pool())
+                        .await
+                        .expect("index");
+                }
+                assert_eq!(found, 1, "{backend:?}: {} looks up by {index}", p.name());
+                named += 1;
+            }
+        }
+        assert!(named >= 4, "{backend:?}");
+        db.drop_db().await;
+    }
+}
