@@ -5,14 +5,17 @@
 //! PostgreSQL a schema of its own ([`SHADOW_SCHEMA`], first on that connection's `search_path`),
 //! on SQLite the connection's `temp` schema (which SQLite searches before `main`). The
 //! projection code is the live code, unchanged. Readers keep reading the live tables meanwhile.
-//! The shadows carry only the indexes the projections' own statements need (unique keys and
-//! [`Projection::lookup_indexes`]), and on PostgreSQL they are unlogged: the readers' indexes
-//! stay on the live tables, which the swap fills, and a shadow lost in a crash is rebuilt from
-//! the log anyway.
+//! While they are built, the shadows carry only the indexes the projections' own statements
+//! need (unique keys and [`Projection::lookup_indexes`]), and on PostgreSQL they are unlogged:
+//! a shadow lost in a crash is rebuilt from the log anyway.
 //!
-//! The swap is one transaction: it catches the shadows up to the head of the log, replaces the
-//! live rows with the shadow rows and sets the projections' checkpoints to the shadows'
-//! position. Readers see the old rows until it commits and the new ones after. The running
+//! The swap is one transaction: it catches the shadows up to the head of the log, puts the
+//! shadow rows in place of the live ones and sets the projections' checkpoints to the shadows'
+//! position. On PostgreSQL the shadows are made logged and given the readers' indexes first,
+//! and the swap renames (the live tables move to [`REPLACED_SCHEMA`], dropped afterwards, and
+//! the shadows into their schema): milliseconds at any size. On SQLite, or when readers hold a
+//! live table too long for the rename, it copies the rows (seconds at a million events).
+//! Readers see the old rows until it commits and the new ones after. The running
 //! projections cannot commit a batch during the swap (on PostgreSQL every batch holds
 //! [`SWAP_LOCK`] shared and the swap holds it exclusively; on SQLite the swap holds the write
 //! lock); a batch that started before it finds its checkpoint moved and is rolled back and read
@@ -38,6 +41,17 @@ pub const REPLAY_LOCK: i64 = 0x5a10_0003;
 /// The schema holding the shadow tables on PostgreSQL (dropped afterwards; a replay that was
 /// killed leaves it behind, and the next one drops it first).
 pub const SHADOW_SCHEMA: &str = "salon_replay";
+/// The schema the replaced live tables move to in a renaming swap, dropped right after.
+pub const REPLACED_SCHEMA: &str = "salon_replaced";
+/// How long one attempt at a renaming swap waits for readers of the live tables to let go of
+/// them. Short: readers queue behind the waiting swap, and taking an `ACCESS EXCLUSIVE` lock
+/// gives the transaction an id (it is logged for standbys), which holds PostgreSQL's xmin
+/// horizon back for the whole cluster, and with it every projection's reading of the log.
+const RENAME_LOCK_TIMEOUT: &str = "100ms";
+/// Attempts at a renaming swap, [`RENAME_PAUSE`] apart, before it copies the rows instead
+/// (a reader holding a live table for seconds, a long export say).
+const RENAME_ATTEMPTS: usize = 20;
+const RENAME_PAUSE: Duration = Duration::from_millis(250);
 /// How many times [`verify`] tries to meet the live read models at one position before giving
 /// up (each attempt catches both up; only a log growing faster than a rebuild prevents it).
 const VERIFY_ATTEMPTS: usize = 50;
@@ -71,6 +85,33 @@ pub struct Shadow {
     applied: u64,
     /// On PostgreSQL: events applied when the shadows' statistics were last refreshed.
     analyzed_at: u64,
+    /// On PostgreSQL: the live tables' other indexes, made on the shadows before they are
+    /// renamed into place.
+    deferred: Vec<String>,
+}
+
+/// What a swap did.
+#[derive(Debug, Clone, Copy)]
+pub struct Swapped {
+    /// Where the swapped-in read models stand in the log.
+    pub position: LogPosition,
+    /// Readying the shadows before the swap (PostgreSQL: logging them and building the
+    /// readers' indexes), while readers and projections went on.
+    pub prepare: Duration,
+    /// The swap's transaction: readers saw the old rows until its commit, projections waited
+    /// (with a renaming swap, from its first attempt to the commit).
+    pub held: Duration,
+    /// Whether the shadows were renamed into place (PostgreSQL) rather than copied.
+    pub renamed: bool,
+}
+
+/// Whether a statement gave up waiting for a lock (`lock_timeout`).
+fn lock_timed_out(e: &ReplayError) -> bool {
+    matches!(
+        e,
+        ReplayError::Run(RunError::Sql(sqlx::Error::Database(d)))
+            if d.code().as_deref() == Some("55P03")
+    )
 }
 
 /// What a rebuild did.
@@ -81,8 +122,12 @@ pub struct Rebuilt {
     pub events: u64,
     /// Time spent building the shadows (before the swap).
     pub build: Duration,
+    /// Time spent readying the shadows for the swap (readers and projections went on).
+    pub prepare: Duration,
     /// Time the swap transaction took (readers saw old rows until its commit).
     pub swap: Duration,
+    /// Whether the rebuilt tables were renamed into place rather than copied.
+    pub renamed: bool,
 }
 
 fn tables(group: &[Projection]) -> Vec<&'static str> {
@@ -128,6 +173,7 @@ impl Shadow {
             .iter()
             .flat_map(|p| p.lookup_indexes().iter().copied())
             .collect();
+        let mut deferred = Vec::new();
         let (live, shadow) = match backend {
             Backend::Postgres => {
                 let got: i32 = sqlx::query("SELECT pg_try_advisory_lock($1)::int AS ok")
@@ -160,13 +206,38 @@ impl Shadow {
                     ))
                     .execute(&mut conn)
                     .await?;
+                    // The keys, as constraints under the live tables' names (a renaming swap
+                    // makes the shadow the live table).
+                    let keys = sqlx::query(
+                        "SELECT c.conname::text AS name, pg_get_constraintdef(c.oid) AS def \
+                         FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid \
+                         JOIN pg_namespace n ON n.oid = r.relnamespace \
+                         WHERE n.nspname = current_schema() AND r.relname = $1 \
+                         AND c.contype IN ('p', 'u') ORDER BY c.contype, c.conname",
+                    )
+                    .bind(t)
+                    .fetch_all(&mut conn)
+                    .await?;
+                    for row in keys {
+                        let name: String = row.try_get("name")?;
+                        let def: String = row.try_get("def")?;
+                        sqlx::raw_sql(&format!(
+                            "ALTER TABLE {shadow}.{t} ADD CONSTRAINT {} {def}",
+                            quote(&name)
+                        ))
+                        .execute(&mut conn)
+                        .await?;
+                    }
                     let indexes = sqlx::query(
                         "SELECT i.relname::text AS name, pg_get_indexdef(i.oid) AS def, \
                          x.indisunique::int AS uniq \
                          FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
                          JOIN pg_class r ON r.oid = x.indrelid \
                          JOIN pg_namespace n ON n.oid = r.relnamespace \
-                         WHERE n.nspname = current_schema() AND r.relname = $1",
+                         WHERE n.nspname = current_schema() AND r.relname = $1 \
+                         AND NOT EXISTS \
+                         (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid) \
+                         ORDER BY i.relname",
                     )
                     .bind(t)
                     .fetch_all(&mut conn)
@@ -175,10 +246,13 @@ impl Shadow {
                         let name: String = row.try_get("name")?;
                         let def: String = row.try_get("def")?;
                         let unique: i32 = row.try_get("uniq")?;
-                        if unique == 0 && !lookups.contains(&name.as_str()) {
+                        let Some(sql) = shadow_index(&def, &format!("{shadow}.{t}")) else {
                             continue;
-                        }
-                        if let Some(sql) = shadow_index(&def, &format!("{shadow}.{t}")) {
+                        };
+                        if unique == 0 && !lookups.contains(&name.as_str()) {
+                            // Built just before a swap that renames (see `swap`).
+                            deferred.push(sql);
+                        } else {
                             sqlx::raw_sql(&sql).execute(&mut conn).await?;
                         }
                     }
@@ -228,6 +302,7 @@ impl Shadow {
             at: LogPosition::START,
             applied: 0,
             analyzed_at: 0,
+            deferred,
         })
     }
 
@@ -323,11 +398,124 @@ impl Shadow {
     }
 
     /// Swaps the shadows in for the live tables (see the module documentation) and drops them.
-    pub async fn swap(mut self, db: &ReadDb) -> Result<(LogPosition, Duration), ReplayError> {
+    ///
+    /// On PostgreSQL the shadows are first made logged and given the live tables' other indexes
+    /// (while readers and projections go on), and the swap renames: the live tables move to
+    /// [`REPLACED_SCHEMA`] and the shadows into their place, so the lock is held for
+    /// milliseconds whatever the size. If readers keep holding a live table through
+    /// [`RENAME_ATTEMPTS`] short attempts, it copies the rows instead, as on SQLite.
+    pub async fn swap(mut self, db: &ReadDb) -> Result<Swapped, ReplayError> {
         self.catch_up(db).await?;
+        let renaming = self.backend == Backend::Postgres;
+        let prepared = Instant::now();
+        if renaming {
+            self.prepare_rename().await?;
+            self.catch_up(db).await?;
+        }
+        let prepare = prepared.elapsed();
         let started = Instant::now();
+        let mut renamed = false;
+        let mut attempts = if renaming { RENAME_ATTEMPTS } else { 0 };
+        while attempts > 0 {
+            attempts -= 1;
+            let before = (self.at, self.applied);
+            match self.swap_in(db, true).await {
+                Ok(()) => {
+                    renamed = true;
+                    break;
+                }
+                Err(e) if lock_timed_out(&e) => {
+                    (self.at, self.applied) = before;
+                    if attempts == 0 {
+                        tracing::warn!(
+                            "readers kept holding the live tables; copying the rebuilt rows \
+                             instead of renaming"
+                        );
+                    } else {
+                        tokio::time::sleep(RENAME_PAUSE).await;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if !renamed {
+            self.swap_in(db, false).await?;
+        }
+        let held = started.elapsed();
+        if renaming {
+            let dropped = sqlx::raw_sql(&format!(
+                "DROP SCHEMA IF EXISTS {} CASCADE",
+                quote(REPLACED_SCHEMA)
+            ))
+            .execute(&mut self.conn)
+            .await;
+            if let Err(e) = dropped {
+                // The swap stands; the next replay drops the replaced tables.
+                tracing::warn!(error = %e, "dropping the replaced tables failed");
+            }
+        }
+        if self.backend == Backend::Postgres {
+            // The planner's statistics still describe the rows the swap replaced (often none):
+            // refresh them now rather than whenever autovacuum gets there.
+            for t in tables(&self.group) {
+                let analyzed = sqlx::raw_sql(&format!("ANALYZE {}{t}", self.live))
+                    .execute(&mut self.conn)
+                    .await;
+                if let Err(e) = analyzed {
+                    // The swap stands; only the planner's estimates wait for autovacuum.
+                    tracing::warn!(table = t, error = %e, "ANALYZE after the swap failed");
+                }
+            }
+        }
+        let position = self.at;
+        self.close().await;
+        Ok(Swapped {
+            position,
+            prepare,
+            held,
+            renamed,
+        })
+    }
+
+    /// Readies the shadows on PostgreSQL to become the live tables: logged (a rewrite), with
+    /// the live tables' indexes, and an empty schema for the tables they replace.
+    async fn prepare_rename(&mut self) -> Result<(), sqlx::Error> {
+        for t in tables(&self.group) {
+            sqlx::raw_sql(&format!("ALTER TABLE {}{t} SET LOGGED", self.shadow))
+                .execute(&mut self.conn)
+                .await?;
+        }
+        for sql in std::mem::take(&mut self.deferred) {
+            sqlx::raw_sql(&sql).execute(&mut self.conn).await?;
+        }
+        let replaced = quote(REPLACED_SCHEMA);
+        sqlx::raw_sql(&format!(
+            "DROP SCHEMA IF EXISTS {replaced} CASCADE; CREATE SCHEMA {replaced}"
+        ))
+        .execute(&mut self.conn)
+        .await?;
+        Ok(())
+    }
+
+    /// The swap's transaction: the events appended since, the checkpoints, and the shadows in
+    /// place of the live tables, renamed or copied.
+    async fn swap_in(&mut self, db: &ReadDb, rename: bool) -> Result<(), ReplayError> {
         let mut tx = self.conn.begin().await?;
         Self::lock(&mut tx, self.backend).await?;
+        if rename {
+            // The live tables' locks first, waiting at most RENAME_LOCK_TIMEOUT (see there).
+            let live: Vec<String> = tables(&self.group)
+                .iter()
+                .map(|t| format!("{}{t}", self.live))
+                .collect();
+            sqlx::raw_sql(&format!(
+                "SET LOCAL lock_timeout = '{RENAME_LOCK_TIMEOUT}'; \
+                 LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+                live.join(", ")
+            ))
+            .execute(&mut *tx)
+            .await?;
+        }
         // Events appended since: into the shadows, inside the lock.
         while Self::step_in(
             &mut tx,
@@ -354,33 +542,27 @@ impl Shadow {
             .execute(&mut *tx)
             .await?;
         }
+        let live_schema = self.live.trim_end_matches('.');
         for t in tables(&self.group) {
-            sqlx::raw_sql(&format!(
-                "DELETE FROM {live}{t}; INSERT INTO {live}{t} SELECT * FROM {shadow}{t}",
-                live = self.live,
-                shadow = self.shadow
-            ))
-            .execute(&mut *tx)
-            .await?;
+            let sql = if rename {
+                format!(
+                    "ALTER TABLE {live}{t} SET SCHEMA {replaced}; \
+                     ALTER TABLE {shadow}{t} SET SCHEMA {live_schema}",
+                    live = self.live,
+                    shadow = self.shadow,
+                    replaced = quote(REPLACED_SCHEMA),
+                )
+            } else {
+                format!(
+                    "DELETE FROM {live}{t}; INSERT INTO {live}{t} SELECT * FROM {shadow}{t}",
+                    live = self.live,
+                    shadow = self.shadow
+                )
+            };
+            sqlx::raw_sql(&sql).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        let took = started.elapsed();
-        if self.backend == Backend::Postgres {
-            // The planner's statistics still describe the rows the swap replaced (often none):
-            // refresh them now rather than whenever autovacuum gets there.
-            for t in tables(&self.group) {
-                let analyzed = sqlx::raw_sql(&format!("ANALYZE {}{t}", self.live))
-                    .execute(&mut self.conn)
-                    .await;
-                if let Err(e) = analyzed {
-                    // The swap stands; only the planner's estimates wait for autovacuum.
-                    tracing::warn!(table = t, error = %e, "ANALYZE after the swap failed");
-                }
-            }
-        }
-        let at = self.at;
-        self.close().await;
-        Ok((at, took))
+        Ok(())
     }
 
     /// Drops the shadows (and on PostgreSQL gives the replay lock back) by closing the
@@ -500,12 +682,14 @@ pub async fn rebuild(db: &ReadDb, group: &[Projection]) -> Result<Rebuilt, Repla
     }
     let build = started.elapsed();
     let events_before = shadow.applied;
-    let (position, swap) = shadow.swap(db).await?;
+    let swapped = shadow.swap(db).await?;
     Ok(Rebuilt {
-        position,
+        position: swapped.position,
         events: events_before,
         build,
-        swap,
+        prepare: swapped.prepare,
+        swap: swapped.held,
+        renamed: swapped.renamed,
     })
 }
 

@@ -707,12 +707,15 @@ async fn main() -> anyhow::Result<()> {
                 let done = projections::replay::rebuild(&db, &chosen).await?;
                 db.close().await;
                 eprintln!(
-                    "{}: rebuilt from {} events to position {} in {:.2} s and swapped in ({} ms)",
+                    "{}: rebuilt from {} events to position {} in {:.2} s, readied in {} ms \
+                     and swapped in ({} ms, {})",
                     names.join(", "),
                     done.events,
                     done.position.position,
                     done.build.as_secs_f64(),
-                    done.swap.as_millis()
+                    done.prepare.as_millis(),
+                    done.swap.as_millis(),
+                    if done.renamed { "renamed" } else { "copied" }
                 );
             }
         }

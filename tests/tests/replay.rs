@@ -148,6 +148,10 @@ async fn a_rebuild_equals_the_live_read_models_and_swaps_in_while_serving() {
             .await
             .expect("rebuild");
         assert!(done.events > 0);
+        eprintln!(
+            "{backend:?}: swap {:?} prepare {:?}",
+            done.swap, done.prepare
+        );
         let during = booking.await.expect("booking task");
         assert_eq!(during.len(), 6);
 
@@ -207,4 +211,135 @@ async fn one_replay_at_a_time_on_postgres() {
         .expect("free again");
     third.close().await;
     app.stop().await;
+}
+
+/// The live read-model tables as the database describes them: columns, keys, indexes and
+/// (on PostgreSQL) whether they are logged.
+async fn live_schema(read: &projections::ReadDb) -> Vec<String> {
+    let sql = match read.backend() {
+        migrations::Backend::Postgres => {
+            "SELECT c.relname::text || ' ' || c.relpersistence::text || ' ' || \
+             (SELECT string_agg(a.attname::text || ':' || format_type(a.atttypid, a.atttypmod) || ':' \
+               || a.attnotnull::text || ':' || coalesce(pg_get_expr(d.adbin, d.adrelid), ''), \
+               ', ' ORDER BY a.attnum) \
+              FROM pg_attribute a LEFT JOIN pg_attrdef d \
+              ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) || ' | ' || \
+             coalesce((SELECT string_agg(x.conname::text || ' ' || pg_get_constraintdef(x.oid), '; ' \
+               ORDER BY x.conname) FROM pg_constraint x WHERE x.conrelid = c.oid), '') || ' | ' || \
+             coalesce((SELECT string_agg(pg_get_indexdef(i.indexrelid), '; ' \
+               ORDER BY pg_get_indexdef(i.indexrelid)) FROM pg_index i \
+               WHERE i.indrelid = c.oid), '') AS d \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname LIKE 'rm\\_%' \
+             ORDER BY c.relname"
+        }
+        migrations::Backend::Sqlite => {
+            "SELECT type || ' ' || name || ' ' || coalesce(sql, '') AS d FROM sqlite_master \
+             WHERE tbl_name LIKE 'rm\\_%' ESCAPE '\\' ORDER BY type, name"
+        }
+    };
+    sqlx::query_scalar::<_, String>(sql)
+        .fetch_all(read.pool())
+        .await
+        .expect("schema")
+}
+
+/// On PostgreSQL the swap renames the rebuilt tables into place: afterwards the live tables
+/// must be exactly what the migrations made (logged, every key and index under its name), with
+/// nothing left of the shadows or the replaced tables; on SQLite it copies rows and must leave
+/// the schema alone too. A reader holding a live table past the rename's lock timeout makes
+/// the swap copy instead, and the rebuild still lands.
+#[tokio::test]
+async fn a_swap_leaves_the_live_tables_as_the_migrations_made_them() {
+    for backend in BACKENDS {
+        let app = TestApp::spawn(backend).await;
+        let write = app.token("swap", Scope::Write).await;
+        let ids = workload(&app, &write, "Swap", 3).await;
+        let read = app.server.state.read.clone();
+        let before = live_schema(&read).await;
+        assert!(
+            before.iter().any(|t| t.contains("rm_bookings_start")),
+            "{before:#?}"
+        );
+        let count = |read: projections::ReadDb| async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM rm_bookings")
+                .fetch_one(read.pool())
+                .await
+                .expect("count")
+        };
+        let bookings = count(read.clone()).await;
+        assert!(bookings >= 3);
+
+        let done = replay::rebuild(&read, &Projection::ALL)
+            .await
+            .expect("rebuild");
+        assert!(done.position.position > 0);
+        assert_eq!(live_schema(&read).await, before, "{backend:?}");
+        assert_eq!(count(read.clone()).await, bookings);
+        let r = app
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/bookings/{}", ids[1]),
+                Some(&write),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+
+        if backend == migrations::Backend::Postgres {
+            let left: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname IN ($1, $2)")
+                    .bind(replay::SHADOW_SCHEMA)
+                    .bind(replay::REPLACED_SCHEMA)
+                    .fetch_one(read.pool())
+                    .await
+                    .expect("schemas");
+            assert_eq!(left, 0, "shadow or replaced tables left behind");
+
+            // A reader in a transaction on a live table: the rename waits for it, attempt
+            // after attempt, and goes ahead once it is done.
+            let hold = |for_ms: u64| {
+                let pool = read.pool().clone();
+                async move {
+                    let mut reader = pool.begin().await.expect("reader");
+                    sqlx::query("SELECT count(*) FROM rm_bookings")
+                        .execute(&mut *reader)
+                        .await
+                        .expect("read");
+                    tokio::spawn(async move {
+                        tokio::time::sleep(std::time::Duration::from_millis(for_ms)).await;
+                        reader.commit().await.expect("reader done");
+                    })
+                }
+            };
+            let held = std::time::Instant::now();
+            let reader = hold(1_000).await;
+            let done = replay::rebuild(&read, &Projection::ALL)
+                .await
+                .expect("rebuild while a reader holds a table");
+            assert!(
+                held.elapsed() >= std::time::Duration::from_millis(1_000),
+                "{done:?}: did the rename not wait for the reader?"
+            );
+            reader.await.expect("reader");
+            assert!(done.renamed, "{done:?}");
+            assert_eq!(live_schema(&read).await, before);
+            assert_eq!(count(read.clone()).await, bookings);
+
+            // A reader that outlasts every attempt: the swap copies the rows instead.
+            let reader = hold(15_000).await;
+            let done = replay::rebuild(&read, &Projection::ALL)
+                .await
+                .expect("rebuild while a reader keeps holding a table");
+            assert!(!done.renamed, "{done:?}");
+            assert_eq!(live_schema(&read).await, before);
+            assert_eq!(count(read.clone()).await, bookings);
+            reader.abort();
+        } else {
+            assert!(!done.renamed);
+        }
+        app.stop().await;
+    }
 }
