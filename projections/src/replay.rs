@@ -198,8 +198,8 @@ impl Shadow {
                 .await?;
                 for t in tables(group) {
                     // Unlogged: a shadow is rebuilt from the log if anything goes wrong, so its
-                    // writes need not go through the write-ahead log (the swap copies its rows
-                    // into the logged live tables).
+                    // writes need not go through the write-ahead log (it is made logged before
+                    // a swap renames it into place).
                     sqlx::raw_sql(&format!(
                         "CREATE UNLOGGED TABLE {shadow}.{t} \
                          (LIKE {live}.{t} INCLUDING ALL EXCLUDING INDEXES)"
