@@ -245,6 +245,20 @@ async fn live_schema(read: &projections::ReadDb) -> Vec<String> {
         .expect("schema")
 }
 
+/// Opens a transaction that reads `rm_bookings` (holding a lock on it) and ends it after
+/// `for_ms` in the background.
+async fn hold(read: &projections::ReadDb, for_ms: u64) -> tokio::task::JoinHandle<()> {
+    let mut reader = read.pool().begin().await.expect("reader");
+    sqlx::query("SELECT count(*) FROM rm_bookings")
+        .execute(&mut *reader)
+        .await
+        .expect("read");
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(for_ms)).await;
+        reader.commit().await.expect("reader done");
+    })
+}
+
 /// On PostgreSQL the swap renames the rebuilt tables into place: afterwards the live tables
 /// must be exactly what the migrations made (logged, every key and index under its name), with
 /// nothing left of the shadows or the replaced tables; on SQLite it copies rows and must leave
@@ -300,22 +314,8 @@ async fn a_swap_leaves_the_live_tables_as_the_migrations_made_them() {
 
             // A reader in a transaction on a live table: the rename waits for it, attempt
             // after attempt, and goes ahead once it is done.
-            let hold = |for_ms: u64| {
-                let pool = read.pool().clone();
-                async move {
-                    let mut reader = pool.begin().await.expect("reader");
-                    sqlx::query("SELECT count(*) FROM rm_bookings")
-                        .execute(&mut *reader)
-                        .await
-                        .expect("read");
-                    tokio::spawn(async move {
-                        tokio::time::sleep(std::time::Duration::from_millis(for_ms)).await;
-                        reader.commit().await.expect("reader done");
-                    })
-                }
-            };
             let held = std::time::Instant::now();
-            let reader = hold(1_000).await;
+            let reader = hold(&read, 1_000).await;
             let done = replay::rebuild(&read, &Projection::ALL)
                 .await
                 .expect("rebuild while a reader holds a table");
@@ -329,7 +329,7 @@ async fn a_swap_leaves_the_live_tables_as_the_migrations_made_them() {
             assert_eq!(count(read.clone()).await, bookings);
 
             // A reader that outlasts every attempt: the swap copies the rows instead.
-            let reader = hold(15_000).await;
+            let reader = hold(&read, 15_000).await;
             let done = replay::rebuild(&read, &Projection::ALL)
                 .await
                 .expect("rebuild while a reader keeps holding a table");
