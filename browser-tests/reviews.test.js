@@ -24,9 +24,10 @@ afterEach(async () => {
   await salon?.stop();
 });
 
-async function open(path = '/', { width = 390, block = false } = {}) {
+async function open(path = '/', { width = 390, block = false, routes } = {}) {
   context = await browser.newContext({ serviceWorkers: 'block', viewport: { width, height: 800 } });
   if (block) await context.route('**/api/**', (r) => r.abort());
+  if (routes) await routes(context);
   page = await context.newPage();
   errors = watchErrors(page);
   await page.goto(salon.url + path);
@@ -167,9 +168,28 @@ test('a visit not completed yet cannot be reviewed, and the page says so', async
     service: retwist, stylist: keisha, start: slots[0].start,
     client: { name: 'Ada Lovelace', email: 'ada@example.com', phone: '(212) 555-0142' },
   });
-  await open(reviewLink(booking.id), { width: 1280 });
+  // The salon's live stylists arrive only once the review is filled in: the page renders
+  // again then, and keeps what the client chose and typed (it used to lose it, and this test
+  // failed whenever the live data came late).
+  let release;
+  const held = new Promise((r) => (release = r));
+  let arrived;
+  const live = new Promise((r) => (arrived = r));
+  await open(reviewLink(booking.id), {
+    width: 1280,
+    routes: (c) => c.route('**/api/v1/stylists*', async (r) => {
+      await held;
+      await r.continue();
+      arrived();
+    }),
+  });
   await page.getByRole('radio', { name: /^4 stars/ }).check();
   await page.getByLabel('Name shown with your review').fill('Ada');
+  release();
+  await live;
+  await page.waitForTimeout(300);
+  assert.ok(await page.getByRole('radio', { name: /^4 stars/ }).isChecked(), 'the rating was lost');
+  assert.equal(await page.getByLabel('Name shown with your review').inputValue(), 'Ada');
   await page.getByRole('button', { name: 'Send review' }).click();
   await page.getByRole('alert').filter({ hasText: "isn't marked as completed yet" }).waitFor();
   // The form is gone: trying again cannot help.

@@ -454,6 +454,7 @@ main.addEventListener('click', (e) => {
 });
 
 main.addEventListener('input', (e) => {
+  if (rv?.input(e.target)) return;
   if (e.target.name in form || ['day', 'window'].includes(e.target.name)) {
     form[e.target.name] = e.target.value;
     save();

@@ -91,6 +91,14 @@ export function click() {
   return false;
 }
 
+// What the client picks and types, kept as it comes: the page renders again when the salon's
+// live data arrives, and must not lose a review half-written. True when it was this form's.
+export function input(el) {
+  if (!rv || rv.state !== 'form' || !el.closest('#review-form') || !(el.name in rv.form)) return false;
+  rv.form[el.name] = el.value;
+  return true;
+}
+
 // The form's submission: checked here first, then sent with the link's token.
 export async function submit(app, form) {
   if (!rv || rv.state !== 'form') return;
