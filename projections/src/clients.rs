@@ -248,7 +248,7 @@ async fn write_batch(
             })
             .collect();
         let columns: Vec<&str> = SEEN_COLUMNS.iter().chain(FIGURE_COLUMNS).copied().collect();
-        insert_rows(conn, "rm_clients", &columns, seen, &seen_with_figures()).await?;
+        insert_rows(conn, "rm_clients", &columns, seen, &SEEN_WITH_FIGURES).await?;
     }
     insert_rows(
         conn,
@@ -300,8 +300,8 @@ async fn write_batch(
 }
 
 /// [`SEEN_UPSERT`] when the rows carry their figures too: a client registered by hand keeps
-/// the contact the salon gave, but their figures are always the new ones.
-fn seen_with_figures() -> String {
+/// the contact the salon gave, but their figures are always the new ones. Built once.
+static SEEN_WITH_FIGURES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let keep = |c: &str| {
         format!(
             "{c} = CASE WHEN rm_clients.registered <> 1 THEN excluded.{c} ELSE rm_clients.{c} END"
@@ -311,7 +311,7 @@ fn seen_with_figures() -> String {
     let figures = FIGURE_COLUMNS.iter().map(|c| format!("{c} = excluded.{c}"));
     let sets: Vec<String> = contact.into_iter().chain(figures).collect();
     format!("ON CONFLICT (id) DO UPDATE SET {}", sets.join(", "))
-}
+});
 
 /// Writes what the batch buffered so far (before a client event, whose statements must see
 /// it).

@@ -415,30 +415,27 @@ impl Shadow {
         let prepare = prepared.elapsed();
         let started = Instant::now();
         let mut renamed = false;
-        let mut attempts = if renaming { RENAME_ATTEMPTS } else { 0 };
-        while attempts > 0 {
-            attempts -= 1;
+        for attempt in 1..=if renaming { RENAME_ATTEMPTS } else { 0 } {
+            if attempt > 1 {
+                tokio::time::sleep(RENAME_PAUSE).await;
+            }
             let before = (self.at, self.applied);
             match self.swap_in(db, true).await {
                 Ok(()) => {
                     renamed = true;
                     break;
                 }
-                Err(e) if lock_timed_out(&e) => {
-                    (self.at, self.applied) = before;
-                    if attempts == 0 {
-                        tracing::warn!(
-                            "readers kept holding the live tables; copying the rebuilt rows \
-                             instead of renaming"
-                        );
-                    } else {
-                        tokio::time::sleep(RENAME_PAUSE).await;
-                    }
-                }
+                Err(e) if lock_timed_out(&e) => (self.at, self.applied) = before,
                 Err(e) => return Err(e),
             }
         }
         if !renamed {
+            if renaming {
+                tracing::warn!(
+                    "readers kept holding the live tables; copying the rebuilt rows instead of \
+                     renaming"
+                );
+            }
             self.swap_in(db, false).await?;
         }
         let held = started.elapsed();
