@@ -433,20 +433,56 @@ pub(crate) async fn update(
     who.require_write()?;
     let source_id =
         CalendarSourceId::parse(&id).map_err(|_| Problem::not_found("No such calendar source."))?;
-    let loaded = state
-        .bus
-        .load_fresh::<CalendarSource>(&id)
-        .await
-        .map_err(|e| Problem::store(&e))?;
-    if loaded.version > 0 {
-        if_match.check(loaded.version as i64)?;
-    }
-    let Some(mut settings) = loaded
-        .state
-        .settings
-        .clone()
-        .filter(|_| !loaded.state.removed)
-    else {
+    let meta = metadata(&who, request_id, reason(&headers));
+    // The new settings are made from the source as loaded and written only at that version, so
+    // a change made meanwhile is never overwritten with what was read before it. Without
+    // `If-Match` the caller asked for no particular version: when a sync's record moved the
+    // source on between the read and the write, the change is made again on the newer source.
+    let mut attempts = 0;
+    let (committed, after) = loop {
+        let loaded = state
+            .bus
+            .load_fresh::<CalendarSource>(&id)
+            .await
+            .map_err(|e| Problem::store(&e))?;
+        if loaded.version > 0 {
+            if_match.check(loaded.version as i64)?;
+        }
+        let settings = patched(&state, &loaded.state, &raw)?;
+        match state
+            .bus
+            .execute_at::<CalendarSource>(
+                &id,
+                CalendarSourceCommand::Update { settings },
+                &meta,
+                Some(loaded.version),
+            )
+            .await
+        {
+            Err(CommandError::Stale { .. }) if if_match.expected().is_none() && attempts < 5 => {
+                attempts += 1;
+            }
+            done => break done.map_err(command_problem)?,
+        }
+    };
+    wait_calendars(&state, committed.position).await;
+    let sync = state.calendars.clone();
+    tokio::spawn(async move {
+        if let Err(e) = sync.sync(source_id).await {
+            tracing::warn!(source = %source_id, error = %e, "calendar sync after an update could not run");
+        }
+    });
+    let view = view_or_404(&state, &id).await?;
+    Ok(crate::etag::with_etag(Json(view), after.version as i64))
+}
+
+/// The source's settings with the patch's fields laid over them, checked.
+fn patched(
+    state: &AppState,
+    source: &CalendarSource,
+    raw: &RawSource,
+) -> Result<SourceSettings, Problem> {
+    let Some(mut settings) = source.settings.clone().filter(|_| !source.removed) else {
         return Err(Problem::not_found("No such calendar source."));
     };
     let mut errors = Vec::new();
@@ -466,34 +502,34 @@ pub(crate) async fn update(
             ));
         }
     }
-    if let Some(name) = raw.name {
-        settings.name = name;
+    if let Some(name) = &raw.name {
+        settings.name = name.clone();
     }
-    if let Some(url) = raw.url {
+    if let Some(url) = &raw.url {
         settings.url = Some(url.trim().to_string());
     }
-    if let Some(username) = raw.username {
-        settings.username = Some(username).filter(|u| !u.is_empty());
+    if let Some(username) = &raw.username {
+        settings.username = Some(username.clone()).filter(|u| !u.is_empty());
     }
-    if let Some(calendar_id) = raw.calendar_id {
+    if let Some(calendar_id) = &raw.calendar_id {
         settings.calendar_id = Some(calendar_id.trim().to_string());
     }
-    if let Some(password) = raw.password {
+    if let Some(password) = &raw.password {
         if settings.kind != SourceKind::Caldav {
             errors.push(FieldError::new("password", "is for CalDAV sources"));
         } else if password.is_empty() {
             settings.sealed_credentials = None;
         } else {
-            settings.sealed_credentials = Some(seal(&state, "password", &password)?);
+            settings.sealed_credentials = Some(seal(state, "password", password)?);
         }
     }
-    if let Some(value) = raw.credentials {
-        let text = credentials_text(&value);
+    if let Some(value) = &raw.credentials {
+        let text = credentials_text(value);
         if settings.kind != SourceKind::Google {
             errors.push(FieldError::new("credentials", "are for Google sources"));
         } else {
             match GoogleCredentials::parse(&text) {
-                Ok(_) => settings.sealed_credentials = Some(seal(&state, "credentials", &text)?),
+                Ok(_) => settings.sealed_credentials = Some(seal(state, "credentials", &text)?),
                 Err(m) => errors.push(FieldError::new("credentials", m)),
             }
         }
@@ -508,28 +544,7 @@ pub(crate) async fn update(
     if !errors.is_empty() {
         return Err(Problem::validation(errors));
     }
-    let meta = metadata(&who, request_id, reason(&headers));
-    // The new settings were made from the source at `loaded.version`: written only at that
-    // version, so a change made meanwhile is never overwritten with what was read before it.
-    let (committed, after) = state
-        .bus
-        .execute_at::<CalendarSource>(
-            &id,
-            CalendarSourceCommand::Update { settings },
-            &meta,
-            Some(loaded.version),
-        )
-        .await
-        .map_err(command_problem)?;
-    wait_calendars(&state, committed.position).await;
-    let sync = state.calendars.clone();
-    tokio::spawn(async move {
-        if let Err(e) = sync.sync(source_id).await {
-            tracing::warn!(source = %source_id, error = %e, "calendar sync after an update could not run");
-        }
-    });
-    let view = view_or_404(&state, &id).await?;
-    Ok(crate::etag::with_etag(Json(view), after.version as i64))
+    Ok(settings)
 }
 
 /// Disconnects a source: its busy time stops blocking bookings, and written-back bookings are
