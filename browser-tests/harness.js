@@ -33,8 +33,7 @@ export async function startSalon({ extra = {}, port: wanted, dir: reuse } = {}) 
   const dir = reuse || (await mkdtemp(join(tmpdir(), 'salon-browser-')));
   const port = wanted || (await freePort());
   // Every browser books from 127.0.0.1: the per-address booking limit is not what these test.
-  const env = { ...process.env, DATABASE_URL: `sqlite://${join(dir, 'salon.db')}`, SALON_LOG: 'warn', SALON_RATE_BOOKINGS: '100000', ...extra };
-  delete env.SALON_NO_DEMO;
+  const env = { ...process.env, DATABASE_URL: `sqlite://${join(dir, 'salon.db')}`, SALON_LOG: 'warn', SALON_RATE_BOOKINGS: '100000', SALON_DEMO: 'true', ...extra };
   // Nothing from the caller's environment decides where links point or whether real Stripe or
   // mail servers are called.
   for (const k of ['SALON_PUBLIC_API_BASE', 'SALON_PUBLIC_INTAKE_URL', 'SALON_SITE_ORIGIN', 'SALON_PUBLIC_URL', 'STRIPE_SECRET_KEY', 'STRIPE_API_BASE', 'STRIPE_WEBHOOK_SECRET', 'SMTP_URL']) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Proves the README's run command: `cargo run -- serve` on a fresh directory starts on the
+# Proves the README's run command: `cargo run -- serve --demo` on a fresh directory starts on the
 # embedded default (SQLite, demo data), answers, and stops cleanly on SIGTERM. After the tests
 # (which build the same binary) the build step costs seconds; a release build would cost CI
 # another 18 minutes on this machine.
@@ -12,7 +12,7 @@ port=${SMOKE_PORT:-18089}
 started=$(date +%s)
 cargo build -p salon
 echo "smoke: cargo build -p salon took $(( $(date +%s) - started )) s"
-(cd "$work" && SALON_ADDR="127.0.0.1:$port" exec "$root/target/debug/salon" serve >"$work/serve.log" 2>&1) &
+(cd "$work" && SALON_ADDR="127.0.0.1:$port" exec "$root/target/debug/salon" serve --demo >"$work/serve.log" 2>&1) &
 pid=$!
 for _ in $(seq 1 100); do
   curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break

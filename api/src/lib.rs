@@ -222,7 +222,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::health::router())
-        .merge(routes::catalog::router())
+        .merge(routes::salon::router())
         .merge(routes::services::router())
         .merge(routes::stylists::router())
         .merge(routes::history::router())

@@ -70,6 +70,10 @@ pub enum PlaceError {
     Taken { alternatives: Vec<Slot> },
     #[error("that time is not open for booking")]
     Unavailable { alternatives: Vec<Slot> },
+    /// The salon is not open for bookings yet (or paused them): clients cannot book; the owner
+    /// and integrators still can.
+    #[error("the salon is not taking bookings yet")]
+    NotOpen,
     #[error("this idempotency key was already used for a different booking request")]
     KeyReused,
     #[error("too many concurrent bookings for this stylist; try again")]
@@ -95,6 +99,8 @@ impl Judge {
             time_zone: self.salon.time_zone,
             policy: &self.salon.policy,
             now: self.now,
+            opening_hours: &self.salon.opening_hours,
+            closures: &self.salon.closures,
         }
     }
     pub(crate) fn calendar<'a>(&'a self, busy: &'a [Interval]) -> StylistCalendar<'a> {
@@ -123,6 +129,9 @@ impl CommandBus {
             .load_recent::<Salon>(SALON_ID, CATALOG_MAX_AGE)
             .await?
             .state;
+        if !salon.open && metadata.actor == "client" {
+            return Err(PlaceError::NotOpen);
+        }
         let service = self
             .load_recent::<Service>(&request.service.to_string(), CATALOG_MAX_AGE)
             .await?
@@ -232,7 +241,8 @@ impl CommandBus {
                 notes: request.notes.clone(),
                 price_cents: details.price_cents,
                 deposit_cents: details.deposit_cents,
-                currency: details.currency.clone(),
+                // One salon, one currency: prices are read in the salon's.
+                currency: judge.salon.currency.clone(),
                 idempotency_key: request.idempotency_key.clone(),
                 request_fingerprint: Some(request.fingerprint.clone()),
             };

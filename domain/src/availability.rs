@@ -1,4 +1,5 @@
-//! Free slots: a stylist's weekly hours minus breaks, time off and busy time (reservations and,
+//! Free slots: a stylist's weekly hours within the salon's opening hours, on days the salon is
+//! not closed, minus breaks, time off and busy time (reservations and,
 //! later, external calendars), for a service's duration plus buffers, on the salon's slot step,
 //! after the lead time and within the horizon, in the salon's time zone.
 //!
@@ -11,6 +12,7 @@
 //! holds at that instant.
 
 use crate::ids::StylistId;
+use crate::salon::Closure;
 use crate::schedule::{BookingPolicy, TimeOff, WeeklyHours};
 use chrono::{
     DateTime, Datelike, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, TimeZone,
@@ -67,7 +69,15 @@ pub struct Rules<'a> {
     pub time_zone: Tz,
     pub policy: &'a BookingPolicy,
     pub now: DateTime<Utc>,
+    /// The salon's opening hours: a stylist works only while the salon is open (its breaks
+    /// included). Empty: not set, the stylists' hours alone decide.
+    pub opening_hours: &'a WeeklyHours,
+    /// Days the whole salon is closed.
+    pub closures: &'a [Closure],
 }
+
+/// No opening hours set: the stylists' hours alone decide.
+pub static ALWAYS_OPEN: WeeklyHours = WeeklyHours::empty();
 
 /// One stylist's working time and busy time.
 #[derive(Debug, Clone, Copy)]
@@ -196,12 +206,28 @@ impl Day {
         if date > horizon_end(rules) {
             return None;
         }
+        if rules.closures.iter().any(|c| c.covers(date)) {
+            return None;
+        }
         let hours = calendar.hours.day(date.weekday())?;
-        let open = local_to_utc(tz, date.and_time(hours.open));
-        let close = local_to_utc(tz, date.and_time(hours.close));
+        let salon = if rules.opening_hours.is_empty() {
+            None
+        } else {
+            Some(rules.opening_hours.day(date.weekday())?)
+        };
+        let (open_at, close_at) = match salon {
+            Some(s) => (hours.open.max(s.open), hours.close.min(s.close)),
+            None => (hours.open, hours.close),
+        };
+        if open_at >= close_at {
+            return None;
+        }
+        let open = local_to_utc(tz, date.and_time(open_at));
+        let close = local_to_utc(tz, date.and_time(close_at));
         let breaks = hours
             .breaks
             .iter()
+            .chain(salon.into_iter().flat_map(|s| s.breaks.iter()))
             .map(|b| {
                 Interval::new(
                     local_to_utc(tz, date.and_time(b.start)),

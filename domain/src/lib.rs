@@ -19,6 +19,7 @@ pub mod calendar_source;
 pub mod client;
 pub mod ids;
 pub mod metadata;
+pub mod money;
 pub mod review;
 pub mod salon;
 pub mod schedule;

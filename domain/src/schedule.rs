@@ -186,6 +186,10 @@ impl WeeklyHours {
         }
         Ok(Self(days))
     }
+    /// No day open.
+    pub const fn empty() -> Self {
+        Self(BTreeMap::new())
+    }
     pub fn day(&self, weekday: Weekday) -> Option<&DayHours> {
         self.0.get(&DayKey::from(weekday))
     }

@@ -112,7 +112,14 @@ impl Currency {
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let s = raw.trim().to_ascii_uppercase();
         if s.len() == 3 && s.chars().all(|c| c.is_ascii_uppercase()) {
-            Ok(Self(s))
+            if crate::money::is_known(&s) {
+                Ok(Self(s))
+            } else {
+                Err(ParseError::new(
+                    "currency",
+                    format!("{raw:?} is not an ISO 4217 currency code"),
+                ))
+            }
         } else {
             Err(ParseError::new(
                 "currency",
@@ -122,6 +129,14 @@ impl Currency {
     }
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+    /// Decimals of the minor unit (2 for USD, 0 for JPY, 3 for BHD).
+    pub fn minor_units(&self) -> u8 {
+        crate::money::minor_units(&self.0)
+    }
+    /// An amount in this currency's minor units for people: `$95.00`, `¥9,500`.
+    pub fn format(&self, amount_minor: i64) -> String {
+        crate::money::format(amount_minor, &self.0)
     }
 }
 

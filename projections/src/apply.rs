@@ -189,50 +189,85 @@ pub(crate) fn recorded_at(event: &StoredEvent) -> String {
 
 async fn catalog(w: &mut Writer<'_>, event: &StoredEvent) -> Result<(), ApplyError> {
     match event.aggregate_type.as_str() {
-        "Salon" => salon(w, decode(event)?).await,
+        "Salon" => salon(w, event, decode(event)?).await,
         "Service" => service(w, event, decode(event)?).await,
         "Stylist" => stylist(w, event, decode(event)?).await,
         _ => Ok(()),
     }
 }
 
-async fn salon(w: &mut Writer<'_>, event: SalonEvent) -> Result<(), ApplyError> {
-    match event {
+async fn salon(
+    w: &mut Writer<'_>,
+    stored: &StoredEvent,
+    event: SalonEvent,
+) -> Result<(), ApplyError> {
+    let version = stored.sequence;
+    // Every event but the first changes one part of the one row.
+    let (set, value): (&str, String) = match event {
         SalonEvent::SalonConfigured {
             name,
             time_zone,
             currency,
             policy,
+            open,
+            demo,
         } => {
             sqlx::query(
-                "INSERT INTO rm_salon (id, name, time_zone, currency, policy_json) VALUES ('salon', $1, $2, $3, $4) \
-                 ON CONFLICT (id) DO UPDATE SET name = $1, time_zone = $2, currency = $3, policy_json = $4",
+                "INSERT INTO rm_salon (id, name, time_zone, currency, policy_json, open, demo, version) \
+                 VALUES ('salon', $1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (id) DO UPDATE SET name = $1, time_zone = $2, currency = $3, policy_json = $4, \
+                 open = $5, demo = $6, version = $7",
             )
             .bind(name)
             .bind(time_zone.name().to_string())
             .bind(currency.as_str().to_string())
             .bind(json(&policy))
+            .bind(i64::from(open))
+            .bind(i64::from(demo))
+            .bind(version)
             .execute(w.conn().await?)
             .await?;
+            return Ok(());
         }
-        SalonEvent::SalonRenamed { name } => {
-            sqlx::query("UPDATE rm_salon SET name = $1")
-                .bind(name)
+        SalonEvent::ContactChanged { contact } => {
+            sqlx::query("UPDATE rm_salon SET address = $1, phone = $2, email = $3, version = $4")
+                .bind(contact.address)
+                .bind(contact.phone)
+                .bind(contact.email)
+                .bind(version)
                 .execute(w.conn().await?)
                 .await?;
+            return Ok(());
         }
-        SalonEvent::TimeZoneChanged { time_zone } => {
-            sqlx::query("UPDATE rm_salon SET time_zone = $1")
-                .bind(time_zone.name().to_string())
+        SalonEvent::OpenedForBookings | SalonEvent::ClosedForBookings => {
+            let open = matches!(event, SalonEvent::OpenedForBookings);
+            sqlx::query("UPDATE rm_salon SET open = $1, version = $2")
+                .bind(i64::from(open))
+                .bind(version)
                 .execute(w.conn().await?)
                 .await?;
+            return Ok(());
         }
-        SalonEvent::BookingPolicyChanged { policy } => {
-            sqlx::query("UPDATE rm_salon SET policy_json = $1")
-                .bind(json(&policy))
-                .execute(w.conn().await?)
-                .await?;
-        }
+        SalonEvent::SalonRenamed { name } => ("name", name),
+        SalonEvent::TimeZoneChanged { time_zone } => ("time_zone", time_zone.name().to_string()),
+        SalonEvent::CurrencyChanged { currency } => ("currency", currency.as_str().to_string()),
+        SalonEvent::BookingPolicyChanged { policy } => ("policy_json", json(&policy)),
+        SalonEvent::OpeningHoursChanged { hours } => ("opening_hours_json", json(&hours)),
+        SalonEvent::ClosuresChanged { closures } => ("closures_json", json(&closures)),
+        SalonEvent::PolicyTextChanged { text } => ("policy_text", text),
+    };
+    sqlx::query(&format!("UPDATE rm_salon SET {set} = $1, version = $2"))
+        .bind(value)
+        .bind(version)
+        .execute(w.conn().await?)
+        .await?;
+    // One salon, one currency: its services' prices are read in the salon's currency.
+    if set == "currency" {
+        sqlx::query(
+            "UPDATE rm_services SET currency = (SELECT currency FROM rm_salon WHERE id = 'salon')",
+        )
+        .execute(w.conn().await?)
+        .await?;
     }
     Ok(())
 }

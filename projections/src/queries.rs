@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use domain::availability::{self, Interval, Rules, ServiceSpan, Slot, StylistCalendar};
 use domain::ids::StylistId;
+use domain::salon::Closure;
 use domain::schedule::{BookingPolicy, TimeOff, WeeklyHours};
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -36,27 +37,74 @@ fn corrupt(e: impl std::fmt::Display) -> QueryError {
     QueryError::Corrupt(e.to_string())
 }
 
-/// The salon's settings; defaults (New York, default policy) until the salon is configured.
+/// The salon's settings; defaults (New York, default policy, not configured) until the salon
+/// is configured.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[schema(as = Salon, example = json!({
     "name": "Crown & Coil Locs — Harlem",
     "time_zone": "America/New_York",
     "currency": "USD",
     "policy": {"slot_step_minutes": 30, "lead_time_minutes": 120, "horizon_days": 60,
-               "hold_minutes": 15, "cancellation_window_hours": 24}
+               "hold_minutes": 15, "cancellation_window_hours": 24},
+    "address": "2150 Frederick Douglass Blvd\nNew York, NY 10026",
+    "phone": "+12125550143",
+    "email": "hello@crownandcoil.example",
+    "opening_hours": {"tue": {"open": "09:00", "close": "19:00", "breaks": []}},
+    "closures": [{"from": "2027-12-24", "to": "2027-12-26", "label": "Christmas"}],
+    "policy_text": "Deposits are refunded for cancellations 24 hours ahead.",
+    "configured": true,
+    "open": true,
+    "demo": false
 }))]
 pub struct SalonView {
     pub name: String,
     /// IANA time zone; every time the API shows is in it.
     #[schema(value_type = String, example = "America/New_York")]
     pub time_zone: Tz,
+    /// ISO 4217; every amount is an integer in its minor unit (cents, yen, fils).
     pub currency: String,
     pub policy: BookingPolicy,
+    /// Street address, lines separated by newlines; empty when not set.
+    pub address: String,
+    /// Public phone number (E.164); empty when not set.
+    pub phone: String,
+    /// Public e-mail address; empty when not set.
+    pub email: String,
+    /// When the salon is open (`mon` … `sun`; an absent day is closed). Empty: not set, the
+    /// stylists' hours alone decide.
+    #[schema(value_type = Object)]
+    pub opening_hours: WeeklyHours,
+    /// Days the whole salon is closed.
+    #[schema(value_type = Vec<Object>)]
+    pub closures: Vec<Closure>,
+    /// The deposit and cancellation policy in the owner's words.
+    pub policy_text: String,
+    /// The salon has been set up (false on a new, empty store).
+    pub configured: bool,
+    /// Clients can book.
+    pub open: bool,
+    /// This is the demo salon.
+    pub demo: bool,
+    /// The salon's version: sent as its ETag, not in the body.
+    #[serde(skip)]
+    pub version: i64,
+}
+
+impl SalonView {
+    /// Decimals of the salon's currency's minor unit.
+    pub fn minor_units(&self) -> u8 {
+        domain::money::minor_units(&self.currency)
+    }
+    /// An amount in the salon's currency for people: `$95.00`, `¥9,500`.
+    pub fn money(&self, amount_minor: i64) -> String {
+        domain::money::format(amount_minor, &self.currency)
+    }
 }
 
 pub async fn salon(db: &ReadDb) -> Result<SalonView> {
     let row = sqlx::query(
-        "SELECT name, time_zone, currency, policy_json FROM rm_salon WHERE id = 'salon'",
+        "SELECT name, time_zone, currency, policy_json, address, phone, email, opening_hours_json, \
+         closures_json, policy_text, open, demo, version FROM rm_salon WHERE id = 'salon'",
     )
     .fetch_optional(db.pool())
     .await?;
@@ -66,16 +114,47 @@ pub async fn salon(db: &ReadDb) -> Result<SalonView> {
             time_zone: chrono_tz::America::New_York,
             currency: "USD".into(),
             policy: BookingPolicy::default(),
+            address: String::new(),
+            phone: String::new(),
+            email: String::new(),
+            opening_hours: WeeklyHours::default(),
+            closures: Vec::new(),
+            policy_text: String::new(),
+            configured: false,
+            open: false,
+            demo: false,
+            version: 0,
         });
     };
     let tz: String = row.try_get("time_zone")?;
     let policy: String = row.try_get("policy_json")?;
+    let hours: String = row.try_get("opening_hours_json")?;
+    let closures: String = row.try_get("closures_json")?;
     Ok(SalonView {
         name: row.try_get("name")?,
         time_zone: tz.parse().map_err(corrupt)?,
         currency: row.try_get("currency")?,
         policy: serde_json::from_str(&policy).map_err(corrupt)?,
+        address: row.try_get("address")?,
+        phone: row.try_get("phone")?,
+        email: row.try_get("email")?,
+        opening_hours: serde_json::from_str(&hours).map_err(corrupt)?,
+        closures: serde_json::from_str(&closures).map_err(corrupt)?,
+        policy_text: row.try_get("policy_text")?,
+        configured: true,
+        open: row.try_get::<i64, _>("open")? != 0,
+        demo: row.try_get::<i64, _>("demo")? != 0,
+        version: row.try_get("version")?,
     })
+}
+
+/// Whether the salon has any booking at all (a change of time zone or currency then needs the
+/// owner's confirmation).
+pub async fn has_bookings(db: &ReadDb) -> Result<bool> {
+    Ok(sqlx::query("SELECT 1 FROM rm_bookings LIMIT 1")
+        .fetch_optional(db.pool())
+        .await?
+        .is_some())
 }
 
 /// A service as the API shows it (ARCHITECTURE §6).
@@ -364,6 +443,8 @@ pub async fn availability(
         time_zone: salon.time_zone,
         policy: &salon.policy,
         now,
+        opening_hours: &salon.opening_hours,
+        closures: &salon.closures,
     };
     // Busy time is fetched with a day's margin either side: buffers and time zones can reach
     // across midnight UTC.

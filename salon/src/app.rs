@@ -32,6 +32,8 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Seed the demo salon into an empty store.
     pub seed_demo: bool,
+    /// On an unconfigured store without an owner account, log a one-time setup link.
+    pub setup_link: bool,
     /// With `seed_demo`: also the demo's past visits and approved reviews (the test suites keep
     /// to the catalog, which their counts are written against).
     pub demo_visits: bool,
@@ -100,6 +102,7 @@ impl Config {
             database_url: database_url.into(),
             addr,
             seed_demo: true,
+            setup_link: false,
             demo_visits: true,
             collect_deposits: false,
             read_your_writes: Duration::from_secs(2),
@@ -302,6 +305,15 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
                 .await
                 .context("SALON_ADMIN_EMAIL / SALON_ADMIN_PASSWORD: the owner account")?;
         tracing::info!(email = %account.email, created, "owner account from the environment is ready");
+    }
+    if config.setup_link {
+        // Without SALON_PUBLIC_URL the link names the port this server listens on.
+        let base = if std::env::var("SALON_PUBLIC_URL").is_ok_and(|u| !u.trim().is_empty()) {
+            config.public_url.clone()
+        } else {
+            format!("http://localhost:{}", config.addr.port())
+        };
+        log_setup_link(&bus, &read, &base).await?;
     }
     let fanout = notifying.then(|| {
         migrations::notify::Fanout::start(&config.database_url, read.clone(), signal.clone())
@@ -588,4 +600,110 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
+}
+
+/// The key that seals calendar credentials and webhook secrets when `SALON_SECRET_KEY` is not
+/// set: read from `SALON_SECRET_KEY_FILE`, by default a file beside the store (`FILE.key` for
+/// `sqlite://FILE`, `salon-secret.key` in the working directory for PostgreSQL). On first
+/// start the file is made with a random key, readable by its owner only (mode 0600), and the
+/// log says where: sealed data cannot be read without it, so it belongs in the backups. Several
+/// servers on one PostgreSQL must share the same key (set `SALON_SECRET_KEY`, or the same file).
+pub fn secret_key_file(database_url: &str) -> anyhow::Result<commands::calendars::Sealer> {
+    let path = match env("SALON_SECRET_KEY_FILE") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => default_key_path(database_url),
+    };
+    let key = match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                if let Ok(meta) = std::fs::metadata(&path) {
+                    if meta.permissions().mode() & 0o077 != 0 {
+                        tracing::warn!(path = %path.display(), "the secret key file can be read by other users; chmod 600 it");
+                    }
+                }
+            }
+            text.trim().to_string()
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = new_secret_key();
+            write_private(&path, &key)
+                .with_context(|| format!("writing a new secret key into {}", path.display()))?;
+            tracing::warn!(
+                path = %path.display(),
+                "generated the secret key that seals calendar passwords and webhook secrets; back this file up with the database: sealed data cannot be read without it"
+            );
+            key
+        }
+        Err(e) => {
+            return Err(e).with_context(|| format!("reading the secret key {}", path.display()))
+        }
+    };
+    commands::calendars::Sealer::new(&key)
+        .with_context(|| format!("the secret key in {} is unusable", path.display()))
+}
+
+/// Where the secret key lives by default: beside the SQLite file, else the working directory.
+pub fn default_key_path(database_url: &str) -> std::path::PathBuf {
+    let file = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split('?').next().unwrap_or(rest))
+        .filter(|f| !f.is_empty() && !f.starts_with(':'));
+    match file {
+        Some(f) => std::path::PathBuf::from(format!("{f}.key")),
+        None => std::path::PathBuf::from("salon-secret.key"),
+    }
+}
+
+/// 32 random bytes as 64 hex digits.
+fn new_secret_key() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Creates `path` with `text`, readable and writable by its owner only; never replaces a file.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
+}
+
+/// Logs a one-time link to the first-run setup when the salon is not set up and nobody can log
+/// in yet. The link is the only way in until it is used, so it is logged at warn level (shown
+/// with `SALON_LOG=warn`); `salon setup-link` prints another.
+async fn log_setup_link(
+    bus: &commands::CommandBus,
+    read: &ReadDb,
+    public_url: &str,
+) -> anyhow::Result<()> {
+    let salon = bus
+        .load_fresh::<domain::salon::Salon>(domain::ids::SALON_ID)
+        .await
+        .context("reading the salon")?;
+    if salon.state.configured {
+        return Ok(());
+    }
+    if let Some(token) = web::admin::setup::new_link(read)
+        .await
+        .context("making a setup link")?
+    {
+        tracing::warn!(
+            "this salon is not set up yet: open {} to create the owner account and set it up (one-time link)",
+            web::admin::setup::link(public_url, &token)
+        );
+    }
+    Ok(())
 }

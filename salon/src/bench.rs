@@ -188,6 +188,8 @@ pub(crate) async fn seed(bus: &CommandBus) -> anyhow::Result<()> {
         time_zone: chrono_tz::UTC,
         currency: Currency::usd(),
         policy,
+        open: true,
+        demo: false,
     };
     bus.execute::<Salon>(SALON_ID, configure, &meta)
         .await

@@ -57,6 +57,8 @@ async fn seed_catalog(bus: &CommandBus) -> anyhow::Result<()> {
         time_zone: TZ,
         currency: Currency::usd(),
         policy,
+        open: true,
+        demo: false,
     };
     bus.execute::<Salon>(SALON_ID, configure, &meta)
         .await

@@ -929,8 +929,8 @@ impl ServerProcess {
             .open(&self.log)?;
         let mut cmd = Command::new(&self.bin);
         cmd.arg("serve").arg("--addr").arg(self.addr.to_string());
-        if !self.demo {
-            cmd.arg("--no-demo");
+        if self.demo {
+            cmd.arg("--demo");
         }
         cmd.env("DATABASE_URL", &self.url)
             .env("SALON_RATE_BOOKINGS", u32::MAX.to_string())

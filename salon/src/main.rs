@@ -33,14 +33,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the server: migrations, demo data on an empty store, projections, HTTP
+    /// Run the server: migrations, projections, HTTP. On an empty store it starts an
+    /// unconfigured salon and logs a one-time setup link; with --demo it seeds the demo salon
     Serve {
         /// Address to listen on
         #[arg(long, env = "SALON_ADDR", default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
-        /// Do not seed the demo salon into an empty store
-        #[arg(long, env = "SALON_NO_DEMO")]
-        no_demo: bool,
+        /// Seed the demo salon (a loc salon in Harlem, marked as a demo on every page) into an
+        /// empty store: true/false, 1/0, yes/no, on/off
+        #[arg(long, env = "SALON_DEMO", value_parser = on_off, num_args = 0..=1, default_value = "false", default_missing_value = "true")]
+        demo: bool,
         /// Longest wait, in milliseconds, for read models after a write before answering
         #[arg(long, env = "SALON_READ_YOUR_WRITES_MS", default_value_t = 2000)]
         read_your_writes_ms: u64,
@@ -97,8 +99,21 @@ enum Command {
     },
     /// Apply pending database migrations and exit
     Migrate,
-    /// Seed the demo salon (a loc salon in Harlem) unless the salon is already set up
-    SeedDemo,
+    /// Seed the demo salon (a loc salon in Harlem) into an empty store; refuses a store whose
+    /// salon is set up
+    #[command(alias = "seed-demo")]
+    Demo,
+    /// Print a one-time link that opens the first-run setup in the owner's panel (valid until
+    /// used, while no owner account exists)
+    SetupLink {
+        /// The public address the link starts with
+        #[arg(
+            long,
+            env = "SALON_PUBLIC_URL",
+            default_value = "http://localhost:8080"
+        )]
+        public_url: String,
+    },
     /// Manage API tokens for integrators
     Token {
         #[command(subcommand)]
@@ -442,7 +457,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve {
             addr,
-            no_demo,
+            demo,
             read_your_writes_ms,
             public_api_base,
             public_intake_url,
@@ -460,13 +475,17 @@ async fn main() -> anyhow::Result<()> {
             config.site =
                 web::SiteConfig::new(public_api_base.as_deref(), public_intake_url.as_deref())?;
             config.site_origins = intake::origins(site_origin.as_deref());
-            config.seed_demo = !no_demo;
+            config.seed_demo = demo;
+            config.setup_link = true;
             config.collect_deposits =
                 std::env::var("STRIPE_SECRET_KEY").is_ok_and(|k| !k.is_empty());
             config.read_your_writes = Duration::from_millis(read_your_writes_ms);
             config.notify = notify;
             config.log_poll = log_poll_ms.map(Duration::from_millis);
             config.calendars = app::calendar_settings_from_env()?;
+            if config.calendars.sealer.is_none() {
+                config.calendars.sealer = Some(app::secret_key_file(&config.database_url)?);
+            }
             config.metrics_token = std::env::var("SALON_METRICS_TOKEN")
                 .ok()
                 .and_then(|t| api::metrics::MetricsToken::new(&t));
@@ -512,7 +531,7 @@ async fn main() -> anyhow::Result<()> {
             store.close().await;
             eprintln!("migrations applied to {}", app::redact(&url));
         }
-        Command::SeedDemo => {
+        Command::Demo => {
             let store = app::open_store(&url).await?;
             let bus = commands::CommandBus::new(store.clone(), migrations::LogSignal::default());
             match bus.seed_demo().await? {
@@ -520,6 +539,23 @@ async fn main() -> anyhow::Result<()> {
                 None => eprintln!("the salon is already set up; nothing seeded"),
             }
             migrations::notify::announce_once(&url, bus.signal().last()).await;
+            store.close().await;
+        }
+        Command::SetupLink { public_url } => {
+            let store = app::open_store(&url).await?;
+            let read = projections::ReadDb::connect(&url).await?;
+            match web::admin::setup::new_link(&read).await? {
+                Some(token) => println!("{}", web::admin::setup::link(&public_url, &token)),
+                None => {
+                    eprintln!(
+                        "an owner account exists already: log in at {}/admin/login (salon owner add \
+                         --email … sets a new password)",
+                        public_url.trim_end_matches('/')
+                    );
+                    std::process::exit(1);
+                }
+            }
+            read.close().await;
             store.close().await;
         }
         Command::Owner { command } => {

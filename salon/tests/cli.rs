@@ -28,7 +28,8 @@ fn help_lists_every_subcommand_with_a_line() {
     for sub in [
         "serve",
         "migrate",
-        "seed-demo",
+        "demo",
+        "setup-link",
         "token",
         "events",
         "replay",
@@ -207,6 +208,46 @@ async fn cli_round_trip(url: &str) {
     // A replay repairs it.
     salon(url, &["replay", "--projection", "tokens"]);
     salon(url, &["replay", "--projection", "tokens", "--verify"]);
+}
+
+/// `salon setup-link` prints a one-time link into the first-run setup while nobody can log in,
+/// and refuses (exit 1, in words) once an owner account exists.
+#[test]
+fn setup_link_is_printed_until_an_owner_account_exists() {
+    let dir = std::env::temp_dir().join(format!("salon-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = scratch::sqlite_in(&dir, "salon.db");
+    salon(&url, &["migrate"]);
+    let first = salon(
+        &url,
+        &["setup-link", "--public-url", "https://book.example/"],
+    );
+    let link = String::from_utf8_lossy(&first.stdout).trim().to_string();
+    let token = link
+        .strip_prefix("https://book.example/admin/setup?token=")
+        .unwrap_or_else(|| panic!("not a setup link: {link}"));
+    assert!(
+        token.len() >= 32,
+        "the token is too short to be unguessable: {token}"
+    );
+    let second = salon(&url, &["setup-link"]);
+    assert_ne!(first.stdout, second.stdout, "each link is new");
+    let added = Command::new(BIN)
+        .args(["owner", "add", "--email", "owner@example.com"])
+        .env("DATABASE_URL", &url)
+        .env("SALON_ADMIN_PASSWORD", "a long enough password")
+        .output()
+        .expect("owner add");
+    assert!(added.status.success());
+    let refused = Command::new(BIN)
+        .args(["setup-link"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("setup-link");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("owner account exists"));
+    assert!(refused.stdout.is_empty());
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]

@@ -20,7 +20,11 @@ fn free_port() -> u16 {
 
 fn serve(url: &str, port: u16) -> Child {
     Command::new(BIN)
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .args(["serve", "--demo", "--addr", &format!("127.0.0.1:{port}")])
+        .env(
+            "SALON_SECRET_KEY",
+            "test-secret-key-of-at-least-32-characters",
+        )
         .env("DATABASE_URL", url)
         .env("SALON_LOG", "warn")
         .env("SALON_RATE_BOOKINGS", "1000000")

@@ -421,7 +421,11 @@ async fn sigterm_drains_the_request_in_flight_and_logs_carry_the_request_id() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut server = Command::new(BIN)
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .args(["serve", "--demo", "--addr", &format!("127.0.0.1:{port}")])
+        .env(
+            "SALON_SECRET_KEY",
+            "test-secret-key-of-at-least-32-characters",
+        )
         .env("DATABASE_URL", &url)
         .env("SALON_LOG_FORMAT", "json")
         .env("SALON_LOG", "info,sqlx=warn,salon::http=debug")

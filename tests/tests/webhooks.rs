@@ -613,11 +613,10 @@ async fn filtered_out_types_and_paused_subscriptions_get_nothing() {
             .bus
             .execute::<domain::salon::Salon>(
                 domain::ids::SALON_ID,
-                domain::salon::SalonCommand::Update {
+                domain::salon::SalonCommand::Update(Box::new(domain::salon::SalonChanges {
                     name: Some("Webhook Salon".into()),
-                    time_zone: None,
-                    policy: None,
-                },
+                    ..Default::default()
+                })),
                 &meta,
             )
             .await

@@ -105,3 +105,16 @@
   }
   es.addEventListener('ReviewSubmitted', () => toast('A client left a review.', null));
 })();
+
+// First-run setup: preselect the browser's own time zone when nothing is saved yet.
+(() => {
+  const select = document.querySelector('select[data-guess="browser"]');
+  if (!select) return;
+  let zone = '';
+  try {
+    zone = Intl.DateTimeFormat().resolvedOptions().timeZone || '';
+  } catch {
+    return;
+  }
+  if ([...select.options].some((o) => o.value === zone)) select.value = zone;
+})();

@@ -367,6 +367,12 @@ fn place_problem(e: PlaceError) -> Problem {
             p.alternatives = Some(alternatives);
             p
         }
+        PlaceError::NotOpen => Problem::new(
+            StatusCode::CONFLICT,
+            "salon-not-open",
+            "Not taking bookings yet",
+            "The salon is not open for online bookings yet. Please try again soon or contact the salon.",
+        ),
         PlaceError::KeyReused => Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency-key-reused",

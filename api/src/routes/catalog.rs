@@ -1,19 +1,9 @@
-//! The salon's settings (public, for the booking site), and the DRF list envelope
-//! `{count, next, previous, results}` every list answers with. Services and stylists have
-//! their own modules.
+//! The DRF list envelope `{count, next, previous, results}` every list answers with, and its
+//! paging. The salon, services and stylists have their own modules.
 
-use crate::problem::{FieldError, Problem};
-use crate::AppState;
-use axum::extract::State;
+use crate::problem::FieldError;
 use axum::http::Uri;
-use axum::routing::get;
-use axum::{Json, Router};
-use projections::queries;
 use serde::{Deserialize, Serialize};
-
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/salon", get(salon))
-}
 
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
@@ -112,21 +102,4 @@ pub fn page_of<T>(results: Vec<T>, count: usize, page: Page, uri: &Uri) -> Paged
         previous,
         results,
     }
-}
-
-/// The salon's name, time zone, currency and booking policy (what the booking site shows).
-#[utoipa::path(
-    get,
-    path = "/api/v1/salon",
-    operation_id = "get_salon",
-    tag = "catalog",
-    responses(
-        (status = 200, description = "The salon", body = queries::SalonView),
-        (status = 503, response = crate::openapi::Unavailable),
-    ),
-)]
-pub(crate) async fn salon(
-    State(state): State<AppState>,
-) -> Result<Json<queries::SalonView>, Problem> {
-    Ok(Json(queries::salon(&state.read).await?))
 }

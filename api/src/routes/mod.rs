@@ -8,6 +8,7 @@ pub mod health;
 pub mod history;
 pub mod manage;
 pub mod reviews;
+pub mod salon;
 pub mod services;
 pub mod stream;
 pub mod stylists;

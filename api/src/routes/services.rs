@@ -273,13 +273,7 @@ pub(crate) async fn create(
             errors.push(FieldError::new(field, "is required"));
         }
     }
-    let currency = match raw.currency {
-        Some(_) => None,
-        None => Some(
-            Currency::parse(&queries::salon(&state.read).await?.currency)
-                .unwrap_or_else(|_| Currency::usd()),
-        ),
-    };
+    let currency = salon_currency(&state, raw.currency.as_deref(), &mut errors).await?;
     let patch = raw.patch(&mut errors);
     if !errors.is_empty() {
         return Err(Problem::validation(errors));
@@ -292,7 +286,7 @@ pub(crate) async fn create(
         buffer_after_minutes: patch.buffer_after_minutes.unwrap_or_default(),
         price_cents: patch.price_cents.unwrap_or_default(),
         deposit_cents: patch.deposit_cents.unwrap_or_default(),
-        currency: patch.currency.or(currency).unwrap_or_else(Currency::usd),
+        currency,
     };
     let id = ServiceId::new();
     let meta = metadata(&who, request_id, reason(&headers));
@@ -353,6 +347,9 @@ pub(crate) async fn update(
     who.require_write()?;
     let sid = parse_id(&id)?;
     let mut errors = Vec::new();
+    if raw.currency.is_some() {
+        salon_currency(&state, raw.currency.as_deref(), &mut errors).await?;
+    }
     let patch = raw.patch(&mut errors);
     if !errors.is_empty() {
         return Err(Problem::validation(errors));
@@ -426,6 +423,31 @@ pub(crate) async fn archive(
         .map_err(|e| bus_problem(e, rejected))?;
     crate::settle(&state, &[Projection::Catalog], committed.position).await;
     Ok(with_etag(StatusCode::NO_CONTENT, loaded.version as i64))
+}
+
+/// One salon, one currency: a service is priced in the salon's currency. A `currency` sent
+/// must name it (a field error otherwise); the salon's currency is the answer either way.
+async fn salon_currency(
+    state: &AppState,
+    sent: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) -> Result<Currency, Problem> {
+    let salon = queries::salon(&state.read).await?;
+    let own = Currency::parse(&salon.currency).unwrap_or_else(|_| Currency::usd());
+    if let Some(sent) = sent {
+        match Currency::parse(sent) {
+            Ok(c) if c == own => {}
+            Ok(_) => errors.push(FieldError::new(
+                "currency",
+                format!(
+                    "must be the salon's currency, {} (change the salon's currency in its settings)",
+                    own.as_str()
+                ),
+            )),
+            Err(e) => errors.push(FieldError::new("currency", e.message)),
+        }
+    }
+    Ok(own)
 }
 
 #[cfg(test)]

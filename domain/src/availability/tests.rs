@@ -85,6 +85,8 @@ struct Setup {
     time_off: Vec<TimeOff>,
     busy: Vec<Interval>,
     span: ServiceSpan,
+    opening_hours: WeeklyHours,
+    closures: Vec<crate::salon::Closure>,
 }
 
 impl Setup {
@@ -101,6 +103,8 @@ impl Setup {
             time_off: vec![],
             busy: vec![],
             span: span(60, 0, 0),
+            opening_hours: WeeklyHours::default(),
+            closures: vec![],
         }
     }
 
@@ -115,6 +119,8 @@ impl Setup {
             time_zone: NY,
             policy: &self.policy,
             now: self.now,
+            opening_hours: &self.opening_hours,
+            closures: &self.closures,
         }
     }
 
@@ -690,4 +696,59 @@ fn a_span_blocks_its_buffers_around_the_appointment() {
             instant("2027-03-02T16:15:00Z")
         )
     );
+}
+
+#[test]
+fn a_stylist_works_only_while_the_salon_is_open() {
+    let mut setup = Setup::new().open("08:00", "18:00", &[]);
+    setup.span = span(60, 0, 0);
+    setup.opening_hours = weekly(&EVERY_DAY, day_hours("10:00", "13:00", &[]));
+    assert_eq!(
+        setup.starts(date(2027, 3, 2)),
+        strings(&["10:00", "10:30", "11:00", "11:30", "12:00"])
+    );
+}
+
+#[test]
+fn the_salons_breaks_block_every_stylist() {
+    let mut setup = Setup::new().open("09:00", "12:00", &[]);
+    setup.opening_hours = weekly(
+        &EVERY_DAY,
+        day_hours("09:00", "17:00", &[("10:00", "11:00")]),
+    );
+    assert_eq!(setup.starts(date(2027, 3, 2)), strings(&["09:00", "11:00"]));
+}
+
+#[test]
+fn a_weekday_the_salon_is_closed_has_no_slots_though_the_stylist_works() {
+    let mut setup = Setup::new();
+    // Open on Mondays only; 2027-03-02 is a Tuesday.
+    setup.opening_hours = weekly(&[DayKey::Mon], day_hours("09:00", "17:00", &[]));
+    assert!(setup.starts(date(2027, 3, 2)).is_empty());
+    assert!(!setup.starts(date(2027, 3, 1)).is_empty());
+    assert!(!setup.is_free(instant("2027-03-02T15:00:00Z")));
+}
+
+#[test]
+fn a_closure_blocks_each_of_its_days_and_no_other() {
+    let mut setup = Setup::new();
+    setup.closures = vec![crate::salon::Closure {
+        from: date(2027, 3, 2),
+        to: date(2027, 3, 3),
+        label: "Away".into(),
+    }];
+    assert!(setup.starts(date(2027, 3, 1)).len() > 1);
+    assert!(setup.starts(date(2027, 3, 2)).is_empty());
+    assert!(setup.starts(date(2027, 3, 3)).is_empty());
+    assert!(setup.starts(date(2027, 3, 4)).len() > 1);
+    // 10:00 in New York on the closed day.
+    assert!(!setup.is_free(instant("2027-03-02T15:00:00Z")));
+    assert!(setup.is_free(instant("2027-03-04T15:00:00Z")));
+}
+
+#[test]
+fn salon_hours_that_do_not_meet_the_stylists_leave_the_day_empty() {
+    let mut setup = Setup::new().open("09:00", "12:00", &[]);
+    setup.opening_hours = weekly(&EVERY_DAY, day_hours("13:00", "17:00", &[]));
+    assert!(setup.starts(date(2027, 3, 2)).is_empty());
 }

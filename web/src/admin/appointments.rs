@@ -771,6 +771,10 @@ async fn book(State(admin): State<Admin>, Posted { session, form }: Posted) -> R
                         alternatives_text(&ctx, &alternatives)
                     ),
                 ),
+                PlaceError::NotOpen => (
+                    "_form",
+                    "The salon is not taking bookings yet.".to_string(),
+                ),
                 PlaceError::KeyReused => (
                     "_form",
                     "This form was already sent with other details. Reload the page and book again.".to_string(),

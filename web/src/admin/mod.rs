@@ -37,6 +37,7 @@ pub mod accounts;
 mod appointments;
 mod moderation;
 mod settings;
+pub mod setup;
 mod team;
 mod view;
 
@@ -148,6 +149,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(deps: AdminDeps, config: AdminCo
         .merge(team::routes())
         .merge(moderation::routes())
         .merge(settings::routes())
+        .merge(setup::routes())
         .layer(axum::middleware::map_response(
             crate::dashboard::security_headers,
         ))

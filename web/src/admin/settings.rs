@@ -18,7 +18,7 @@ use domain::calendar_source::{
     MAX_SYNC_MINUTES, MIN_SYNC_MINUTES,
 };
 use domain::ids::{CalendarSourceId, StylistId, TokenId, SALON_ID};
-use domain::salon::{Salon, SalonCommand};
+use domain::salon::{Salon, SalonChanges, SalonCommand};
 use domain::schedule::BookingPolicy;
 use domain::token::Scope;
 use projections::calendars::calendar_sources;
@@ -70,7 +70,7 @@ const POLICY: [(&str, &str, &str, u32, u32); 5] = [
         0,
         60 * 24 * 14,
     ),
-    ("horizon", "Book up to", "days ahead", 1, 730),
+    ("horizon", "Book up to", "days ahead", 1, 366),
     ("hold", "Hold an unpaid deposit for", "minutes", 5, 24 * 60),
     (
         "cancellation_window",
@@ -81,81 +81,16 @@ const POLICY: [(&str, &str, &str, u32, u32); 5] = [
     ),
 ];
 
-pub struct PolicyField {
-    pub name: &'static str,
-    pub label: &'static str,
-    pub help: &'static str,
-    pub value: String,
-    pub min: u32,
-    pub max: u32,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "admin/settings.html")]
-struct SettingsPage {
-    chrome: Chrome,
-    name: String,
-    time_zone: String,
-    zones: Vec<&'static str>,
-    currency: String,
-    policy: Vec<PolicyField>,
-    errors: Errors,
-}
-
-fn policy_values(p: &BookingPolicy) -> [u32; 5] {
-    [
-        p.slot_step_minutes,
-        p.lead_time_minutes,
-        p.horizon_days,
-        p.hold_minutes,
-        p.cancellation_window_hours,
-    ]
-}
-
-fn policy_fields(values: [String; 5]) -> Vec<PolicyField> {
-    POLICY
-        .iter()
-        .zip(values)
-        .map(|((name, label, help, min, max), value)| PolicyField {
-            name,
-            label,
-            help,
-            value,
-            min: *min,
-            max: *max,
-        })
-        .collect()
-}
-
+/// Settings: the salon's details, hours and closures, policy, and whether clients can book,
+/// each form saving back here (see [`super::setup`], whose steps they share).
 async fn settings_page(
     admin: &Admin,
     session: &crate::auth::Session,
     done: Option<&str>,
-    sent: Option<(String, String, [String; 5])>,
+    _sent: Option<(String, String, [String; 5])>,
     errors: Errors,
 ) -> Response {
-    let ctx = or_page!(Ctx::load(admin).await);
-    let (name, time_zone, values) = sent.unwrap_or_else(|| {
-        (
-            ctx.salon.clone(),
-            ctx.tz.name().to_string(),
-            policy_values(&ctx.policy).map(|v| v.to_string()),
-        )
-    });
-    let chrome = view::chrome(admin, &ctx, session, "settings", done).await;
-    (
-        status_of(&errors),
-        SettingsPage {
-            chrome,
-            name,
-            time_zone,
-            zones: chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()).collect(),
-            currency: ctx.currency.clone(),
-            policy: policy_fields(values),
-            errors,
-        },
-    )
-        .into_response()
+    super::setup::render(admin, session, "settings", done, None, errors).await
 }
 
 async fn settings(State(admin): State<Admin>, Owner(session): Owner, Query(p): Params) -> Response {
@@ -202,11 +137,12 @@ async fn save_settings(State(admin): State<Admin>, Posted { session, form }: Pos
         }
     }
     if errors.is_empty() {
-        let command = SalonCommand::Update {
+        let command = SalonCommand::Update(Box::new(SalonChanges {
             name: Some(name.clone()),
             time_zone: tz,
             policy: Some(policy),
-        };
+            ..SalonChanges::default()
+        }));
         match execute::<Salon>(&admin, SALON_ID, command, &metadata(&session, &form)).await {
             Ok(n) => {
                 return see_other(if n > 0 {

@@ -20,6 +20,10 @@ pub struct Chrome {
     pub stale: Option<String>,
     /// What the last write did, in words (from the `done` code of the redirect).
     pub notice: Option<&'static str>,
+    /// The demo salon: a banner says so on every page.
+    pub demo: bool,
+    /// Clients cannot book yet: a banner links to the setup.
+    pub not_open: bool,
 }
 
 /// Messages a redirect after a write may ask a page to show (`?done=CODE`). Fixed words: the
@@ -37,6 +41,14 @@ const NOTICES: &[(&str, &str)] = &[
     ),
     ("unchanged", "Nothing changed: that was already so."),
     ("saved", "Saved."),
+    (
+        "opened",
+        "The salon is open for bookings: clients can book on the site now.",
+    ),
+    (
+        "closed",
+        "The salon stopped taking bookings: the site says so until you open again.",
+    ),
     ("hired", "The stylist was added."),
     ("hours", "The working hours were saved."),
     ("time-off", "The time off was added."),
@@ -64,9 +76,10 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
 /// The salon's settings and the catalog, with the names behind ids.
 pub struct Ctx {
     pub salon: String,
+    /// Everything the salon's settings hold.
+    pub settings: queries::SalonView,
     pub tz: Tz,
     pub currency: String,
-    pub policy: domain::schedule::BookingPolicy,
     /// Every stylist and service, archived ones too.
     pub stylists: Vec<StylistView>,
     pub services: Vec<ServiceView>,
@@ -85,10 +98,10 @@ impl Ctx {
             .chain(services.iter().map(|s| (s.id.clone(), s.name.clone())))
             .collect();
         Ok(Self {
-            salon: salon.name,
+            salon: salon.name.clone(),
             tz: salon.time_zone,
-            currency: salon.currency,
-            policy: salon.policy,
+            currency: salon.currency.clone(),
+            settings: salon,
             stylists,
             services,
             names,
@@ -176,6 +189,8 @@ pub async fn chrome(
         owner: session.subject.clone(),
         stale,
         notice: notice(done),
+        demo: ctx.settings.demo,
+        not_open: !ctx.settings.open,
     }
 }
 
