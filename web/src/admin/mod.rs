@@ -17,7 +17,8 @@
 //! Map: `mod` (state, routes, guard, login, forms, writes), `accounts` (owner accounts),
 //! `appointments` (day, week, bookings, one booking and its actions, booking by hand),
 //! `team` (stylists and services), `moderation` (reviews), `settings` (the salon, calendar
-//! sources, API tokens, owner accounts), `view` (words, times, field errors).
+//! sources, API tokens, owner accounts), `imports` (a client list from another product),
+//! `view` (words, times, field errors).
 
 // Helpers that fail with a finished page (`Response`) are on the failure path, once per request;
 // boxing the page would cost an allocation there and gain nothing.
@@ -35,6 +36,7 @@ macro_rules! or_page {
 
 pub mod accounts;
 mod appointments;
+mod imports;
 mod moderation;
 mod settings;
 mod team;
@@ -148,6 +150,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(deps: AdminDeps, config: AdminCo
         .merge(team::routes())
         .merge(moderation::routes())
         .merge(settings::routes())
+        .merge(imports::routes())
         .layer(axum::middleware::map_response(
             crate::dashboard::security_headers,
         ))
@@ -182,6 +185,7 @@ pub const PAGES: &[&str] = &[
     "/admin/tokens",
     "/admin/settings",
     "/admin/accounts",
+    "/admin/import",
 ];
 /// Fragments (htmx): 401 without a session.
 pub const FRAGMENTS: &[&str] = &["/admin/fragments/day", "/admin/fragments/bookings"];
@@ -213,6 +217,7 @@ pub const FORMS: &[&str] = &[
     "/admin/settings",
     "/admin/accounts",
     "/admin/accounts/remove",
+    "/admin/import",
 ];
 
 // ---------------------------------------------------------------------------------------------
