@@ -471,6 +471,13 @@ pub fn consent(raw: &str) -> Option<bool> {
 /// the sheet's `errors` with their line numbers.
 pub fn read(bytes: &[u8], options: &Options) -> Result<Sheet, FileError> {
     let (text, encoding) = decode(bytes)?;
+    // One kind of line ending, so that lines are counted right: Windows' CRLF and old Macs' CR
+    // become LF, inside quoted notes too.
+    let text = if text.contains('\n') {
+        text.replace("\r\n", "\n")
+    } else {
+        text.replace('\r', "\n")
+    };
     let delimiter = sniff_delimiter(&text);
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
@@ -493,19 +500,34 @@ pub fn read(bytes: &[u8], options: &Options) -> Result<Sheet, FileError> {
             .find(|(g, _)| *g == f)
             .map_or(&[], |(_, c)| c.as_slice())
     };
+    // Lines by byte offset: the reader's own count leaves out empty lines.
+    let breaks: Vec<usize> = text
+        .bytes()
+        .enumerate()
+        .filter(|(_, b)| *b == b'\n')
+        .map(|(i, _)| i)
+        .collect();
+    // A record's start may be reported at the empty lines before it: skip those.
+    let line_at = |byte: u64| {
+        let mut at = byte as usize;
+        while text.as_bytes().get(at) == Some(&b'\n') {
+            at += 1;
+        }
+        breaks.partition_point(|&i| i < at) as u64 + 1
+    };
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     for record in records {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, |p| line_at(p.byte()));
                 return Err(FileError::NotCsv(format!(
                     "line {line} cannot be read: {e}"
                 )));
             }
         };
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| line_at(p.byte()));
         if record.iter().all(|v| v.trim().is_empty()) {
             continue;
         }
@@ -748,6 +770,13 @@ mod tests {
         );
         assert_eq!(s.errors[1].line, 5);
         assert!(s.errors[1].reason.contains("phone"), "{}", s.errors[1]);
+    }
+
+    #[test]
+    fn line_numbers_hold_with_windows_line_endings() {
+        let s = sheet("Name,Email\r\nAda,ada@example.com\r\n\r\nBob,bob@\r\n");
+        assert_eq!(s.rows[0].line, 2);
+        assert_eq!(s.errors[0].line, 4);
     }
 
     #[test]
