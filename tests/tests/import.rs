@@ -400,6 +400,18 @@ async fn panel_upload_preview_confirm_on(backend: migrations::Backend) {
         assert!(html.contains(words), "{words}: {html}");
     }
 
+    // Over 10 MB: refused in words.
+    let big = vec![b'a'; commands::import::MAX_BYTES + 1];
+    let (status, html) =
+        post_multipart(&app, &owner, &[("csrf", &csrf)], Some(("big.csv", &big))).await;
+    assert_eq!(status, 413);
+    assert!(html.contains("larger than 10 MB"), "{html}");
+    assert_eq!(
+        count_events(&app).await,
+        before,
+        "refused uploads wrote nothing"
+    );
+
     // A bad e-mail: the preview lists its line and offers no confirmation.
     let (status, html) = post_multipart(
         &app,

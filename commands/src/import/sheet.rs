@@ -456,6 +456,11 @@ fn list(headers: &[String]) -> String {
     }
 }
 
+/// An empty cell, or one that says so ("-", "N/A", "none"): nothing to read.
+fn placeholder(raw: &str) -> bool {
+    matches!(squash(raw).as_str(), "" | "na" | "none" | "null" | "nil")
+}
+
 /// A marketing-consent cell: yes, no, or not known.
 pub fn consent(raw: &str) -> Option<bool> {
     match squash(raw).as_str() {
@@ -550,7 +555,7 @@ pub fn read(bytes: &[u8], options: &Options) -> Result<Sheet, FileError> {
                 .join(" ");
         }
         let raw_email = first(Field::Email);
-        let email = if raw_email.is_empty() {
+        let email = if placeholder(&raw_email) {
             None
         } else {
             match Email::parse(&raw_email) {
@@ -561,8 +566,14 @@ pub fn read(bytes: &[u8], options: &Options) -> Result<Sheet, FileError> {
                 }
             }
         };
+        // Spreadsheets keep leading zeros with a quote ('0770…) or a formula (="0770…").
         let raw_phone = first(Field::Phone);
-        let phone = if raw_phone.is_empty() {
+        let raw_phone = raw_phone
+            .trim_start_matches('\'')
+            .trim_start_matches("=\"")
+            .trim_end_matches('"')
+            .to_string();
+        let phone = if placeholder(&raw_phone) {
             None
         } else {
             match phone::normalise(&raw_phone, options.country) {
@@ -770,6 +781,24 @@ mod tests {
         );
         assert_eq!(s.errors[1].line, 5);
         assert!(s.errors[1].reason.contains("phone"), "{}", s.errors[1]);
+    }
+
+    #[test]
+    fn placeholders_and_spreadsheet_quoting_are_read_as_people_mean_them() {
+        let o = Options {
+            country: phone::country("GB").unwrap(),
+            ..Options::default()
+        };
+        let s = read(
+            "Name,Email,Phone\nAda,N/A,'07700 900123\nBob,bob@example.com,\"=\"\"07700 900124\"\"\"\nCy,cy@example.com,-\n".as_bytes(),
+            &o,
+        )
+        .unwrap();
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+        assert_eq!(s.rows[0].email, None);
+        assert_eq!(s.rows[0].phone.as_ref().unwrap().as_str(), "+447700900123");
+        assert_eq!(s.rows[1].phone.as_ref().unwrap().as_str(), "+447700900124");
+        assert_eq!(s.rows[2].phone, None);
     }
 
     #[test]
