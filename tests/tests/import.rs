@@ -193,6 +193,26 @@ async fn imports_merge_duplicates_refuse_bad_rows_and_run_twice_on(backend: migr
         assert_eq!(m["actor"], "cli");
         assert_eq!(m["reason"], "test import");
     }
+    // The audit log an integrator reads filters on the new source.
+    let mut audit = Value::Null;
+    for _ in 0..200 {
+        audit = app
+            .call(
+                Method::GET,
+                "/api/v1/audit?source=import",
+                Some(&token),
+                None,
+                &[],
+            )
+            .await
+            .body;
+        if audit["count"] == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(audit["count"], 3, "{audit}");
+    assert_eq!(audit["results"][0]["source"], "import", "{audit}");
     // The consent is in the client's (sealed) details: the aggregate reads it back.
     let ada_id =
         domain::ids::ClientId::for_email(&domain::values::Email::parse("ada@example.com").unwrap());
