@@ -520,3 +520,43 @@ async fn panel_upload_preview_and_confirm() {
         panel_upload_preview_confirm_on(backend).await;
     }
 }
+
+/// A list longer than one SQLite statement and one key-ring chunk: written whole, in one
+/// append, and read back by the projections.
+async fn a_long_list_imports_whole_on(backend: migrations::Backend) {
+    let app = spawn(backend).await;
+    let token = app.token("long-import", domain::token::Scope::Read).await;
+    let mut csv = String::from("Full Name\tEmail\tPhone\n");
+    for i in 0..600 {
+        csv.push_str(&format!(
+            "Client {i}\tclient{i}@example.com\t212555{i:04}\n"
+        ));
+    }
+    let state = &app.server.state;
+    let plan = import::preview(&state.bus, &state.read, csv.as_bytes(), &Options::default())
+        .await
+        .expect("preview");
+    assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+    assert_eq!(plan.sheet.delimiter, '\t');
+    let meta = EventMetadata::new("cli", Source::Import);
+    let started = std::time::Instant::now();
+    let committed = import::commit(&state.bus, &plan, &meta)
+        .await
+        .expect("commit");
+    assert_eq!(committed.events, 600);
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{backend:?}: 600 clients took {:?}",
+        started.elapsed()
+    );
+    let last = client_eventually(&app, &token, "client599@example.com", |_| true).await;
+    assert_eq!(last["phone"], "+12125550599");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_long_list_imports_whole() {
+    for backend in BACKENDS {
+        a_long_list_imports_whole_on(backend).await;
+    }
+}
