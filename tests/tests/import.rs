@@ -481,6 +481,36 @@ async fn panel_upload_preview_confirm_on(backend: migrations::Backend) {
     assert!(html.contains("<strong>3</strong> new clients"), "{html}");
     assert_eq!(count_events(&app).await, before, "a preview writes nothing");
 
+    // Columns chosen by hand: without the memo column, line 3 adds nothing to Ada.
+    let data = hidden(&html, "confirm", "data");
+    let (status, again) = post_multipart(
+        &app,
+        &owner,
+        &[
+            ("csrf", &csrf),
+            ("data", &data),
+            ("file_name", "square.csv"),
+            ("map_notes", "-"),
+            ("country", "US"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert!(
+        again.contains("<option value=\"-\" selected>Not imported</option>"),
+        "{again}"
+    );
+    assert!(
+        again.contains("Already there as line 2 (same e-mail)"),
+        "{again}"
+    );
+    assert!(
+        again.contains("“Memo”"),
+        "the memo is listed as not imported: {again}"
+    );
+    assert_eq!(count_events(&app).await, before);
+
     // Confirmed: written, with the owner as the actor.
     let fields: Vec<(String, String)> = ["fingerprint", "data", "file_name", "country"]
         .iter()
