@@ -12,6 +12,7 @@
 //! - `reviews`: a review decided on the booking it is about.
 //! - `clients`: forgetting a client (their key deleted, `ClientForgotten` recorded).
 //! - `tokens`, `demo`: API token creation and demo data.
+//! - `import`: a client list from another booking product (CSV), previewed, then committed.
 //!
 //! It never imports the read side; the two meet at the log.
 
@@ -20,6 +21,7 @@ pub mod bus;
 pub mod calendars;
 pub mod clients;
 pub mod demo;
+pub mod import;
 pub mod lifecycle;
 pub mod links;
 pub mod payments;

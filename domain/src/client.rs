@@ -26,6 +26,10 @@ pub struct ClientDetails {
     /// The owner's notes (preferences, allergies); never shown to the client.
     #[serde(default)]
     pub notes: String,
+    /// Whether the client agreed to marketing emails; `None` when nobody asked (every event
+    /// written before imports existed reads so, hence optional without a new version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marketing_consent: Option<bool>,
 }
 
 impl ClientDetails {
@@ -47,6 +51,7 @@ pub struct ClientChanges {
     pub email: Option<Email>,
     pub phone: Option<Option<Phone>>,
     pub notes: Option<String>,
+    pub marketing_consent: Option<Option<bool>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -220,6 +225,9 @@ impl Aggregate for Client {
                 if let Some(notes) = changes.notes {
                     next.notes = notes;
                 }
+                if let Some(consent) = changes.marketing_consent {
+                    next.marketing_consent = consent;
+                }
                 let next = next.validate()?;
                 if next != current {
                     sink.write(ClientEvent::ClientUpdated { id, details: next }, self)
@@ -282,6 +290,7 @@ mod tests {
             email: Email::parse("Ada@Example.com").unwrap(),
             phone: Some(Phone::parse("(212) 555-0142").unwrap()),
             notes: "Prefers mornings.".into(),
+            marketing_consent: None,
         }
     }
 
@@ -322,6 +331,26 @@ mod tests {
                 },
             })
             .then_expect_events(vec![registered()]);
+    }
+
+    #[test]
+    fn details_without_marketing_consent_read_as_before() {
+        // Events written before consent existed have no such field.
+        let old = serde_json::json!({"name": "Ada Lovelace", "email": "ada@example.com",
+            "phone": null, "notes": ""});
+        let details: ClientDetails = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(details.marketing_consent, None);
+        assert_eq!(serde_json::to_value(&details).unwrap(), old);
+        let agreed = ClientDetails {
+            marketing_consent: Some(true),
+            ..details
+        };
+        let text = serde_json::to_value(&agreed).unwrap();
+        assert_eq!(text["marketing_consent"], true);
+        assert_eq!(
+            serde_json::from_value::<ClientDetails>(text).unwrap(),
+            agreed
+        );
     }
 
     #[test]

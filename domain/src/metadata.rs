@@ -16,6 +16,8 @@ pub enum Source {
     Intake,
     Cli,
     Job,
+    /// A client list imported from another booking product (`salon import clients`, the panel).
+    Import,
 }
 
 impl fmt::Display for Source {
@@ -28,6 +30,7 @@ impl fmt::Display for Source {
             Source::Intake => "intake",
             Source::Cli => "cli",
             Source::Job => "job",
+            Source::Import => "import",
         };
         f.write_str(s)
     }

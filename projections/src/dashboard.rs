@@ -223,7 +223,7 @@ pub struct AuditFilter {
     pub to: Option<String>,
     /// Exact actor (`client`, `owner`, `token:<name>`, …).
     pub actor: Option<String>,
-    /// The path: spa, panel, api, webhook, intake, cli, job.
+    /// The path: spa, panel, api, webhook, intake, cli, job, import.
     pub source: Option<String>,
     /// What it was about: Booking, Service, Stylist, …
     pub aggregate_type: Option<String>,

@@ -12,7 +12,9 @@ use sqlx::Row;
 type Result<T> = std::result::Result<T, QueryError>;
 
 /// The paths an event can come by (its `source`).
-pub const SOURCES: &[&str] = &["spa", "panel", "api", "webhook", "intake", "cli", "job"];
+pub const SOURCES: &[&str] = &[
+    "spa", "panel", "api", "webhook", "intake", "cli", "job", "import",
+];
 
 /// One audit entry: who did what, when, why, by which path, because of what.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -32,7 +34,7 @@ pub struct AuditEntry {
     pub recorded_at: String,
     /// `client`, `owner`, `partner`, `token:<name>`, `stripe`, `calendar:<source>`, `system`.
     pub actor: String,
-    /// The path it came by: `spa`, `panel`, `api`, `webhook`, `intake`, `cli`, `job`.
+    /// The path it came by: `spa`, `panel`, `api`, `webhook`, `intake`, `cli`, `job`, `import`.
     pub source: String,
     pub aggregate_type: String,
     pub aggregate_id: String,

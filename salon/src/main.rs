@@ -129,6 +129,11 @@ enum Command {
         #[command(subcommand)]
         command: ClientsCommand,
     },
+    /// Import clients from another booking product's export (preview; --commit writes)
+    Import {
+        #[command(subcommand)]
+        command: salon::import::ImportCommand,
+    },
     /// Read the event log
     Events {
         #[command(subcommand)]
@@ -606,6 +611,7 @@ async fn main() -> anyhow::Result<()> {
             let id = salon::clients::forget(&url, &client, reason).await?;
             eprintln!("forgot client {id}");
         }
+        Command::Import { command } => salon::import::run(&url, command).await?,
         Command::Token {
             command: TokenCommand::Create { name, scope },
         } => {

@@ -101,6 +101,7 @@ fn the_log() -> Log {
                 email: Email::parse(ada).expect("email"),
                 phone: None,
                 notes: "Prefers mornings.".into(),
+                marketing_consent: None,
             },
         },
     );

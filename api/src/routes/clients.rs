@@ -130,6 +130,7 @@ fn learned(view: &ClientView) -> Option<ClientDetails> {
         email: Email::parse(&view.email).ok()?,
         phone: view.phone.as_deref().and_then(|p| Phone::parse(p).ok()),
         notes: view.notes.clone(),
+        marketing_consent: None,
     })
 }
 
@@ -331,6 +332,7 @@ pub(crate) async fn create(
         email,
         phone,
         notes: raw.notes.unwrap_or_default(),
+        marketing_consent: None,
     };
     let id = details.id().to_string();
     let meta = metadata(&who, request_id, reason(&headers));
@@ -401,6 +403,7 @@ pub(crate) async fn update(
             Some(p) => parse_field(&mut errors, Some(p), Phone::parse).map(Some),
         },
         notes: raw.notes,
+        marketing_consent: None,
     };
     if !errors.is_empty() {
         return Err(Problem::validation(errors));

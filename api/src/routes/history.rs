@@ -41,7 +41,7 @@ pub(crate) struct AuditFilters {
     /// Several actors, comma-separated.
     #[serde(rename = "actor__in")]
     actor_in: Option<String>,
-    /// The path: `spa`, `panel`, `api`, `webhook`, `intake`, `cli` or `job`.
+    /// The path: `spa`, `panel`, `api`, `webhook`, `intake`, `cli`, `job` or `import`.
     source: Option<String>,
     #[serde(rename = "source__in")]
     source_in: Option<String>,

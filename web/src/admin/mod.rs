@@ -17,7 +17,8 @@
 //! Map: `mod` (state, routes, guard, login, forms, writes), `accounts` (owner accounts),
 //! `appointments` (day, week, bookings, one booking and its actions, booking by hand),
 //! `team` (stylists and services), `moderation` (reviews), `settings` (the salon, calendar
-//! sources, API tokens, owner accounts), `view` (words, times, field errors).
+//! sources, API tokens, owner accounts), `imports` (a client list from another product),
+//! `view` (words, times, field errors).
 
 // Helpers that fail with a finished page (`Response`) are on the failure path, once per request;
 // boxing the page would cost an allocation there and gain nothing.
@@ -35,6 +36,7 @@ macro_rules! or_page {
 
 pub mod accounts;
 mod appointments;
+mod imports;
 mod moderation;
 mod settings;
 pub mod setup;
@@ -150,6 +152,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(deps: AdminDeps, config: AdminCo
         .merge(moderation::routes())
         .merge(settings::routes())
         .merge(setup::routes())
+        .merge(imports::routes())
         .layer(axum::middleware::map_response(
             crate::dashboard::security_headers,
         ))
@@ -184,6 +187,7 @@ pub const PAGES: &[&str] = &[
     "/admin/tokens",
     "/admin/settings",
     "/admin/accounts",
+    "/admin/import",
 ];
 /// Fragments (htmx): 401 without a session.
 pub const FRAGMENTS: &[&str] = &["/admin/fragments/day", "/admin/fragments/bookings"];
@@ -215,6 +219,7 @@ pub const FORMS: &[&str] = &[
     "/admin/settings",
     "/admin/accounts",
     "/admin/accounts/remove",
+    "/admin/import",
 ];
 
 // ---------------------------------------------------------------------------------------------

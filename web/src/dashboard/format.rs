@@ -124,6 +124,7 @@ pub fn source(s: &str) -> &'static str {
         "intake" => "the intake",
         "cli" => "the command line",
         "job" => "a background job",
+        "import" => "a client list import",
         _ => "an unknown path",
     }
 }
