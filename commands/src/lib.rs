@@ -11,6 +11,8 @@
 //! - `links`: signed links that let clients manage their bookings and review their visits.
 //! - `reviews`: a review decided on the booking it is about.
 //! - `clients`: forgetting a client (their key deleted, `ClientForgotten` recorded).
+//! - `pictures`: uploads checked by content, re-encoded without metadata, stored by hash, and
+//!   shown by the logo, a stylist or a service.
 //! - `tokens`, `demo`: API token creation and demo data.
 //!
 //! It never imports the read side; the two meet at the log.
@@ -23,6 +25,7 @@ pub mod demo;
 pub mod lifecycle;
 pub mod links;
 pub mod payments;
+pub mod pictures;
 pub mod reactors;
 pub mod reviews;
 pub mod store;
