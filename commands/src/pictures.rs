@@ -64,7 +64,9 @@ pub enum Refused {
         reason: String,
     },
     /// More pixels than salon decodes.
-    #[error("the {format} picture is too large in pixels (at most 8000 on a side); send a smaller one")]
+    #[error(
+        "the {format} picture is too large in pixels (at most 8000 on a side); send a smaller one"
+    )]
     TooManyPixels { format: &'static str },
 }
 
@@ -128,8 +130,16 @@ pub fn sniff(bytes: &[u8]) -> Result<(ImageFormat, &'static str), Refused> {
         Some("GIF")
     } else if brand.is_some_and(|b| {
         b.starts_with(b"ftyp")
-            && [&b"heic"[..], b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"]
-                .contains(&&b[4..8])
+            && [
+                &b"heic"[..],
+                b"heix",
+                b"hevc",
+                b"heim",
+                b"heis",
+                b"mif1",
+                b"msf1",
+            ]
+            .contains(&&b[4..8])
     }) {
         Some("HEIC")
     } else if brand.is_some_and(|b| b == b"ftypavif" || b == b"ftypavis") {
@@ -381,7 +391,11 @@ mod tests {
     /// A photo-like picture: smooth colour gradients.
     fn photo(w: u32, h: u32) -> RgbImage {
         RgbImage::from_fn(w, h, |x, y| {
-            Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, ((x + y) % 256) as u8])
+            Rgb([
+                (x * 255 / w) as u8,
+                (y * 255 / h) as u8,
+                ((x + y) % 256) as u8,
+            ])
         })
     }
 
@@ -395,7 +409,12 @@ mod tests {
     fn jpeg(img: &RgbImage) -> Vec<u8> {
         let mut out = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
-            .write_image(img, img.width(), img.height(), image::ExtendedColorType::Rgb8)
+            .write_image(
+                img,
+                img.width(),
+                img.height(),
+                image::ExtendedColorType::Rgb8,
+            )
             .unwrap();
         out
     }
@@ -455,7 +474,10 @@ mod tests {
             (b"GIF89a\x01\0\x01\0", Some("GIF")),
             (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", Some("HEIC")),
             (b"\0\0\0\x1cftypavif\0\0\0\0", Some("AVIF")),
-            (b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>", Some("SVG")),
+            (
+                b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+                Some("SVG"),
+            ),
             (b"%PDF-1.7 not a picture", None),
             (b"hello, this is text", None),
         ];
@@ -589,6 +611,9 @@ mod tests {
         assert_eq!((p.picture.width, p.picture.height), (40, 60));
         assert!(!p.bytes.windows(4).any(|w| w == b"Exif"), "no EXIF left");
         assert!(!p.bytes.windows(7).any(|w| w == b"GPS-40."), "no GPS left");
-        assert!(!p.bytes.windows(2).any(|w| w == [0xff, 0xe1]), "no APP1 segment");
+        assert!(
+            !p.bytes.windows(2).any(|w| w == [0xff, 0xe1]),
+            "no APP1 segment"
+        );
     }
 }

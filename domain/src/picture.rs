@@ -354,10 +354,7 @@ mod tests {
                     picture: p.clone(),
                 })
                 .inspect_result();
-            assert!(
-                matches!(result, Err(PictureError::Invalid(_))),
-                "{p:?}"
-            );
+            assert!(matches!(result, Err(PictureError::Invalid(_))), "{p:?}");
         }
     }
 
@@ -372,7 +369,13 @@ mod tests {
             let json = serde_json::to_string(&s).unwrap();
             assert_eq!(serde_json::from_str::<Subject>(&json).unwrap(), s);
         }
-        for bad in ["", "logo:1", "stylist:", "stylist:nope", "client:77d5de2f-6c6f-5291-90df-5ba039e90a05"] {
+        for bad in [
+            "",
+            "logo:1",
+            "stylist:",
+            "stylist:nope",
+            "client:77d5de2f-6c6f-5291-90df-5ba039e90a05",
+        ] {
             assert!(Subject::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(picture('a', 8).file(), format!("{}.jpg", "a".repeat(64)));

@@ -16,7 +16,8 @@ impl Store {
     /// Stores a processed picture under its hash; storing the same picture again changes
     /// nothing (the same hash is the same bytes).
     pub async fn save_picture(&self, p: &Processed) -> Result<(), sqlx::Error> {
-        const SQL: &str = "INSERT INTO pictures (sha256, content_type, width, height, bytes, created_at) \
+        const SQL: &str =
+            "INSERT INTO pictures (sha256, content_type, width, height, bytes, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING";
         let at = chrono::Utc::now().to_rfc3339();
         on_pool!(self, pool => {
