@@ -52,9 +52,18 @@ pub struct SalonView {
     pub time_zone: Tz,
     pub currency: String,
     pub policy: BookingPolicy,
+    /// The salon's logo (`/media/<sha256>.<ext>`, on this server), or null when it has none.
+    #[schema(example = json!(null))]
+    pub logo_url: Option<String>,
 }
 
 pub async fn salon(db: &ReadDb) -> Result<SalonView> {
+    let mut view = salon_settings(db).await?;
+    view.logo_url = picture_file(db, "logo").await?.map(|f| media_url(&f));
+    Ok(view)
+}
+
+async fn salon_settings(db: &ReadDb) -> Result<SalonView> {
     let row = sqlx::query(
         "SELECT name, time_zone, currency, policy_json FROM rm_salon WHERE id = 'salon'",
     )
@@ -66,6 +75,7 @@ pub async fn salon(db: &ReadDb) -> Result<SalonView> {
             time_zone: chrono_tz::America::New_York,
             currency: "USD".into(),
             policy: BookingPolicy::default(),
+            logo_url: None,
         });
     };
     let tz: String = row.try_get("time_zone")?;
@@ -75,7 +85,23 @@ pub async fn salon(db: &ReadDb) -> Result<SalonView> {
         time_zone: tz.parse().map_err(corrupt)?,
         currency: row.try_get("currency")?,
         policy: serde_json::from_str(&policy).map_err(corrupt)?,
+        logo_url: None,
     })
+}
+
+/// Where a stored picture is served: `/media/<sha256>.<ext>` (see `api::routes::pictures`).
+pub fn media_url(file: &str) -> String {
+    format!("/media/{file}")
+}
+
+/// The file of the picture `subject` shows now (`logo`, `stylist:<id>`, `service:<id>`).
+pub async fn picture_file(db: &ReadDb, subject: &str) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT file FROM rm_pictures WHERE subject = $1")
+            .bind(subject.to_string())
+            .fetch_optional(db.pool())
+            .await?,
+    )
 }
 
 /// A service as the API shows it (ARCHITECTURE §6).
@@ -102,6 +128,10 @@ pub struct ServiceView {
     /// ISO 4217 code.
     pub currency: String,
     pub active: bool,
+    /// The service's picture (`/media/<sha256>.<ext>`, on this server), or null when it has
+    /// none. Setting it does not change the service's ETag (a picture is a record of its own).
+    #[schema(example = json!(null))]
+    pub picture_url: Option<String>,
     /// The service's version: sent as its ETag, not in the body.
     #[serde(skip)]
     pub version: i64,
@@ -120,7 +150,8 @@ impl ServiceView {
 
 const SERVICE_COLUMNS: &str =
     "id, name, description, duration_minutes, buffer_before_minutes, buffer_after_minutes, \
-     price_cents, deposit_cents, currency, active, version";
+     price_cents, deposit_cents, currency, active, version, \
+     (SELECT p.file FROM rm_pictures p WHERE p.subject = 'service:' || rm_services.id) AS picture_file";
 
 pub fn service_row(row: &AnyRow) -> Result<ServiceView> {
     Ok(ServiceView {
@@ -134,6 +165,9 @@ pub fn service_row(row: &AnyRow) -> Result<ServiceView> {
         deposit_cents: row.try_get("deposit_cents")?,
         currency: row.try_get("currency")?,
         active: row.try_get::<i64, _>("active")? != 0,
+        picture_url: row
+            .try_get::<Option<String>, _>("picture_file")?
+            .map(|f| media_url(&f)),
         version: row.try_get("version")?,
     })
 }
@@ -206,6 +240,10 @@ pub struct StylistView {
     pub active: bool,
     pub hours: WeeklyHours,
     pub time_off: Vec<TimeOff>,
+    /// The stylist's photo (`/media/<sha256>.<ext>`, on this server), or null when they have
+    /// none. Setting it does not change the stylist's ETag (a photo is a record of its own).
+    #[schema(example = json!(null))]
+    pub photo_url: Option<String>,
     /// The stylist's version: sent as its ETag, not in the body.
     #[serde(skip)]
     pub version: i64,
@@ -223,12 +261,16 @@ pub fn stylist_row(row: &AnyRow) -> Result<StylistView> {
         active: row.try_get::<i64, _>("active")? != 0,
         hours: serde_json::from_str(&hours).map_err(corrupt)?,
         time_off: serde_json::from_str(&time_off).map_err(corrupt)?,
+        photo_url: row
+            .try_get::<Option<String>, _>("photo_file")?
+            .map(|f| media_url(&f)),
         version: row.try_get("version")?,
     })
 }
 
 const STYLIST_COLUMNS: &str =
-    "id, name, bio, services_json, hours_json, time_off_json, active, version";
+    "id, name, bio, services_json, hours_json, time_off_json, active, version, \
+     (SELECT p.file FROM rm_pictures p WHERE p.subject = 'stylist:' || rm_stylists.id) AS photo_file";
 
 /// Stylists listed with filters, in the order they joined unless asked otherwise.
 pub const STYLIST_LIST: ListSpec = ListSpec {
