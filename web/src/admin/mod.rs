@@ -16,7 +16,7 @@
 //!
 //! Map: `mod` (state, routes, guard, login, forms, writes), `accounts` (owner accounts),
 //! `appointments` (day, week, bookings, one booking and its actions, booking by hand),
-//! `team` (stylists and services), `moderation` (reviews), `settings` (the salon, calendar
+//! `team` (stylists and services), `pictures` (their photos and the logo), `moderation` (reviews), `settings` (the salon, calendar
 //! sources, API tokens, owner accounts), `view` (words, times, field errors).
 
 // Helpers that fail with a finished page (`Response`) are on the failure path, once per request;
@@ -36,6 +36,7 @@ macro_rules! or_page {
 pub mod accounts;
 mod appointments;
 mod moderation;
+mod pictures;
 mod settings;
 mod team;
 mod view;
@@ -148,6 +149,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(deps: AdminDeps, config: AdminCo
         .merge(team::routes())
         .merge(moderation::routes())
         .merge(settings::routes())
+        .merge(pictures::routes())
         .layer(axum::middleware::map_response(
             crate::dashboard::security_headers,
         ))
@@ -213,6 +215,12 @@ pub const FORMS: &[&str] = &[
     "/admin/settings",
     "/admin/accounts",
     "/admin/accounts/remove",
+    "/admin/stylists/{stylist}/photo",
+    "/admin/stylists/{stylist}/photo/remove",
+    "/admin/services/{service}/picture",
+    "/admin/services/{service}/picture/remove",
+    "/admin/settings/logo",
+    "/admin/settings/logo/remove",
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -99,6 +99,8 @@ struct SettingsPage {
     zones: Vec<&'static str>,
     currency: String,
     policy: Vec<PolicyField>,
+    /// The logo's part of the page (`admin/picture.html`).
+    picture: super::pictures::PictureForm,
     errors: Errors,
 }
 
@@ -127,7 +129,7 @@ fn policy_fields(values: [String; 5]) -> Vec<PolicyField> {
         .collect()
 }
 
-async fn settings_page(
+pub(super) async fn settings_page(
     admin: &Admin,
     session: &crate::auth::Session,
     done: Option<&str>,
@@ -152,6 +154,13 @@ async fn settings_page(
             zones: chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()).collect(),
             currency: ctx.currency.clone(),
             policy: policy_fields(values),
+            picture: super::pictures::form(
+                domain::picture::Subject::Logo,
+                &ctx.salon,
+                or_page!(projections::queries::picture_file(admin.read(), "logo").await)
+                    .map(|f| projections::queries::media_url(&f)),
+                &errors,
+            ),
             errors,
         },
     )
