@@ -264,7 +264,9 @@ async fn every_route_is_documented_and_every_documented_operation_answers_as_doc
                 request = request.header(name, value);
             }
             // Picture uploads take their bytes (up to 5 MiB), not JSON: too large is more.
-            let binary = op["requestBody"]["content"].get("application/json").is_none();
+            let binary = op["requestBody"]["content"]
+                .get("application/json")
+                .is_none();
             if probe == Probe::BodyTooLarge && binary {
                 request = request
                     .header("content-type", "application/octet-stream")

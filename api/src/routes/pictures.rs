@@ -509,7 +509,7 @@ mod tests {
         );
         for bad in [
             format!("{sha}.gif"),
-            format!("{sha}"),
+            sha.clone(),
             format!("{}.jpg", "A".repeat(64)),
             format!("{}.jpg", "a".repeat(63)),
             "../etc/passwd.jpg".to_string(),
