@@ -237,6 +237,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::webhooks_out::router())
         .merge(routes::clients::router())
         .merge(routes::reviews::router())
+        .merge(routes::pictures::router())
         .merge(openapi::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

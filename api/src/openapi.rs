@@ -108,6 +108,13 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
         crate::routes::reviews::update,
         crate::routes::reviews::remove,
         crate::routes::reviews::client_review,
+        crate::routes::pictures::put_logo,
+        crate::routes::pictures::delete_logo,
+        crate::routes::pictures::put_photo,
+        crate::routes::pictures::delete_photo,
+        crate::routes::pictures::put_picture,
+        crate::routes::pictures::delete_picture,
+        crate::routes::pictures::media,
     ),
     components(
         schemas(Problem, FieldError, crate::alerts::AlertData),
@@ -120,7 +127,10 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
             TooLarge,
             UnsupportedMediaType,
             InvalidBody,
-            Unavailable
+            Unavailable,
+            PictureTooLarge,
+            NotAPicture,
+            BadPicture
         ),
     ),
     modifiers(&BearerScheme),
@@ -139,6 +149,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
         (name = "webhooks", description = "Integrators' webhook subscriptions: signed deliveries of log events, retried, with a delivery log"),
         (name = "clients", description = "The salon's clients (one per email), registered by hand or learned from bookings, with their booking figures"),
         (name = "reviews", description = "Clients' reviews of their visits: approved ones are public; entering, moderating and archiving need a write token; clients review through their signed link"),
+        (name = "pictures", description = "The salon's logo, stylists' photos and services' pictures: uploaded with a write token (JPEG, PNG or WebP up to 5 MiB, told apart by content, re-encoded without metadata), served publicly under their hash"),
         (name = "meta", description = "This document"),
     )
 )]
@@ -224,6 +235,12 @@ problem_responses! {
     UnsupportedMediaType => "The body is not sent as `application/json`.";
     /// 422.
     InvalidBody => "The body or parameters have the wrong shape or invalid fields (`errors` names each).";
+    /// 413 for a picture.
+    PictureTooLarge => "The picture is larger than 5 MiB (`/problems/too-large`).";
+    /// 415 for a picture.
+    NotAPicture => "The body is not a JPEG, PNG or WebP picture by its content (`/problems/unsupported-picture`; `detail` names a known other format such as GIF, HEIC or SVG), or it was sent as a form rather than as the picture's bytes.";
+    /// 422 for a picture.
+    BadPicture => "The body starts like a JPEG, PNG or WebP picture but cannot be decoded (`/problems/unreadable-picture`), is more than 8000 pixels a side (`/problems/picture-too-large`), or is empty (`/problems/empty-picture`).";
     /// 503.
     Unavailable => "The store is unreachable or busy, or a payment provider does not answer; try again."
         ["Retry-After": Integer = "Seconds to wait before trying again."];

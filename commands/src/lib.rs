@@ -11,6 +11,8 @@
 //! - `links`: signed links that let clients manage their bookings and review their visits.
 //! - `reviews`: a review decided on the booking it is about.
 //! - `clients`: forgetting a client (their key deleted, `ClientForgotten` recorded).
+//! - `pictures`: uploads checked by content, re-encoded without metadata, stored by hash, and
+//!   shown by the logo, a stylist or a service.
 //! - `tokens`, `demo`: API token creation and demo data.
 //! - `import`: a client list from another booking product (CSV), previewed, then committed.
 //!
@@ -25,6 +27,7 @@ pub mod import;
 pub mod lifecycle;
 pub mod links;
 pub mod payments;
+pub mod pictures;
 pub mod reactors;
 pub mod reviews;
 pub mod store;

@@ -10,6 +10,8 @@
 //! - `stylist_day`: the consistency boundary against double booking.
 //! - `booking`: a booking's lifecycle and deposit.
 //! - `client`, `review`: the salon's clients (one per email) and their reviews of visits.
+//! - `picture`: the salon's logo, stylists' photos and services' pictures (which stored
+//!   picture each shows).
 //! - `webhook`: integrators' outgoing webhook subscriptions and which events they may receive.
 //! - `metadata`: the audit fields every event carries.
 
@@ -20,6 +22,7 @@ pub mod client;
 pub mod ids;
 pub mod metadata;
 pub mod money;
+pub mod picture;
 pub mod review;
 pub mod salon;
 pub mod schedule;

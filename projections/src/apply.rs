@@ -5,6 +5,7 @@ use crate::log::StoredEvent;
 use crate::writer::{Val, Writer};
 use domain::booking::BookingEvent;
 use domain::calendar_source::CalendarSourceEvent;
+use domain::picture::PictureEvent;
 use domain::salon::SalonEvent;
 use domain::schedule::TimeOff;
 use domain::service::{ServiceDetails, ServiceEvent};
@@ -35,10 +36,12 @@ pub enum Projection {
     Clients,
     /// Clients' reviews of their visits.
     Reviews,
+    /// Which picture the logo, each stylist and each service shows.
+    Pictures,
 }
 
 impl Projection {
-    pub const ALL: [Projection; 9] = [
+    pub const ALL: [Projection; 10] = [
         Projection::Catalog,
         Projection::Bookings,
         Projection::Availability,
@@ -48,6 +51,7 @@ impl Projection {
         Projection::Webhooks,
         Projection::Clients,
         Projection::Reviews,
+        Projection::Pictures,
     ];
 
     pub fn name(self) -> &'static str {
@@ -61,6 +65,7 @@ impl Projection {
             Self::Webhooks => "webhooks",
             Self::Clients => "clients",
             Self::Reviews => "reviews",
+            Self::Pictures => "pictures",
         }
     }
 
@@ -80,6 +85,7 @@ impl Projection {
             Self::Webhooks => &["rm_webhook_subscriptions"],
             Self::Clients => &["rm_clients", "rm_client_bookings"],
             Self::Reviews => &["rm_reviews"],
+            Self::Pictures => &["rm_pictures"],
         }
     }
 
@@ -97,7 +103,12 @@ impl Projection {
             Self::Audit => &["rm_audit_log_client_id"],
             // Figures are recomputed from the client's bookings.
             Self::Clients => &["rm_client_bookings_client"],
-            Self::Catalog | Self::Tokens | Self::Calendars | Self::Webhooks | Self::Reviews => &[],
+            Self::Catalog
+            | Self::Tokens
+            | Self::Calendars
+            | Self::Webhooks
+            | Self::Reviews
+            | Self::Pictures => &[],
         }
     }
 
@@ -113,6 +124,7 @@ impl Projection {
             Self::Webhooks => aggregate_type == "WebhookSubscription",
             Self::Clients => matches!(aggregate_type, "Client" | "Booking"),
             Self::Reviews => aggregate_type == "Review",
+            Self::Pictures => aggregate_type == "Picture",
         }
     }
 
@@ -140,6 +152,7 @@ impl Projection {
             Self::Webhooks => webhooks(w, event).await,
             Self::Clients => crate::clients::apply(w, event).await,
             Self::Reviews => crate::reviews::apply(w, event).await,
+            Self::Pictures => pictures(w, event).await,
         }
     }
 }
@@ -185,6 +198,42 @@ pub(crate) fn client_id_of(event: &StoredEvent) -> Option<String> {
 
 pub(crate) fn recorded_at(event: &StoredEvent) -> String {
     event.audit().recorded_at.to_rfc3339()
+}
+
+/// The picture each subject shows now (`rm_pictures`, keyed by the subject).
+async fn pictures(w: &mut Writer<'_>, event: &StoredEvent) -> Result<(), ApplyError> {
+    match decode::<PictureEvent>(event)? {
+        PictureEvent::PictureSet {
+            subject,
+            sha256,
+            content_type,
+            width,
+            height,
+        } => {
+            let file = domain::picture::file_name(&sha256, &content_type);
+            sqlx::query(
+                "INSERT INTO rm_pictures (subject, sha256, content_type, width, height, file, version) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (subject) DO UPDATE SET \
+                 sha256 = $2, content_type = $3, width = $4, height = $5, file = $6, version = $7",
+            )
+            .bind(subject.to_string())
+            .bind(sha256)
+            .bind(content_type)
+            .bind(i64::from(width))
+            .bind(i64::from(height))
+            .bind(file)
+            .bind(event.sequence)
+            .execute(w.conn().await?)
+            .await?;
+        }
+        PictureEvent::PictureRemoved { subject } => {
+            sqlx::query("DELETE FROM rm_pictures WHERE subject = $1")
+                .bind(subject.to_string())
+                .execute(w.conn().await?)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 async fn catalog(w: &mut Writer<'_>, event: &StoredEvent) -> Result<(), ApplyError> {

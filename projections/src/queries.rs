@@ -88,6 +88,9 @@ pub struct SalonView {
     /// The salon's version: sent as its ETag, not in the body.
     #[serde(skip)]
     pub version: i64,
+    /// The salon's logo (`/media/<sha256>.<ext>`, on this server), or null when it has none.
+    #[schema(example = json!(null))]
+    pub logo_url: Option<String>,
 }
 
 impl SalonView {
@@ -102,6 +105,12 @@ impl SalonView {
 }
 
 pub async fn salon(db: &ReadDb) -> Result<SalonView> {
+    let mut view = salon_settings(db).await?;
+    view.logo_url = picture_file(db, "logo").await?.map(|f| media_url(&f));
+    Ok(view)
+}
+
+async fn salon_settings(db: &ReadDb) -> Result<SalonView> {
     let row = sqlx::query(
         "SELECT name, time_zone, currency, policy_json, address, phone, email, opening_hours_json, \
          closures_json, policy_text, open, demo, version FROM rm_salon WHERE id = 'salon'",
@@ -124,6 +133,7 @@ pub async fn salon(db: &ReadDb) -> Result<SalonView> {
             open: false,
             demo: false,
             version: 0,
+            logo_url: None,
         });
     };
     let tz: String = row.try_get("time_zone")?;
@@ -145,6 +155,7 @@ pub async fn salon(db: &ReadDb) -> Result<SalonView> {
         open: row.try_get::<i64, _>("open")? != 0,
         demo: row.try_get::<i64, _>("demo")? != 0,
         version: row.try_get("version")?,
+        logo_url: None,
     })
 }
 
@@ -155,6 +166,21 @@ pub async fn has_bookings(db: &ReadDb) -> Result<bool> {
         .fetch_optional(db.pool())
         .await?
         .is_some())
+}
+
+/// Where a stored picture is served: `/media/<sha256>.<ext>` (see `api::routes::pictures`).
+pub fn media_url(file: &str) -> String {
+    format!("/media/{file}")
+}
+
+/// The file of the picture `subject` shows now (`logo`, `stylist:<id>`, `service:<id>`).
+pub async fn picture_file(db: &ReadDb, subject: &str) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT file FROM rm_pictures WHERE subject = $1")
+            .bind(subject.to_string())
+            .fetch_optional(db.pool())
+            .await?,
+    )
 }
 
 /// A service as the API shows it (ARCHITECTURE §6).
@@ -181,6 +207,10 @@ pub struct ServiceView {
     /// ISO 4217 code.
     pub currency: String,
     pub active: bool,
+    /// The service's picture (`/media/<sha256>.<ext>`, on this server), or null when it has
+    /// none. Setting it does not change the service's ETag (a picture is a record of its own).
+    #[schema(example = json!(null))]
+    pub picture_url: Option<String>,
     /// The service's version: sent as its ETag, not in the body.
     #[serde(skip)]
     pub version: i64,
@@ -199,7 +229,8 @@ impl ServiceView {
 
 const SERVICE_COLUMNS: &str =
     "id, name, description, duration_minutes, buffer_before_minutes, buffer_after_minutes, \
-     price_cents, deposit_cents, currency, active, version";
+     price_cents, deposit_cents, currency, active, version, \
+     (SELECT p.file FROM rm_pictures p WHERE p.subject = 'service:' || rm_services.id) AS picture_file";
 
 pub fn service_row(row: &AnyRow) -> Result<ServiceView> {
     Ok(ServiceView {
@@ -213,6 +244,9 @@ pub fn service_row(row: &AnyRow) -> Result<ServiceView> {
         deposit_cents: row.try_get("deposit_cents")?,
         currency: row.try_get("currency")?,
         active: row.try_get::<i64, _>("active")? != 0,
+        picture_url: row
+            .try_get::<Option<String>, _>("picture_file")?
+            .map(|f| media_url(&f)),
         version: row.try_get("version")?,
     })
 }
@@ -285,6 +319,10 @@ pub struct StylistView {
     pub active: bool,
     pub hours: WeeklyHours,
     pub time_off: Vec<TimeOff>,
+    /// The stylist's photo (`/media/<sha256>.<ext>`, on this server), or null when they have
+    /// none. Setting it does not change the stylist's ETag (a photo is a record of its own).
+    #[schema(example = json!(null))]
+    pub photo_url: Option<String>,
     /// The stylist's version: sent as its ETag, not in the body.
     #[serde(skip)]
     pub version: i64,
@@ -302,12 +340,16 @@ pub fn stylist_row(row: &AnyRow) -> Result<StylistView> {
         active: row.try_get::<i64, _>("active")? != 0,
         hours: serde_json::from_str(&hours).map_err(corrupt)?,
         time_off: serde_json::from_str(&time_off).map_err(corrupt)?,
+        photo_url: row
+            .try_get::<Option<String>, _>("photo_file")?
+            .map(|f| media_url(&f)),
         version: row.try_get("version")?,
     })
 }
 
 const STYLIST_COLUMNS: &str =
-    "id, name, bio, services_json, hours_json, time_off_json, active, version";
+    "id, name, bio, services_json, hours_json, time_off_json, active, version, \
+     (SELECT p.file FROM rm_pictures p WHERE p.subject = 'stylist:' || rm_stylists.id) AS photo_file";
 
 /// Stylists listed with filters, in the order they joined unless asked otherwise.
 pub const STYLIST_LIST: ListSpec = ListSpec {

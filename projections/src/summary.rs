@@ -234,6 +234,13 @@ pub fn summarize(event: &StoredEvent) -> String {
         "ReviewReplied" => format!("Reply to review {id} posted"),
         "ReviewReplyRemoved" => format!("Reply to review {id} removed"),
         "ReviewArchived" => format!("Review {id} archived"),
+        "PictureSet" => format!(
+            "Picture of {id} set ({}×{} {})",
+            text(p, t, "width"),
+            text(p, t, "height"),
+            text(p, t, "content_type")
+        ),
+        "PictureRemoved" => format!("Picture of {id} removed"),
         other => format!("{other} on {} {id}", event.aggregate_type),
     }
 }

@@ -149,7 +149,7 @@ enum Command {
     /// server may keep running), or with --verify compare a rebuild with the live tables
     Replay {
         /// One projection: catalog, bookings, availability, audit, tokens, calendars, webhooks,
-        /// clients or reviews
+        /// clients, reviews or pictures
         #[arg(long, conflicts_with = "all")]
         projection: Option<String>,
         /// Every projection

@@ -263,7 +263,15 @@ async fn every_route_is_documented_and_every_documented_operation_answers_as_doc
             for (name, value) in headers {
                 request = request.header(name, value);
             }
-            if probe == Probe::BodyTooLarge {
+            // Picture uploads take their bytes (up to 5 MiB), not JSON: too large is more.
+            let binary = op["requestBody"]["content"]
+                .get("application/json")
+                .is_none();
+            if probe == Probe::BodyTooLarge && binary {
+                request = request
+                    .header("content-type", "application/octet-stream")
+                    .body(vec![0u8; 5 * 1024 * 1024 + 1]);
+            } else if probe == Probe::BodyTooLarge {
                 request = request.json(&json!({ "notes": "n".repeat(70 * 1024) }));
             } else if op.get("requestBody").is_some() {
                 request = request.json(&json!({}));

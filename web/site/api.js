@@ -5,6 +5,8 @@ import config from './config.js';
 
 const BASE = (config.api_base || '') + '/api/v1';
 export const intakeUrl = config.intake_url || null;
+// A picture's address: the API names them by path on its own server (`/media/<hash>.jpg`).
+export const media = (path) => (path ? (config.api_base || '') + path : null);
 
 export class ApiError extends Error {
   constructor(status, problem) {

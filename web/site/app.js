@@ -53,11 +53,31 @@ function steps(n) {
   ).join('')}</ol>`;
 }
 
+// Pictures: a stylist's photo or their initials on a circle of their own colour; a service's
+// picture or a neutral drawing. Fixed sizes (width and height set), so nothing moves when a
+// picture arrives; a picture that cannot load (offline) gives way to the placeholder.
+const initials = (name) => String(name || '?').split(/\s+/).filter(Boolean).slice(0, 2).map((w) => [...w][0]).join('').toUpperCase();
+const hue = (id) => [...String(id)].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 360, 7);
+const placeholder = (kind, name, id) => kind === 'photo'
+  ? `<span class="avatar initials" style="--hue:${hue(id)}" aria-hidden="true">${esc(initials(name))}</span>`
+  : `<span class="thumb none" aria-hidden="true"><svg viewBox="0 0 24 24" width="28" height="28" fill="none" stroke="currentColor" stroke-width="1.6" stroke-linecap="round"><circle cx="6" cy="6" r="3"/><circle cx="6" cy="18" r="3"/><path d="M8.1 8.1 20 20M8.1 15.9 20 4"/></svg></span>`;
+function picture(kind, url, name, id) {
+  const src = api.media(url);
+  if (!src) return placeholder(kind, name, id);
+  const [cls, size, alt] = kind === 'photo' ? ['avatar', 64, `Photo of ${name}`] : ['thumb', 72, ''];
+  return `<img class="${cls}" src="${esc(src)}" alt="${esc(alt)}" width="${size}" height="${size}" loading="lazy" decoding="async" data-kind="${kind}" data-name="${esc(name)}" data-id="${esc(id)}">`;
+}
+main.addEventListener('error', (e) => {
+  const img = e.target;
+  if (img instanceof HTMLImageElement && img.dataset.kind) img.outerHTML = placeholder(img.dataset.kind, img.dataset.name, img.dataset.id);
+}, true);
+
 function serviceCard(s, button) {
   const head = `<span class="name">${esc(s.name)}</span><span class="meta">${money(s.price_cents, s.currency)} · ${duration(s.duration_minutes)}</span>`;
+  const body = `${picture('picture', s.picture_url, s.name, s.id)}<span class="text">${head}<span class="desc">${esc(s.description)}</span></span>`;
   return button
-    ? `<li><button class="card pick" data-go="service" data-id="${s.id}" aria-pressed="${sel.service === s.id}">${head}<span class="desc">${esc(s.description)}</span></button></li>`
-    : `<li class="card">${head}<span class="desc">${esc(s.description)}</span></li>`;
+    ? `<li><button class="card pick with-picture" data-go="service" data-id="${s.id}" aria-pressed="${sel.service === s.id}">${body}</button></li>`
+    : `<li class="card with-picture">${body}</li>`;
 }
 
 // Stars as text for the eye; the words are what a screen reader says.
@@ -81,7 +101,7 @@ function home() {
   <ul class="cards">${services().map((s) => serviceCard(s)).join('')}</ul></section>
   <section aria-labelledby="h-team"><h2 id="h-team">Stylists</h2>
   <ul class="cards">${data.stylists.filter((s) => s.active).map((s) =>
-    `<li class="card stylist"><h3 class="name">${esc(s.name)}</h3><span class="desc">${esc(s.bio)}</span>${reviewsOf(s)}</li>`).join('')}</ul></section>`;
+    `<li class="card stylist"><div class="who">${picture('photo', s.photo_url, s.name, s.id)}<h3 class="name">${esc(s.name)}</h3></div><span class="desc">${esc(s.bio)}</span>${reviewsOf(s)}</li>`).join('')}</ul></section>`;
 }
 
 function pickService() {
@@ -94,7 +114,7 @@ function pickStylist() {
   const list = stylistsFor(sel.service);
   return `${steps(1)}<h1 tabindex="-1">Choose a stylist</h1><p class="muted">For ${esc(s.name)}</p>
   <ul class="cards"><li><button class="card pick" data-go="stylist" data-id="any" aria-pressed="${sel.stylist === 'any'}"><span class="name">Any stylist</span><span class="desc">The first free time with whoever is in.</span></button></li>
-  ${list.map((p) => `<li><button class="card pick" data-go="stylist" data-id="${p.id}" aria-pressed="${sel.stylist === p.id}"><span class="name">${esc(p.name)}</span><span class="desc">${esc(p.bio)}</span></button></li>`).join('')}</ul>
+  ${list.map((p) => `<li><button class="card pick with-picture" data-go="stylist" data-id="${p.id}" aria-pressed="${sel.stylist === p.id}">${picture('photo', p.photo_url, p.name, p.id)}<span class="text"><span class="name">${esc(p.name)}</span><span class="desc">${esc(p.bio)}</span></span></button></li>`).join('')}</ul>
   <p><a href="#/book">← Change service</a></p>`;
 }
 
@@ -629,12 +649,26 @@ if (left.length) {
   queue.flush();
 }
 
+// The salon's logo beside its name in the header, once the API names one (none offline: the
+// name alone). A fixed box, so the header does not move when it loads.
+function showLogo(url) {
+  const src = api.media(url);
+  const brand = document.getElementById('salon-name');
+  if (!src || !brand || document.getElementById('salon-logo')) return;
+  // Decorative beside the name (the link already says it): empty alt.
+  const img = Object.assign(new Image(40, 40), { id: 'salon-logo', className: 'logo', src, alt: '', decoding: 'async' });
+  img.addEventListener('error', () => img.remove());
+  brand.prepend(img);
+}
+
 // The salon's own name from the API (the bundled one until it answers).
 api.salon().then(
   (s) => {
+    showLogo(s?.logo_url);
     if (!s?.name || s.name === data.salon.name) return;
     data.salon = { ...data.salon, name: s.name, time_zone: s.time_zone || data.salon.time_zone };
-    document.getElementById('salon-name').textContent = s.name;
+    const brand = document.getElementById('salon-name');
+    brand.replaceChildren(...[document.getElementById('salon-logo')].filter(Boolean), s.name);
     document.title = `${s.name} · Book an appointment`;
     if (route() === '') render(false);
   },

@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod auth;
 pub mod dashboard;
+pub mod upload;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -7,6 +7,7 @@ pub mod clients;
 pub mod health;
 pub mod history;
 pub mod manage;
+pub mod pictures;
 pub mod reviews;
 pub mod salon;
 pub mod services;

@@ -33,8 +33,10 @@ macro_rules! on_pool {
 }
 
 mod keys;
+mod pictures;
 mod webhooks;
 pub use keys::SealFailed;
+pub use pictures::PictureBytes;
 pub use webhooks::DeliveryRecord;
 
 /// One booking event written into an external calendar.

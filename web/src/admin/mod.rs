@@ -16,9 +16,10 @@
 //!
 //! Map: `mod` (state, routes, guard, login, forms, writes), `accounts` (owner accounts),
 //! `appointments` (day, week, bookings, one booking and its actions, booking by hand),
-//! `team` (stylists and services), `moderation` (reviews), `settings` (the salon, calendar
-//! sources, API tokens, owner accounts), `imports` (a client list from another product),
-//! `view` (words, times, field errors).
+//! `team` (stylists and services), `pictures` (their photos and the logo), `moderation`
+//! (reviews), `settings` (the salon, calendar sources, API tokens, owner accounts), `setup`
+//! (first-run setup), `imports` (a client list from another product), `view` (words, times,
+//! field errors).
 
 // Helpers that fail with a finished page (`Response`) are on the failure path, once per request;
 // boxing the page would cost an allocation there and gain nothing.
@@ -38,6 +39,7 @@ pub mod accounts;
 mod appointments;
 mod imports;
 mod moderation;
+mod pictures;
 mod settings;
 pub mod setup;
 mod team;
@@ -153,6 +155,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(deps: AdminDeps, config: AdminCo
         .merge(settings::routes())
         .merge(setup::routes())
         .merge(imports::routes())
+        .merge(pictures::routes())
         .layer(axum::middleware::map_response(
             crate::dashboard::security_headers,
         ))
@@ -220,6 +223,12 @@ pub const FORMS: &[&str] = &[
     "/admin/accounts",
     "/admin/accounts/remove",
     "/admin/import",
+    "/admin/stylists/{stylist}/photo",
+    "/admin/stylists/{stylist}/photo/remove",
+    "/admin/services/{service}/picture",
+    "/admin/services/{service}/picture/remove",
+    "/admin/settings/logo",
+    "/admin/settings/logo/remove",
 ];
 
 // ---------------------------------------------------------------------------------------------

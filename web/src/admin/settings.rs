@@ -83,7 +83,7 @@ const POLICY: [(&str, &str, &str, u32, u32); 5] = [
 
 /// Settings: the salon's details, hours and closures, policy, and whether clients can book,
 /// each form saving back here (see [`super::setup`], whose steps they share).
-async fn settings_page(
+pub(super) async fn settings_page(
     admin: &Admin,
     session: &crate::auth::Session,
     done: Option<&str>,

@@ -364,6 +364,8 @@ pub struct SetupPage {
     pub checks: Vec<Check>,
     pub open: bool,
     pub currency_symbol: String,
+    /// Settings: the logo's part of the page (`admin/picture.html`).
+    pub picture: Option<super::pictures::PictureForm>,
 }
 
 const DAYS: [(DayKey, &str, &str); 7] = [
@@ -567,6 +569,17 @@ pub async fn render(
         checks,
         open: s.open,
         currency_symbol: domain::money::symbol(&s.currency).to_string(),
+        picture: if settings {
+            Some(super::pictures::form(
+                domain::picture::Subject::Logo,
+                &s.name,
+                or_page!(projections::queries::picture_file(admin.read(), "logo").await)
+                    .map(|f| projections::queries::media_url(&f)),
+                &errors,
+            ))
+        } else {
+            None
+        },
         errors,
     };
     let status = if page.errors.is_empty() {

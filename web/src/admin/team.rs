@@ -235,6 +235,7 @@ struct StylistPage {
     days: Vec<DayRow>,
     time_off: Vec<TimeOffRow>,
     off: OffForm,
+    picture: super::pictures::PictureForm,
     errors: Errors,
 }
 
@@ -295,13 +296,13 @@ fn off_rows(s: &StylistView) -> Vec<TimeOffRow> {
 
 /// What the stylist page shows instead of the stored values, after a refused form.
 #[derive(Default)]
-struct Sent {
+pub(super) struct Sent {
     profile: Option<(String, String, Vec<String>)>,
     days: Option<Vec<DayRow>>,
     off: Option<OffForm>,
 }
 
-async fn stylist_page(
+pub(super) async fn stylist_page(
     admin: &Admin,
     session: &crate::auth::Session,
     id: &str,
@@ -334,6 +335,12 @@ async fn stylist_page(
             days: sent.days.unwrap_or_else(|| day_rows(&s.hours)),
             time_off: off_rows(s),
             off: sent.off.unwrap_or_default(),
+            picture: super::pictures::form(
+                domain::picture::Subject::Stylist(StylistId::parse(&s.id).unwrap_or_default()),
+                &s.name,
+                s.photo_url.clone(),
+                &errors,
+            ),
             errors,
         },
     )
@@ -699,7 +706,7 @@ fn duration_text(s: &ServiceView) -> String {
 
 /// The service form's values, as typed.
 #[derive(Default)]
-struct ServiceForm {
+pub(super) struct ServiceForm {
     name: String,
     description: String,
     duration: String,
@@ -810,10 +817,12 @@ struct ServicePage {
     active: bool,
     currency: String,
     form: ServiceForm,
+    /// `None` for a new service.
+    picture: Option<super::pictures::PictureForm>,
     errors: Errors,
 }
 
-async fn service_page(
+pub(super) async fn service_page(
     admin: &Admin,
     session: &crate::auth::Session,
     id: Option<&str>,
@@ -843,6 +852,14 @@ async fn service_page(
             id: found.map(|s| s.id.clone()),
             active: found.is_none_or(|s| s.active),
             currency: ctx.currency.clone(),
+            picture: found.map(|s| {
+                super::pictures::form(
+                    domain::picture::Subject::Service(ServiceId::parse(&s.id).unwrap_or_default()),
+                    &s.name,
+                    s.picture_url.clone(),
+                    &errors,
+                )
+            }),
             form,
             errors,
         },

@@ -66,6 +66,14 @@ const NOTICES: &[(&str, &str)] = &[
     ("revoked", "The token was revoked: it no longer works."),
     ("account", "The owner account was saved."),
     ("account-removed", "The owner account was removed."),
+    (
+        "picture",
+        "The picture is saved: the booking site shows it now.",
+    ),
+    (
+        "picture-removed",
+        "The picture was removed: the booking site shows a placeholder.",
+    ),
 ];
 
 pub fn notice(code: Option<&str>) -> Option<&'static str> {
