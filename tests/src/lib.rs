@@ -122,6 +122,27 @@ impl TestApp {
         app
     }
 
+    /// Starts the app on a fresh database as `salon serve` does by default: no demo, an
+    /// unconfigured salon.
+    pub async fn spawn_empty(backend: Backend) -> Self {
+        let db = ScratchDb::new(backend).await;
+        let mut config = Config::new(db.url.clone(), "127.0.0.1:0".parse().expect("addr"));
+        config.booking_rate = api::limit::Rate::UNLIMITED;
+        config.token_rate = api::limit::Rate::UNLIMITED;
+        config.seed_demo = false;
+        let server = app::start(config).await.expect("start the app");
+        Self {
+            base: format!("http://{}", server.addr),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            db,
+            server,
+        }
+    }
+
     /// Waits until the demo catalog shows through the read models.
     pub async fn wait_for_catalog(&self) {
         for _ in 0..200 {
