@@ -4,10 +4,10 @@
 //! DST change, clipped to its opening hours; clients cannot book before it opens. Both stores.
 
 use domain::token::Scope;
+use migrations::Backend;
 use reqwest::Method;
 use serde_json::{json, Value};
 use tests::browser::{csrf_in, set_cookie, FormBody};
-use migrations::Backend;
 use tests::TestApp;
 
 async fn patch(
