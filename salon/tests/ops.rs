@@ -216,7 +216,7 @@ async fn export_filters(url: &str) {
     assert_eq!(bookings["lag"].as_i64(), Some(n as i64));
     assert_eq!(
         rows.iter().filter(|r| r["kind"] == "projection").count(),
-        9,
+        projections::Projection::ALL.len(),
         "every projection listed"
     );
 }
