@@ -147,6 +147,7 @@ pub const READ_MODEL_TABLES: &[&str] = &[
     "rm_clients",
     "rm_client_bookings",
     "rm_reviews",
+    "rm_pictures",
     "projection_checkpoints",
 ];
 
